@@ -1,0 +1,130 @@
+"""Loading ml-collections config files, command-line overrides, and one-line config errors.
+
+``load("configs/icl_occam.py:smoke", ["--config.train.steps=10"])`` imports the file, calls
+``get_config("smoke")`` and applies each override with ml-collections' type safety: an
+unknown key or a value of the wrong type raises ``ConfigError`` naming the field.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+from typing import Any, Sequence
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+    """A bad config: the message is one line and names the culprit field."""
+
+
+def require(ok: bool, field: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"config.{field}: {message}")
+
+
+def _load_module(path: str):
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file {path!r} does not exist")
+    spec = importlib.util.spec_from_file_location(f"_jaxlab_config_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"config file {path!r} defines no get_config(arg)")
+    return module
+
+
+def _parse_value(text: str, current: Any, field: str) -> Any:
+    """Parses an override to the type of the field it replaces."""
+    if isinstance(current, str):
+        return text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise ConfigError(f"config.{field}: cannot parse {text!r} as {type(current).__name__}") from None
+    if isinstance(current, bool) and not isinstance(value, bool):
+        raise ConfigError(f"config.{field}: expected a bool, got {text!r}")
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(current, tuple) and isinstance(value, list):
+        value = tuple(value)
+    if isinstance(current, tuple) and not isinstance(value, tuple):
+        value = (value,)
+    return value
+
+
+def override(config: ml_collections.ConfigDict, field: str, text: str) -> None:
+    """Sets ``config.<field>`` from its command-line text, type-checked."""
+    *parents, leaf = field.split(".")
+    node = config
+    for i, name in enumerate(parents):
+        if not isinstance(node, ml_collections.ConfigDict) or name not in node:
+            raise ConfigError(f"config.{'.'.join(parents[:i + 1])}: unknown config key")
+        node = node[name]
+    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+        raise ConfigError(f"config.{field}: unknown config key")
+    current = node[leaf]
+    if isinstance(current, ml_collections.ConfigDict):
+        raise ConfigError(f"config.{field}: is a group of fields; set one of its fields instead")
+    value = _parse_value(text, current, field)
+    if isinstance(current, tuple) and isinstance(value, tuple):
+        node[leaf] = value
+        return
+    try:
+        node[leaf] = value
+    except TypeError:
+        raise ConfigError(f"config.{field}: expected {type(current).__name__}, got {text!r}") from None
+
+
+def load(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
+    """``spec`` is ``path/to/config.py`` or ``path/to/config.py:arg``; overrides are
+    ``--config.a.b=value`` strings (or ``a.b=value``)."""
+    path, _, arg = spec.partition(":")
+    module = _load_module(path)
+    try:
+        config = module.get_config(arg or None)
+    except ConfigError:
+        raise
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    for item in overrides:
+        key, sep, text = item.removeprefix("--").removeprefix("config.").partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} is not of the form --config.a.b=value")
+        override(config, key, text)
+    config.lock()
+    return config
+
+
+def to_json(config: ml_collections.ConfigDict) -> str:
+    return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=list)
+
+
+def from_json(text: str) -> ml_collections.ConfigDict:
+    data = json.loads(text)
+
+    def tuplify(node):
+        if isinstance(node, dict):
+            return {k: tuplify(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return tuple(tuplify(v) for v in node)
+        return node
+
+    return ml_collections.ConfigDict(tuplify(data))
+
+
+def differences(a: ml_collections.ConfigDict, b: ml_collections.ConfigDict) -> list[str]:
+    """Dotted field names whose values differ between two configs."""
+    fa = _flatten(json.loads(to_json(a)))
+    fb = _flatten(json.loads(to_json(b)))
+    return sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: node}

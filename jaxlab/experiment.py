@@ -1,0 +1,209 @@
+"""Runs a study end to end: compile, train in checkpointed chunks, evaluate, write results.
+
+``run(config, workdir)`` is what ``jaxlab run`` calls. The same call on a workdir that holds
+an unfinished run of the same config resumes from its newest checkpoint; on a finished one
+it just loads the results. Nothing is written before the config has been validated.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from jaxlab import config as config_lib
+from jaxlab import results as results_lib
+from jaxlab import runs, studies
+from jaxlab.checkpoint import Checkpointer
+from jaxlab.config import ConfigError, require
+
+log = logging.getLogger("jaxlab")
+
+
+def make_grid(config: ml_collections.ConfigDict, choices: dict) -> runs.RunGrid:
+    """The run grid declared by ``config.sweep`` over the fields of ``config.hp``."""
+    axes = {k: tuple(v) for k, v in config.sweep.axes.items()}
+    for field, values in axes.items():
+        require(field in config.hp, f"sweep.axes.{field}",
+                f"is not a field of config.hp (fields: {', '.join(config.hp)})")
+        require(len(values) >= 1, f"sweep.axes.{field}", "needs at least one value")
+    require(config.sweep.n_seeds >= 1, "sweep.n_seeds", f"must be >= 1, got {config.sweep.n_seeds}")
+    return runs.RunGrid(axes, dict(config.hp), config.sweep.n_seeds, config.seed, choices)
+
+
+def make_executor(config: ml_collections.ConfigDict) -> runs.Executor:
+    ex = config.executor
+    require(ex.kind in ("vmap", "chunked"), "executor.kind",
+            f"must be 'vmap' or 'chunked', got {ex.kind!r}")
+    require(ex.runs_per_batch >= 1, "executor.runs_per_batch", f"must be >= 1, got {ex.runs_per_batch}")
+    n_local = jax.local_device_count()
+    require(0 <= ex.devices <= n_local, "executor.devices",
+            f"must be in [0, {n_local}] (0 = all local devices), got {ex.devices}")
+    return runs.Executor(ex.kind, ex.runs_per_batch, ex.devices or n_local)
+
+
+def prepare_workdir(workdir: str, config: ml_collections.ConfigDict) -> dict:
+    """Creates the workdir or checks that it holds this same config; returns its manifest."""
+    config_path = os.path.join(workdir, "config.json")
+    if os.path.exists(config_path):
+        with open(config_path) as f:
+            previous = config_lib.from_json(f.read())
+        changed = config_lib.differences(previous, config)
+        if changed:
+            raise ConfigError(
+                f"workdir {workdir!r} holds a run of a different config (changed: "
+                f"{', '.join('config.' + c for c in changed[:5])}); use a new --workdir")
+        return results_lib.read_manifest(workdir)
+    if os.path.isdir(workdir) and os.listdir(workdir):
+        raise ConfigError(f"workdir {workdir!r} exists, is not empty and holds no jaxlab run")
+    os.makedirs(workdir, exist_ok=True)
+    results_lib.atomic_write_text(config_path, config_lib.to_json(config))
+    return results_lib.update_manifest(workdir, status="created", created=time.time())
+
+
+def _stack_history(history: dict, metrics: dict, n_runs: int) -> None:
+    """Appends a chunk's metrics {name: (R_padded, K)} as per-step lists of per-run values."""
+    for name, values in metrics.items():
+        arr = np.asarray(values)[:n_runs].T  # (K, R)
+        history.setdefault(name, []).extend(arr.tolist())
+
+
+def _train_table(history: dict, run_rows: list[dict], swept: list[str]) -> pd.DataFrame:
+    frames = []
+    for name, per_step in history.items():
+        arr = np.asarray(per_step, dtype=np.float64)  # (steps, R)
+        steps, n = arr.shape
+        frames.append(pd.DataFrame({
+            "run": np.tile(np.arange(n), steps), "step": np.repeat(np.arange(1, steps + 1), n),
+            "metric": name, "value": arr.reshape(-1)}))
+    df = pd.concat(frames, ignore_index=True)
+    meta = pd.DataFrame(run_rows)[["run", "seed", *swept]]
+    return df.merge(meta, on="run")[["run", "seed", "step", "metric", "value", *swept]]
+
+
+def _eval_table(study, config, per_run: dict, bayes: dict, run_rows: list[dict],
+                swept: list[str], diverged: set[int]) -> pd.DataFrame:
+    n_ctx = study.context_sizes(config)
+    rows = []
+    for row in run_rows:
+        r = row["run"]
+        for metric, values in per_run.items():
+            vals = np.asarray(values[r], dtype=np.float64)
+            if r in diverged:
+                vals = np.full_like(vals, np.nan)
+            rows.append(pd.DataFrame({"run": r, "seed": row["seed"], "learner": study.learner_of(row),
+                                      "n_context": n_ctx, "metric": metric, "value": vals,
+                                      **{k: row[k] for k in swept}}))
+    for metric, values in bayes.items():
+        for seed, vals in enumerate(np.asarray(values, dtype=np.float64)):
+            rows.append(pd.DataFrame({"run": -1, "seed": seed, "learner": "bayes",
+                                      "n_context": n_ctx, "metric": metric, "value": vals,
+                                      **{k: None for k in swept}}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
+        stop_after_chunks: int | None = None) -> results_lib.Results | None:
+    """Trains and evaluates every run of the study; returns the results (None if stopped
+    early by ``stop_after_chunks``, which tests use to simulate a killed job)."""
+    t_start = time.perf_counter()
+    study = studies.get(config.study)
+    study.validate(config)
+    grid = make_grid(config, study.CHOICES)
+    executor = make_executor(config)
+    manifest = prepare_workdir(workdir, config)
+    if manifest.get("status") == "done":
+        log.info("%s already holds the finished study; loading it", workdir)
+        return results_lib.load(workdir)
+
+    trainer = study.make_train(config)
+    n_runs, n_pad = grid.n_runs, executor.padded(grid.n_runs)
+    run_rows, swept = grid.run_table(), list(grid.axes)
+    hps = executor.place(runs.pad_runs(grid.hp_arrays(), n_pad))
+    keys = executor.place(runs.pad_runs(grid.keys(), n_pad))
+
+    state = executor.map_runs(trainer.init)(keys, hps)
+    t_compile = time.perf_counter()
+    chunk = executor.map_runs(trainer.train_chunk).lower(state, hps).compile()
+    compile_s = time.perf_counter() - t_compile
+    startup_s = time.perf_counter() - t_start
+
+    checkpointer = Checkpointer(workdir)
+    history: dict[str, list] = {}
+    step = 0
+    restored = checkpointer.restore_latest(state)
+    if restored is not None:
+        step, state, history = restored
+        log.info("resumed from the checkpoint at step %d", step)
+    diverged: set[int] = set()
+    results_lib.update_manifest(workdir, status="running", n_runs=n_runs, compile_s=compile_s,
+                                startup_s=startup_s, devices=executor.devices,
+                                executor=executor.kind, jax_version=jax.__version__,
+                                backend=jax.default_backend())
+
+    total = trainer.total_steps
+    bar = tqdm(total=total, initial=step, unit="step", disable=not progress,
+               desc=f"{config.study}: {n_runs} runs", dynamic_ncols=True)
+    chunks_done, t_train = 0, time.perf_counter()
+    steps_timed = 0
+    while step < total:
+        if stop_after_chunks is not None and chunks_done >= stop_after_chunks:
+            checkpointer.wait()
+            checkpointer.close()
+            bar.close()
+            return None
+        state, metrics = chunk(state, hps)
+        metrics = jax.device_get(metrics)
+        step += trainer.chunk_steps
+        steps_timed += trainer.chunk_steps
+        _stack_history(history, metrics, n_runs)
+        diverged |= _report_divergence(np.asarray(state.healthy)[:n_runs], diverged, run_rows, step)
+        checkpointer.save(step, state, history)
+        chunks_done += 1
+        loss = np.asarray(metrics["loss"])[:n_runs, -1]
+        bar.set_postfix(loss=f"{np.nanmean(np.where(np.isfinite(loss), loss, np.nan)):.4f}")
+        bar.update(trainer.chunk_steps)
+    bar.close()
+    train_s = time.perf_counter() - t_train
+    checkpointer.wait()
+    checkpointer.close()
+    diverged |= {r for r, ok in enumerate(np.asarray(state.healthy)[:n_runs]) if not ok}
+
+    seed_keys = grid.seed_keys()
+    run_seed_keys = executor.place(runs.pad_runs(
+        seed_keys[jnp.asarray([row["seed"] for row in run_rows])], n_pad))
+    per_run = jax.device_get(executor.map_runs(trainer.evaluate)(state, hps, run_seed_keys))
+    bayes = jax.device_get(jax.jit(jax.vmap(lambda k: study.bayes_evaluate(config, k)))(seed_keys))
+
+    train_df = _train_table(history, run_rows, swept)
+    eval_df = _eval_table(study, config, per_run, bayes, run_rows, swept, diverged)
+    summary_df = study.summarize(eval_df, config)
+    for name, df in (("train", train_df), ("eval", eval_df), ("summary", summary_df)):
+        results_lib.write_table(workdir, name, df)
+    study.plot(eval_df, os.path.join(workdir, "figure.png"))
+    table = study.report(summary_df, config)
+    results_lib.atomic_write_text(os.path.join(workdir, "table.txt"), table + "\n")
+    steps_per_s = steps_timed / train_s if steps_timed else None
+    results_lib.update_manifest(workdir, status="done", diverged=sorted(diverged),
+                                train_s=train_s, steps_per_s=steps_per_s,
+                                wall_s=time.perf_counter() - t_start)
+    return results_lib.load(workdir)
+
+
+def _report_divergence(healthy: np.ndarray, known: set[int], run_rows: list[dict],
+                       step: int) -> set[int]:
+    new = {r for r, ok in enumerate(healthy) if not ok and r not in known}
+    for r in sorted(new):
+        row = run_rows[r]
+        desc = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("run", "point"))
+        log.warning("run %d (%s) diverged (non-finite loss) by step %d: its parameters are frozen "
+                    "at their last finite values and its eval rows are NaN; the other runs go on",
+                    r, desc, step)
+    return new

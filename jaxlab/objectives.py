@@ -1,0 +1,77 @@
+"""Meta-objectives of in-context learners over every context size in one causal pass.
+
+Spec: ../shared/specs/icl_occam.md §3. For an explicit learner, ``z[:, k]`` summarises the
+first k points. With ``m = min_context``:
+  * prequential (next-token): predict point k from z[k], for k = m..N-1;
+  * train risk: predict a random point already in context, r_k ~ U{0..k-1}, from z[k].
+Losses are per (task, k); the training loss weighs every k equally.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+
+class ContextQueries(NamedTuple):
+    """Query points for context sizes k = m..N-1, each (B, N - m, dim); column j is k = m + j.
+
+    ``next_*`` is point k itself (unseen: the prequential target); ``seen_*`` is a point
+    r_k ~ U{0..k-1} already in context (the train-risk target).
+    """
+
+    next_x: jax.Array
+    next_y: jax.Array
+    seen_x: jax.Array
+    seen_y: jax.Array
+
+
+def squared_error(pred: jax.Array, target: jax.Array) -> jax.Array:
+    """Mean over the output dims: (..., y_dim) -> (...)."""
+    return jnp.mean(jnp.square(pred - target), axis=-1)
+
+
+def context_queries(x: jax.Array, y: jax.Array, key: jax.Array, min_context: int) -> ContextQueries:
+    """Next-token and in-context query points for every context size k = m..N-1.
+
+    x: (B, N, x_dim), y: (B, N, y_dim). The in-context point is drawn per task (the
+    reference draws one index per batch; per task has the same expectation and less
+    variance, a deliberate fix documented in docs/icl_occam.md).
+    """
+    chex.assert_rank([x, y], 3)
+    b, n, _ = x.shape
+    m = min_context
+    ks = jnp.arange(m, n)
+    r = jnp.floor(jax.random.uniform(key, (b, n - m)) * ks).astype(jnp.int32)
+    take = lambda a: jnp.take_along_axis(a, r[..., None], axis=1)
+    return ContextQueries(x[:, m:], y[:, m:], take(x), take(y))
+
+
+def explicit_losses(
+    predict: Callable[[jax.Array, jax.Array], jax.Array],
+    z: jax.Array,
+    queries: ContextQueries,
+    min_context: int,
+    loss: Callable[[jax.Array, jax.Array], jax.Array] = squared_error,
+) -> tuple[jax.Array, jax.Array]:
+    """(prequential, train-risk) losses of ``predict(x_query, z_k)``, each (B, N - m).
+
+    z: (B, N+1, z_dim) from an explicit learner; slot k summarises the first k points.
+    """
+    n = queries.next_x.shape[1] + min_context
+    chex.assert_axis_dimension(z, 1, n + 1)
+    z_k = z[:, min_context:n]
+    preq = loss(predict(queries.next_x, z_k), queries.next_y)
+    train = loss(predict(queries.seen_x, z_k), queries.seen_y)
+    return preq, train
+
+
+def prequential_code_length(next_token_loss: jax.Array, axis: int = -1) -> jax.Array:
+    """Prequential code length = sum over context sizes of the next-token loss.
+
+    In nats when the loss is a negative log-likelihood; in squared-error units for the
+    regression curves of the paper (which reports the area under the MSE curve).
+    """
+    return jnp.sum(next_token_loss, axis=axis)

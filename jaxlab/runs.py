@@ -1,0 +1,156 @@
+"""The run axis: hyper-parameter points x seeds, their keys, and the executors.
+
+A study's runs are the product of the swept hyper-parameter points and the seeds, laid
+out on one leading axis of length R = n_points * n_seeds (point-major). Run r = (i, s)
+gets the key ``fold_in(fold_in(PRNGKey(root), i), s)``, so its numbers do not depend on
+how many runs share a program, how they are chunked, or how many devices hold them.
+
+Executors map a per-run function over the run axis inside one compiled program:
+  * ``vmap``: every run at once;
+  * ``chunked``: ``lax.map`` over groups of ``runs_per_batch`` runs (bounded memory, and
+    on a CPU the cache-friendly layout: each group's activations stay cache-sized);
+  * either of them sharded over the local devices with ``shard_map`` on a ``runs`` mesh
+    axis (the run count is padded up to a multiple of the device count).
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any, Callable, Mapping, Sequence
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+
+@dataclasses.dataclass(frozen=True)
+class RunGrid:
+    """The product of swept hp values and seeds.
+
+    ``axes`` maps an hp field to the values it takes; ``defaults`` holds every hp field's
+    value when it is not swept. Categorical (string) values are encoded as int32 indices
+    into ``choices[field]`` in the hp pytree handed to the trainer.
+    """
+
+    axes: Mapping[str, tuple]
+    defaults: Mapping[str, Any]
+    n_seeds: int
+    root_seed: int
+    choices: Mapping[str, tuple] = dataclasses.field(default_factory=dict)
+
+    @property
+    def points(self) -> list[dict[str, Any]]:
+        """Every hp point (dict of field -> value), in row-major order of ``axes``."""
+        names = list(self.axes)
+        combos = itertools.product(*(self.axes[n] for n in names)) if names else [()]
+        return [{**self.defaults, **dict(zip(names, combo))} for combo in combos]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.points) * self.n_seeds
+
+    def run_table(self) -> list[dict[str, Any]]:
+        """One dict per run: run, seed, point index, and the swept fields' values."""
+        rows = []
+        for i, point in enumerate(self.points):
+            for s in range(self.n_seeds):
+                rows.append({"run": i * self.n_seeds + s, "point": i, "seed": s,
+                             **{k: point[k] for k in self.axes}})
+        return rows
+
+    def encode(self, value: Any, field: str) -> Any:
+        if field in self.choices:
+            return self.choices[field].index(value)
+        return value
+
+    def hp_arrays(self) -> dict[str, jax.Array]:
+        """Stacked hp pytree with leading run axis (R,)."""
+        out = {}
+        for field in self.defaults:
+            vals = [self.encode(p[field], field) for p in self.points for _ in range(self.n_seeds)]
+            dtype = jnp.int32 if field in self.choices else jnp.float32
+            out[field] = jnp.asarray(vals, dtype=dtype)
+        return out
+
+    def keys(self) -> jax.Array:
+        """(R, 2) uint32 keys: fold_in(fold_in(root, point), seed)."""
+        root = jax.random.PRNGKey(self.root_seed)
+        ks = [jax.random.fold_in(jax.random.fold_in(root, i), s)
+              for i in range(len(self.points)) for s in range(self.n_seeds)]
+        return jnp.stack(ks)
+
+    def seed_keys(self) -> jax.Array:
+        """(n_seeds, 2): keys shared by every run of a seed (held-out evaluation episodes)."""
+        root = jax.random.fold_in(jax.random.PRNGKey(self.root_seed), 2**31 - 1)
+        return jnp.stack([jax.random.fold_in(root, s) for s in range(self.n_seeds)])
+
+
+@dataclasses.dataclass(frozen=True)
+class Executor:
+    """How the per-run function is laid out over runs and devices.
+
+    kind: "vmap" or "chunked"; runs_per_batch: group size for "chunked";
+    devices: number of local devices to shard the run axis over (1 = no sharding).
+    """
+
+    kind: str = "vmap"
+    runs_per_batch: int = 1
+    devices: int = 1
+
+    def padded(self, n_runs: int) -> int:
+        per = self.devices * (self.runs_per_batch if self.kind == "chunked" else 1)
+        return -(-n_runs // per) * per
+
+    def mesh(self) -> Mesh | None:
+        if self.devices <= 1:
+            return None
+        return Mesh(np.asarray(jax.local_devices()[: self.devices]), ("runs",))
+
+    def map_runs(self, fn: Callable) -> Callable:
+        """fn(*per_run_args) -> per_run_out  ==>  f(*stacked_args) -> stacked_out, jitted.
+
+        Every argument and output carries the run axis first. With several devices the
+        inputs must already be padded to ``padded(R)`` runs (see ``pad_runs``).
+        """
+        if self.kind == "vmap":
+            local = jax.vmap(fn)
+        elif self.kind == "chunked":
+            local = lambda *args: jax.lax.map(lambda a: fn(*a), args,
+                                              batch_size=self.runs_per_batch)
+        else:
+            raise ValueError(f"executor.kind must be 'vmap' or 'chunked', got {self.kind!r}")
+        mesh = self.mesh()
+        if mesh is None:
+            return jax.jit(local)
+        sharded = jax.shard_map(local, mesh=mesh, in_specs=P("runs"), out_specs=P("runs"))
+        return jax.jit(sharded)
+
+    def place(self, tree: Any) -> Any:
+        """Put a run-stacked pytree on the devices the executor uses."""
+        mesh = self.mesh()
+        if mesh is None:
+            return tree
+        return jax.device_put(tree, NamedSharding(mesh, P("runs")))
+
+
+def pad_runs(tree: Any, n_padded: int) -> Any:
+    """Repeat the last run so the run axis has ``n_padded`` entries."""
+    def pad(a):
+        extra = n_padded - a.shape[0]
+        if extra == 0:
+            return a
+        return jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)], axis=0)
+    return jax.tree.map(pad, tree)
+
+
+def unpad_runs(tree: Any, n_runs: int) -> Any:
+    return jax.tree.map(lambda a: a[:n_runs], tree)
+
+
+def take_runs(tree: Any, index: Sequence[int]) -> Any:
+    """Select runs (e.g. one run out of a stacked state) along the leading axis."""
+    idx = jnp.asarray(index)
+    chex.assert_rank(idx, 1)
+    return jax.tree.map(lambda a: a[idx], tree)

@@ -1,0 +1,224 @@
+"""Study: "In-context learning and Occam's razor" (arXiv 2410.14086), linear regression.
+
+Explicit in-context learners trained with the prequential (next-token) objective and with
+the train-risk objective, several seeds each, all in one program; evaluated at every
+context size on held-out tasks beside the exact Bayes-optimal predictor.
+Spec: ../shared/specs/icl_occam.md; docs: docs/icl_occam.md.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pandas as pd
+
+from jaxlab import objectives
+from jaxlab.config import ConfigError, require
+from jaxlab.models.explicit import ExplicitICL
+from jaxlab.tasks.linear import LinearRegression
+from jaxlab.train import Learner, Trainer, build_trainer
+
+OBJECTIVES = ("prequential", "train")
+CHOICES = {"objective": OBJECTIVES}
+
+# Paper numbers (spec §6, linear regression, generalisation MSE at context size n).
+PAPER = {
+    "bayes": {1: .803, 2: .581, 5: .163, 10: .068, 20: .050, 100: .042, 1000: .040},
+    "prequential": {1: .816, 2: .578, 5: .265, 10: .122, 20: .068, 100: .046, 1000: .043},
+    "train": {1: .875, 2: .600, 5: .288, 10: .134, 20: .072, 100: .045, 1000: .043},
+}
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raises ConfigError naming the field for any impossible value."""
+    t, m, tr, ev = config.task, config.model, config.train, config.eval
+    require(t.family == "linear", "task.family", f"must be 'linear', got {t.family!r}")
+    for name in ("x_dim", "y_dim"):
+        require(t[name] >= 1, f"task.{name}", f"must be >= 1, got {t[name]}")
+    require(t.noise > 0, "task.noise", f"must be > 0 (the Bayes oracle divides by it), got {t.noise}")
+    for name in ("d_model", "n_layers", "n_heads", "d_ff", "z_dim", "predictor_hidden"):
+        require(m[name] >= 1, f"model.{name}", f"must be >= 1, got {m[name]}")
+    require(m.d_model % m.n_heads == 0, "model.n_heads",
+            f"must divide model.d_model={m.d_model}, got {m.n_heads}")
+    require(m.predictor_layers >= 2, "model.predictor_layers",
+            f"must be >= 2, got {m.predictor_layers}")
+    for name in ("steps", "chunk_steps", "batch_tasks", "n_points", "micro_batches"):
+        require(tr[name] >= 1, f"train.{name}", f"must be >= 1, got {tr[name]}")
+    require(0 <= tr.min_context < tr.n_points, "train.min_context",
+            f"must be in [0, train.n_points={tr.n_points}), got {tr.min_context}")
+    require(tr.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
+            f"must divide train.batch_tasks={tr.batch_tasks}, got {tr.micro_batches}")
+    require(tr.steps % tr.chunk_steps == 0, "train.chunk_steps",
+            f"must divide train.steps={tr.steps}, got {tr.chunk_steps}")
+    require(ev.n_tasks >= 1 and ev.batch_tasks >= 1 and ev.n_tasks % ev.batch_tasks == 0,
+            "eval.batch_tasks", f"must be >= 1 and divide eval.n_tasks={ev.n_tasks}, got {ev.batch_tasks}")
+    require(tr.min_context < ev.n_points <= tr.n_points, "eval.n_points",
+            f"must be in (train.min_context, train.n_points={tr.n_points}]: the model never saw "
+            f"more context than train.n_points; got {ev.n_points}")
+    for n in ev.report_n:
+        require(tr.min_context <= n < ev.n_points, "eval.report_n",
+                f"context size {n} is outside [train.min_context, eval.n_points)")
+    require(config.hp.objective in OBJECTIVES, "hp.objective",
+            f"must be one of {OBJECTIVES}, got {config.hp.objective!r}")
+    for v in config.sweep.axes.get("objective", ()):
+        require(v in OBJECTIVES, "sweep.axes.objective", f"values must be in {OBJECTIVES}, got {v!r}")
+    for v in config.sweep.axes.get("learning_rate", ()):
+        require(v > 0, "sweep.axes.learning_rate", f"values must be > 0, got {v}")
+    require(config.hp.learning_rate > 0, "hp.learning_rate",
+            f"must be > 0, got {config.hp.learning_rate}")
+
+
+def make_task(config: ml_collections.ConfigDict) -> LinearRegression:
+    return LinearRegression(config.task.x_dim, config.task.y_dim, config.task.noise)
+
+
+def make_model(config: ml_collections.ConfigDict) -> ExplicitICL:
+    m = config.model
+    return ExplicitICL(m.d_model, m.n_layers, m.n_heads, m.d_ff, m.z_dim, m.predictor_hidden,
+                       m.predictor_layers, config.task.y_dim, m.tie_predictor_hidden)
+
+
+def make_learner(config: ml_collections.ConfigDict) -> Learner:
+    task, model = make_task(config), make_model(config)
+    tr, ev = config.train, config.eval
+    m = tr.min_context
+
+    def predictor(params):
+        return lambda xq, zq: model.apply(params, xq, zq, method=model.predict)
+
+    def init_params(key):
+        ep = task.sample(key, 2, tr.n_points)
+        return model.init(key, ep.x, ep.y, method=model.init_all)
+
+    def sample_batch(key):
+        ep = task.sample(key, tr.batch_tasks, tr.n_points)
+        return ep.x, ep.y
+
+    def loss(params, batch, hp, key):
+        """The selected objective carries the gradient; the other is a metric only."""
+        x, y = batch
+        z = model.apply(params, x, y)
+        q = objectives.context_queries(x, y, key, m)
+        is_preq = hp["objective"] == 0
+        pick = lambda a, b: jnp.where(is_preq, a, b)
+        z_k = z[:, m : tr.n_points]
+        trained = objectives.squared_error(
+            predictor(params)(pick(q.next_x, q.seen_x), z_k), pick(q.next_y, q.seen_y)).mean()
+        frozen = jax.lax.stop_gradient
+        other = objectives.squared_error(
+            predictor(frozen(params))(pick(q.seen_x, q.next_x), frozen(z_k)),
+            pick(q.seen_y, q.next_y)).mean()
+        metrics = {"prequential_loss": pick(trained, other), "train_loss": pick(other, trained)}
+        return trained, metrics
+
+    def eval_episodes(key):
+        ep = task.sample(key, ev.n_tasks, ev.n_points)
+        split = lambda a: a.reshape(ev.n_tasks // ev.batch_tasks, ev.batch_tasks, *a.shape[1:])
+        return split(ep.x), split(ep.y)
+
+    def evaluate(params, hp, key):
+        """Mean next-token (gen_error) and in-context (train_error) loss per n = m..N-1."""
+        xs, ys = eval_episodes(key)
+
+        def one_batch(batch):
+            x, y, k = batch
+            z = model.apply(params, x, y)
+            preq, train = objectives.explicit_losses(
+                predictor(params), z, objectives.context_queries(x, y, k, m), m)
+            return preq.sum(0), train.sum(0)
+
+        keys = jax.random.split(jax.random.fold_in(key, 1), xs.shape[0])
+        preq, train = jax.lax.map(one_batch, (xs, ys, keys))
+        return {"gen_error": preq.sum(0) / ev.n_tasks, "train_error": train.sum(0) / ev.n_tasks}
+
+    return Learner(init_params, sample_batch, loss, evaluate)
+
+
+def bayes_evaluate(config: ml_collections.ConfigDict, key: jax.Array) -> dict:
+    """The exact posterior-predictive mean on the same episodes as ``evaluate``."""
+    task, ev, m = make_task(config), config.eval, config.train.min_context
+    ep = task.sample(key, ev.n_tasks, ev.n_points)
+    pred, var = task.bayes_next_token(ep.x, ep.y)
+    err = objectives.squared_error(pred, ep.y)
+    return {"gen_error": err.mean(0)[m:], "expected_risk": var.mean(0)[m:]}
+
+
+def make_train(config: ml_collections.ConfigDict) -> Trainer:
+    validate(config)
+    return build_trainer(config, make_learner(config))
+
+
+def context_sizes(config: ml_collections.ConfigDict) -> np.ndarray:
+    return np.arange(config.train.min_context, config.eval.n_points)
+
+
+def learner_of(row: dict) -> str:
+    """The learner label of a trained run: its objective."""
+    return row["objective"]
+
+
+def summarize(eval_df: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.DataFrame:
+    """Per (learner, seed): error at each report n and the prequential code length.
+
+    Code length = sum of gen_error over every evaluated context size (squared-error units,
+    as the paper's area under the curve).
+    """
+    gen = eval_df[eval_df.metric == "gen_error"]
+    rows = []
+    for (learner, seed, run), g in gen.groupby(["learner", "seed", "run"]):
+        curve = g.set_index("n_context")["value"]
+        row = {"learner": learner, "seed": seed, "run": run}
+        for n in config.eval.report_n:
+            row[f"n={n}"] = curve.loc[n]
+        row["code_length"] = curve.sum()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
+    """The printed table: seed mean (and std) per learner, paper numbers beside."""
+    cols = [f"n={n}" for n in config.eval.report_n] + ["code_length"]
+    n_hi = config.eval.n_points - 1
+    lines = [f"generalisation MSE at context size n (mean ± std over seeds); "
+             f"code_length = sum over n={config.train.min_context}..{n_hi}"]
+    header = f"{'learner':<14}" + "".join(f"{c:>16}" for c in cols)
+    lines += [header, "-" * len(header)]
+    order = ["bayes"] + [o for o in OBJECTIVES if o in set(summary.learner)]
+    for learner in order:
+        g = summary[summary.learner == learner]
+        if g.empty:
+            continue
+        cells = "".join(f"{g[c].mean():>9.3f} ±{g[c].std(ddof=0):5.3f}" for c in cols)
+        lines.append(f"{learner:<14}{cells}")
+        paper = PAPER.get(learner, {})
+        ref = "".join(f"{paper.get(int(c[2:]), float('nan')) if c.startswith('n=') else float('nan'):>16.3f}"
+                      for c in cols)
+        lines.append(f"{'  paper':<14}{ref.replace('nan', '  –')}")
+    return "\n".join(lines)
+
+
+def plot(eval_df: pd.DataFrame, path: str) -> None:
+    """Generalisation error vs context size (log x), seed band (min..max), one curve per learner."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gen = eval_df[eval_df.metric == "gen_error"]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    colors = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange"}
+    for learner, g in gen.groupby("learner"):
+        stats = g.groupby("n_context")["value"].agg(["mean", "min", "max"])
+        style = "--" if learner == "bayes" else "-"
+        ax.plot(stats.index, stats["mean"], style, color=colors.get(learner), label=learner)
+        ax.fill_between(stats.index, stats["min"], stats["max"], color=colors.get(learner), alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("context size n (datapoints seen)")
+    ax.set_ylabel("generalisation error (MSE)")
+    ax.set_title("Linear regression: prequential vs train-risk ICL")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,92 @@
+"""Linear-regression task family and its exact Bayes-optimal predictor.
+
+Spec: ../shared/specs/icl_occam.md §1 (``LinearRegression``). Each task draws
+``w ~ N(0, I / (x_dim + 1))`` of shape (x_dim + 1, y_dim), the last row being the bias,
+inputs ``x ~ N(0, I)`` and targets ``y = [x, 1] w + noise * eps``. The prior variance of y
+is therefore 1 and the noise variance ``noise**2``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+
+class Episodes(NamedTuple):
+    """x: (B, N, x_dim), y: (B, N, y_dim), w: (B, x_dim + 1, y_dim) the latent task."""
+
+    x: jax.Array
+    y: jax.Array
+    w: jax.Array
+
+
+def _features(x: jax.Array) -> jax.Array:
+    """[x, 1]: (..., x_dim) -> (..., x_dim + 1)."""
+    return jnp.concatenate([x, jnp.ones_like(x[..., :1])], axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearRegression:
+    x_dim: int
+    y_dim: int
+    noise: float
+
+    @property
+    def prior_var(self) -> float:
+        """Prior variance of each weight, chosen so that Var(f(x)) = 1."""
+        return 1.0 / (self.x_dim + 1)
+
+    def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
+        """Fresh tasks and their points: a pure function of ``key``."""
+        k_w, k_x, k_eps = jax.random.split(key, 3)
+        w = jax.random.normal(k_w, (n_tasks, self.x_dim + 1, self.y_dim)) * jnp.sqrt(
+            self.prior_var)
+        x = jax.random.normal(k_x, (n_tasks, n_points, self.x_dim))
+        eps = jax.random.normal(k_eps, (n_tasks, n_points, self.y_dim))
+        y = jnp.einsum("bnp,bpo->bno", _features(x), w) + self.noise * eps
+        return Episodes(x, y, w)
+
+    def posterior(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Posterior over w after the first k points of each episode, for every k.
+
+        x: (B, N, x_dim), y: (B, N, y_dim) -> mean (B, N+1, P, y_dim), cov (B, N+1, P, P),
+        with P = x_dim + 1 and slot k conditioning on points 0..k-1. The y dims share one
+        covariance (independent outputs, same design).
+        """
+        chex.assert_rank([x, y], 3)
+        phi = _features(x)
+        p = phi.shape[-1]
+        s2 = self.noise**2
+        outer = jnp.einsum("bni,bnj->bnij", phi, phi)
+        cross = jnp.einsum("bni,bno->bnio", phi, y)
+        zeros = lambda a: jnp.zeros_like(a[:, :1])
+        outer = jnp.cumsum(jnp.concatenate([zeros(outer), outer], axis=1), axis=1)
+        cross = jnp.cumsum(jnp.concatenate([zeros(cross), cross], axis=1), axis=1)
+        precision = jnp.eye(p) / self.prior_var + outer / s2
+        cov = jnp.linalg.inv(precision)
+        mean = jnp.einsum("bnij,bnjo->bnio", cov, cross / s2)
+        return mean, cov
+
+    def bayes_next_token(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Posterior predictive of point k given points 0..k-1, for k = 0..N-1.
+
+        Returns mean (B, N, y_dim) and variance (B, N) (noise included). Under squared
+        error the mean is the Bayes-optimal prediction and the variance its expected risk.
+        """
+        mean_w, cov_w = self.posterior(x, y)
+        phi = _features(x)
+        pred = jnp.einsum("bni,bnio->bno", phi, mean_w[:, :-1])
+        var = jnp.einsum("bni,bnij,bnj->bn", phi, cov_w[:, :-1], phi) + self.noise**2
+        return pred, var
+
+    def expected_bayes_risk(self, x: jax.Array) -> jax.Array:
+        """Closed-form Bayes MSE at context size k, averaged over the query x ~ N(0, I).
+
+        E[(y* - mean)^2 | x_1..x_k] = noise^2 + tr(Sigma_k), because E[phi phi^T] = I for
+        phi = [x, 1]. x: (B, N, x_dim) -> (B, N+1) for k = 0..N.
+        """
+        _, cov = self.posterior(x, jnp.zeros(x.shape[:-1] + (self.y_dim,)))
+        return jnp.trace(cov, axis1=-2, axis2=-1) + self.noise**2
