@@ -32,10 +32,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         d_model=64, n_layers=2, n_heads=4, d_ff=128, z_dim=64,
         predictor_hidden=128, predictor_layers=5, tie_predictor_hidden=True))
     c.train = ml_collections.ConfigDict(dict(
-        steps=2000, chunk_steps=100, batch_tasks=64, n_points=128, min_context=1,
-        micro_batches=4, grad_clip_norm=0.0))
+        steps=1500, chunk_steps=100, batch_tasks=64, n_points=128, min_context=1,
+        micro_batches=16, grad_clip_norm=0.0, lr_schedule="cosine", warmup_steps=100))
     # Numeric leaves that may be swept (vmapped) without recompiling.
-    c.hp = ml_collections.ConfigDict(dict(learning_rate=1e-3, objective="prequential"))
+    c.hp = ml_collections.ConfigDict(dict(learning_rate=3e-3, objective="prequential"))
     c.sweep = ml_collections.ConfigDict(dict(
         axes=ml_collections.ConfigDict(dict(objective=("prequential", "train"))),
         n_seeds=3))
@@ -43,19 +43,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         n_tasks=1024, n_points=101, batch_tasks=64, report_n=(1, 2, 5, 10, 20, 100)))
     # kind: "vmap" (all runs at once) or "chunked" (lax.map over groups of runs_per_batch);
     # devices: local devices to shard the run axis over (0 = all).
-    c.executor = ml_collections.ConfigDict(dict(kind="chunked", runs_per_batch=1, devices=0))
+    c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
 
     if size == "smoke":
         c.model.update(d_model=16, n_layers=1, n_heads=2, d_ff=32, z_dim=16,
                        predictor_hidden=32, predictor_layers=3)
-        c.train.update(steps=20, chunk_steps=10, batch_tasks=8, n_points=24, micro_batches=1)
+        c.train.update(steps=20, chunk_steps=10, batch_tasks=8, n_points=24, micro_batches=2,
+                       warmup_steps=5)
         c.sweep.n_seeds = 2
         c.eval.update(n_tasks=32, n_points=21, batch_tasks=16, report_n=(1, 2, 5, 10, 20))
     elif size == "paper":
         c.model.update(d_model=256, n_layers=4, n_heads=4, d_ff=512, z_dim=128,
                        predictor_hidden=256, predictor_layers=5)
         c.train.update(steps=2000, chunk_steps=200, batch_tasks=256, n_points=1000,
-                       micro_batches=1)
+                       micro_batches=1, lr_schedule="constant")
         c.hp.learning_rate = 1e-4
         c.sweep.n_seeds = 5
         c.eval.update(n_tasks=1000, n_points=1000, batch_tasks=100,

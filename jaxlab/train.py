@@ -55,12 +55,23 @@ class Trainer:
     total_steps: int
 
 
+def lr_shape(train: ml_collections.ConfigDict) -> Callable[[jax.Array], jax.Array]:
+    """Multiplier of the per-run learning rate at each step: 1 ("constant", the reference)
+    or linear warm-up then cosine decay to 0 ("cosine")."""
+    if train.lr_schedule == "constant":
+        return lambda count: jnp.ones((), jnp.float32)
+    if train.lr_schedule == "cosine":
+        return optax.warmup_cosine_decay_schedule(0.0, 1.0, train.warmup_steps, train.steps)
+    raise ValueError(f"config.train.lr_schedule: must be 'constant' or 'cosine', got {train.lr_schedule!r}")
+
+
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
     """Adam (the reference's optimizer) with an injected, per-run learning rate."""
     clip = config.train.get("grad_clip_norm", 0.0)
+    shape = lr_shape(config.train)
 
     def build(learning_rate):
-        adam = optax.adam(learning_rate)
+        adam = optax.adam(lambda count: learning_rate * shape(count))
         return optax.chain(optax.clip_by_global_norm(clip), adam) if clip else adam
 
     return optax.inject_hyperparams(build)(learning_rate=config.hp.learning_rate)

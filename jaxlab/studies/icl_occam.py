@@ -49,6 +49,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"must be in [0, train.n_points={tr.n_points}), got {tr.min_context}")
     require(tr.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
             f"must divide train.batch_tasks={tr.batch_tasks}, got {tr.micro_batches}")
+    require(tr.lr_schedule in ("constant", "cosine"), "train.lr_schedule",
+            f"must be 'constant' or 'cosine', got {tr.lr_schedule!r}")
+    require(0 <= tr.warmup_steps < tr.steps, "train.warmup_steps",
+            f"must be in [0, train.steps={tr.steps}), got {tr.warmup_steps}")
     require(tr.steps % tr.chunk_steps == 0, "train.chunk_steps",
             f"must divide train.steps={tr.steps}, got {tr.chunk_steps}")
     require(ev.n_tasks >= 1 and ev.batch_tasks >= 1 and ev.n_tasks % ev.batch_tasks == 0,

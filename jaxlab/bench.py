@@ -1,0 +1,143 @@
+"""``jaxlab bench``: speed ratios measured in one run, written to ``<workdir>/bench.json``.
+
+Keys:
+  matmul_peak_gflops         dense float32 matmul through jnp (the ratios' base)
+  seed_parallel_speedup      8 seeds in one program / a loop of 8 single-seed runs of the
+                             same jitted train_chunk (default ICL config)
+  seed_parallel_speedup_naive  the same with a plain jit(vmap) on one device, no micro-batches
+  train_step_flops_fraction  FLOP/s of the 8-seed program / matmul_peak_gflops
+  compile_s, warm_start_s    cold compile of the default study; start-up of a re-run that
+                             finds the persistent compilation cache
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxlab import config as config_lib
+from jaxlab import experiment, runs, studies
+
+CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
+                      "icl_occam.py")
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> float:
+    """Minimum wall time of ``fn()`` (blocked until ready) over ``repeats`` calls."""
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    return 2 * n**3 / best_time(lambda: f(a), repeats) / 1e9
+
+
+def _seed_setup(spec: str, n_seeds: int, *overrides: str):
+    config = config_lib.load(spec, ["--config.sweep.axes.objective=('prequential',)",
+                                    f"--config.sweep.n_seeds={n_seeds}", *overrides])
+    study = studies.get(config.study)
+    grid = experiment.make_grid(config, study.CHOICES)
+    return config, grid, study.make_train(config)
+
+
+def seed_parallel(spec: str, chunk: int, repeats: int, executor: runs.Executor,
+                  *overrides: str) -> dict:
+    """Seconds per chunk of 8 seeds: one program vs a loop over the single-seed program."""
+    over = (f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}", *overrides)
+    config, grid, trainer = _seed_setup(spec, 8, *over)
+    hps, keys = grid.hp_arrays(), grid.keys()
+    n = executor.padded(grid.n_runs)
+    hps_p, keys_p = executor.place(runs.pad_runs((hps, keys), n))
+    state = executor.map_runs(trainer.init)(keys_p, hps_p)
+    many = executor.map_runs(trainer.train_chunk).lower(state, hps_p).compile()
+    t_many = best_time(lambda: many(state, hps_p), repeats)
+
+    single = jax.jit(trainer.train_chunk)
+    one = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
+    singles = [(jax.jit(trainer.init)(keys[r], one(hps, r)), one(hps, r)) for r in range(8)]
+    single_c = single.lower(*singles[0]).compile()
+    t_loop = best_time(lambda: [single_c(s, h) for s, h in singles], repeats)
+    return {"t_many": t_many, "t_loop": t_loop, "config": config}
+
+
+def step_flops(spec: str, n_seeds: int, *overrides: str) -> float:
+    """XLA's FLOP count of one optimizer step of n_seeds runs (no inner loops to hide it)."""
+    config, grid, trainer = _seed_setup(
+        spec, n_seeds, "--config.train.chunk_steps=1", "--config.train.steps=1",
+        "--config.train.micro_batches=1", *overrides)
+    hps, keys = grid.hp_arrays(), grid.keys()
+    ex = runs.Executor("vmap")
+    state = ex.map_runs(trainer.init)(keys, hps)
+    compiled = ex.map_runs(trainer.train_chunk).lower(state, hps).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost["flops"])
+
+
+def startup_times(spec: str, *overrides: str) -> dict:
+    """compile_s of a cold start and start-up of a warm re-run, each in a fresh process."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "JAXLAB_CACHE_DIR": os.path.join(tmp, "cache")}
+        for name in ("cold", "warm"):
+            workdir = os.path.join(tmp, name)
+            cmd = [sys.executable, "-m", "jaxlab.cli", "run", spec, "--workdir", workdir,
+                   "--no-progress", *overrides]
+            subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+            with open(os.path.join(workdir, "manifest.json")) as f:
+                out[name] = json.load(f)
+    return {"compile_s": out["cold"]["compile_s"], "cold_start_s": out["cold"]["startup_s"],
+            "warm_start_s": out["warm"]["startup_s"], "warm_compile_s": out["warm"]["compile_s"]}
+
+
+def main(workdir: str, quick: bool = False) -> dict:
+    os.makedirs(workdir, exist_ok=True)
+    spec = CONFIG + (":smoke" if quick else "")
+    chunk, repeats = (2, 1) if quick else (10, 3)
+    print(f"jaxlab bench on {jax.device_count()} {jax.default_backend()} device(s)", flush=True)
+    peak = matmul_peak_gflops(512 if quick else 2048)
+    print(f"  matmul peak: {peak:.0f} GFLOP/s", flush=True)
+
+    tuned = seed_parallel(spec, chunk, repeats, runs.Executor("vmap", devices=jax.local_device_count()))
+    naive = seed_parallel(spec, chunk, repeats, runs.Executor("vmap"), "--config.train.micro_batches=1")
+    flops = step_flops(spec, 8)
+    flops_per_s = flops * chunk / tuned["t_many"]
+    short = ("--config.train.steps=10", "--config.train.chunk_steps=10", "--config.train.warmup_steps=1",
+             "--config.eval.n_tasks=64", "--config.sweep.n_seeds=1")
+    start = startup_times(spec, *short)
+    result = {
+        "device_count": jax.device_count(),
+        "backend": jax.default_backend(),
+        "matmul_peak_gflops": peak,
+        "seed_parallel_speedup": tuned["t_loop"] / tuned["t_many"],
+        "seed_parallel_speedup_naive": naive["t_loop"] / naive["t_many"],
+        "ms_per_seed_step_one_program": tuned["t_many"] / (8 * chunk) * 1e3,
+        "ms_per_seed_step_loop": tuned["t_loop"] / (8 * chunk) * 1e3,
+        "ms_per_seed_step_naive_vmap": naive["t_many"] / (8 * chunk) * 1e3,
+        "train_step_gflop_8_seeds": flops / 1e9,
+        "train_step_gflops": flops_per_s / 1e9,
+        "train_step_flops_fraction": flops_per_s / 1e9 / peak,
+        **start,
+    }
+    path = os.path.join(workdir, "bench.json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    width = max(map(len, result))
+    for k, v in result.items():
+        print(f"  {k:<{width}}  {v:.3f}" if isinstance(v, float) else f"  {k:<{width}}  {v}")
+    print(f"wrote {path}")
+    return result

@@ -1,0 +1,54 @@
+"""Bad input: one line naming the field, exit status 2, nothing written."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SMOKE
+from jaxlab import cli, experiment
+from jaxlab.config import ConfigError
+from conftest import smoke_config
+
+CASES = [
+    (["--config.train.nonexistent=3"], "config.train.nonexistent: unknown config key"),
+    (["--config.train.steps=abc"], "config.train.steps: cannot parse 'abc' as int"),
+    (["--config.train.steps=2.5"], "config.train.steps: expected int"),
+    (["--config.train.batch_tasks=-4"], "config.train.batch_tasks: must be >= 1, got -4"),
+    (["--config.eval.n_points=500"], "config.eval.n_points: must be in (train.min_context, train.n_points=24]"),
+    (["--config.train.min_context=30"], "config.train.min_context: must be in [0, train.n_points=24)"),
+    (["--config.sweep.axes.objective=('bogus',)"], "config.sweep.axes.objective: values must be in"),
+    (["--config.task.noise=0"], "config.task.noise: must be > 0"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", CASES)
+def test_bad_config_is_one_line_naming_the_field(overrides, message, tmp_path, capsys):
+    workdir = tmp_path / "w"
+    status = cli.main(["run", SMOKE, "--workdir", str(workdir), *overrides])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.count("\n") == 1 and message in err, err
+    assert not workdir.exists()
+
+
+def test_unknown_config_file_and_variant(tmp_path, capsys):
+    assert cli.main(["run", "configs/nope.py", "--workdir", str(tmp_path / "a")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["run", SMOKE.replace(":smoke", ":huge"), "--workdir", str(tmp_path / "b")]) == 2
+    assert "unknown variant 'huge'" in capsys.readouterr().err
+
+
+def test_workdir_with_another_config_is_refused(smoke_results):
+    with pytest.raises(ConfigError, match=r"changed: config.train.steps"):
+        experiment.run(smoke_config("--config.train.steps=30"), smoke_results.workdir, progress=False)
+
+
+def test_cli_process_exits_nonzero_without_traceback(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "jaxlab.cli", "run", SMOKE, "--workdir",
+                          str(tmp_path / "w"), "--config.model.n_heads=3"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("jaxlab: error: config.model.n_heads: must divide "
+                                  "model.d_model=16, got 3")
+    assert not (tmp_path / "w").exists()

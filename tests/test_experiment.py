@@ -1,0 +1,58 @@
+"""End to end on the smoke config: tables, resume, divergence isolation, figure."""
+import os
+
+import numpy as np
+import pandas as pd
+
+from conftest import smoke_config
+from jaxlab import experiment, results
+
+
+def test_tables_have_the_documented_columns(smoke_results):
+    r = smoke_results
+    assert {"run", "seed", "learner", "n_context", "metric", "value", "objective"} <= set(r.eval.columns)
+    assert {"run", "seed", "step", "metric", "value", "objective"} <= set(r.train.columns)
+    assert set(r.eval.learner) == {"bayes", "prequential", "train"}
+    n_runs = 2 * r.config.sweep.n_seeds
+    assert r.train.run.nunique() == n_runs
+    assert r.train.step.max() == r.config.train.steps
+    gen = r.eval[r.eval.metric == "gen_error"]
+    # every learner has one curve per seed over n = min_context .. eval.n_points - 1
+    sizes = gen.groupby(["learner", "seed", "run"]).n_context.agg(["min", "max", "count"])
+    assert (sizes["min"] == 1).all() and (sizes["max"] == r.config.eval.n_points - 1).all()
+    assert np.isfinite(gen.value).all()
+    assert os.path.getsize(os.path.join(r.workdir, "figure.png")) > 10_000
+    assert "code_length" in r.summary.columns and len(r.summary) == n_runs + r.config.sweep.n_seeds
+
+
+def test_resume_after_a_kill_equals_an_uninterrupted_run(smoke_results, tmp_path):
+    workdir = str(tmp_path / "resumed")
+    assert experiment.run(smoke_config(), workdir, progress=False, stop_after_chunks=1) is None
+    assert results.read_manifest(workdir)["status"] == "running"
+    resumed = experiment.run(smoke_config(), workdir, progress=False)
+    for name in ("train", "eval"):
+        pd.testing.assert_frame_equal(getattr(resumed, name), getattr(smoke_results, name),
+                                      check_exact=False, rtol=1e-6)
+
+
+def test_a_diverging_run_is_reported_and_isolated(tmp_path, caplog):
+    sweep = ["--config.sweep.axes.objective=('prequential',)", "--config.sweep.n_seeds=1"]
+    blowup = smoke_config(*sweep, "--config.sweep.axes.learning_rate=(0.001, 1e30)",
+                          "--config.train.lr_schedule=constant")
+    alone = smoke_config(*sweep, "--config.sweep.axes.learning_rate=(0.001,)",
+                         "--config.train.lr_schedule=constant")
+    r = experiment.run(blowup, str(tmp_path / "blowup"), progress=False)
+    ok = experiment.run(alone, str(tmp_path / "alone"), progress=False)
+    assert r.manifest["diverged"] == [1]
+    assert "run 1 (seed=0, objective=prequential, learning_rate=1e+30) diverged" in caplog.text
+    bad = r.eval[(r.eval.run == 1)]
+    assert bad.value.isna().all()
+    good = r.eval[(r.eval.run == 0)].reset_index(drop=True)
+    expected = ok.eval[ok.eval.run == 0].reset_index(drop=True)
+    np.testing.assert_allclose(good.value, expected.value, rtol=1e-5)
+    assert np.isfinite(good.value).all()
+
+
+def test_a_finished_workdir_is_loaded_not_retrained(smoke_results):
+    again = experiment.run(smoke_config(), smoke_results.workdir, progress=False)
+    pd.testing.assert_frame_equal(again.eval, smoke_results.eval)

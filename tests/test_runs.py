@@ -1,0 +1,91 @@
+"""The run axis: a run's numbers do not depend on who shares its program."""
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+from conftest import ROOT, smoke_config
+from jaxlab import experiment, runs, studies
+
+STUDY = studies.get("icl_occam")
+
+
+def _setup(*overrides):
+    config = smoke_config(*overrides)
+    grid = experiment.make_grid(config, STUDY.CHOICES)
+    return config, grid, STUDY.make_train(config)
+
+
+def _close(a, b, tol=2e-5):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=tol, atol=tol)
+
+
+def test_keys_depend_only_on_point_and_seed():
+    _, grid, _ = _setup()
+    more = runs.RunGrid(grid.axes, grid.defaults, grid.n_seeds + 3, grid.root_seed, grid.choices)
+    k_small, k_big = np.asarray(grid.keys()), np.asarray(more.keys())
+    np.testing.assert_array_equal(k_small[:2], k_big[:2])  # point 0, seeds 0-1
+    np.testing.assert_array_equal(k_small[2:4], k_big[5:7])  # point 1, seeds 0-1
+    assert len({tuple(k) for k in k_big}) == len(k_big)
+
+
+def test_vmapped_run_equals_the_run_alone_and_chunked_equals_vmapped():
+    config, grid, trainer = _setup()
+    hps, keys = grid.hp_arrays(), grid.keys()
+    vmapped = runs.Executor("vmap")
+    state = vmapped.map_runs(trainer.init)(keys, hps)
+    out_all, metrics_all = vmapped.map_runs(trainer.train_chunk)(state, hps)
+
+    r = 3  # objective=train, seed 1
+    one = lambda tree: jax.tree.map(lambda a: a[r], tree)
+    alone_state = jax.jit(trainer.init)(keys[r], one(hps))
+    _close(alone_state.params, one(state).params, tol=0)
+    out_alone, metrics_alone = jax.jit(trainer.train_chunk)(alone_state, one(hps))
+    _close(out_alone.params, one(out_all).params)
+    _close(metrics_alone, one(metrics_all))
+
+    chunked = runs.Executor("chunked", runs_per_batch=3)
+    n = chunked.padded(grid.n_runs)
+    padded = runs.pad_runs((state, hps), n)
+    out_chunked, _ = chunked.map_runs(trainer.train_chunk)(*padded)
+    _close(runs.unpad_runs(out_chunked, grid.n_runs).params, out_all.params)
+    assert not np.allclose(np.asarray(metrics_all["loss"][0]), np.asarray(metrics_all["loss"][2]))
+
+
+SHARDED = r"""
+import jax, numpy as np, sys
+sys.path.insert(0, {tests!r})
+from conftest import smoke_config
+from jaxlab import experiment, runs, studies
+assert jax.device_count() == 4, jax.devices()
+study = studies.get("icl_occam")
+config = smoke_config("--config.sweep.n_seeds=3")  # 6 runs: padded to 8 on 4 devices
+grid = experiment.make_grid(config, study.CHOICES)
+trainer = study.make_train(config)
+hps, keys = grid.hp_arrays(), grid.keys()
+outs = []
+for ex in (runs.Executor("vmap", devices=1), runs.Executor("vmap", devices=4),
+           runs.Executor("chunked", runs_per_batch=1, devices=4)):
+    n = ex.padded(grid.n_runs)
+    h, k = ex.place(runs.pad_runs((hps, keys), n))
+    state = ex.map_runs(trainer.init)(k, h)
+    state, _ = ex.map_runs(trainer.train_chunk)(state, h)
+    if ex.devices == 4:
+        assert len(state.params["params"]["predictor"]["in"]["kernel"].sharding.device_set) == 4
+    outs.append(jax.device_get(runs.unpad_runs(state.params, grid.n_runs)))
+for other in outs[1:]:
+    for a, b in zip(jax.tree.leaves(outs[0]), jax.tree.leaves(other)):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+print("SHARDED-OK")
+"""
+
+
+def test_sharded_over_four_cpu_devices_equals_one_device():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    code = SHARDED.format(tests=os.path.join(ROOT, "tests"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=ROOT, timeout=600)
+    assert "SHARDED-OK" in out.stdout, out.stderr[-3000:]
