@@ -48,7 +48,8 @@ def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
 
 def _seed_setup(spec: str, n_seeds: int, *overrides: str):
     config = config_lib.load(spec, ["--config.sweep.axes.objective=('prequential',)",
-                                    f"--config.sweep.n_seeds={n_seeds}", *overrides])
+                                    f"--config.sweep.n_seeds={n_seeds}",
+                                    "--config.train.warmup_steps=0", *overrides])
     study = studies.get(config.study)
     grid = experiment.make_grid(config, study.CHOICES)
     return config, grid, study.make_train(config)

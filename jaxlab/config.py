@@ -62,8 +62,13 @@ def override(config: ml_collections.ConfigDict, field: str, text: str) -> None:
         if not isinstance(node, ml_collections.ConfigDict) or name not in node:
             raise ConfigError(f"config.{'.'.join(parents[:i + 1])}: unknown config key")
         node = node[name]
-    if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+    if not isinstance(node, ml_collections.ConfigDict):
         raise ConfigError(f"config.{field}: unknown config key")
+    if leaf not in node:
+        if ".".join(parents) != "sweep.axes":
+            raise ConfigError(f"config.{field}: unknown config key")
+        node[leaf] = _parse_value(text, (), field)  # a new swept axis: a tuple of values
+        return
     current = node[leaf]
     if isinstance(current, ml_collections.ConfigDict):
         raise ConfigError(f"config.{field}: is a group of fields; set one of its fields instead")

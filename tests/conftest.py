@@ -5,6 +5,10 @@ import os
 
 import pytest
 
+# One CPU device in the test process, whatever `jaxlab` would pick (tests of several
+# devices start their own process with their own XLA_FLAGS).
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = os.path.join(ROOT, "configs", "icl_occam.py") + ":smoke"
 

@@ -9,10 +9,10 @@ from conftest import ROOT
 
 def test_notebook_redraws_the_figure(smoke_results, monkeypatch):
     monkeypatch.setenv("JAXLAB_WORKDIR", smoke_results.workdir)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(os.path.join(ROOT, "notebooks", "icl_occam.ipynb"), as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": os.path.join(ROOT, "notebooks")}}).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    errors = [f"{o.ename}: {o.evalue}" for o in outputs if o.output_type == "error"]
+    assert not errors, errors
     assert any("image/png" in o.get("data", {}) for o in outputs)

@@ -18,6 +18,20 @@ def _setup(*overrides):
     return config, grid, STUDY.make_train(config)
 
 
+def comparable(params):
+    """Params without the attention key biases. Their gradient is zero in exact arithmetic
+    (softmax ignores a per-query constant), so it is pure rounding noise, which Adam's
+    normalisation turns into lr-sized steps of random sign: those leaves legitimately differ
+    between two float orderings of the same run. Everything else must agree."""
+    def drop_key_bias(path, leaf):
+        names = [getattr(p, "key", "") for p in path]
+        if "qkv" in names and names[-1] == "bias":
+            d = leaf.shape[-1] // 3
+            return np.concatenate([leaf[..., :d], leaf[..., 2 * d:]], axis=-1)
+        return leaf
+    return jax.tree_util.tree_map_with_path(drop_key_bias, params)
+
+
 def _close(a, b, tol=2e-5):
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=tol, atol=tol)
@@ -44,14 +58,14 @@ def test_vmapped_run_equals_the_run_alone_and_chunked_equals_vmapped():
     alone_state = jax.jit(trainer.init)(keys[r], one(hps))
     _close(alone_state.params, one(state).params, tol=0)
     out_alone, metrics_alone = jax.jit(trainer.train_chunk)(alone_state, one(hps))
-    _close(out_alone.params, one(out_all).params)
+    _close(comparable(out_alone.params), comparable(one(out_all).params))
     _close(metrics_alone, one(metrics_all))
 
     chunked = runs.Executor("chunked", runs_per_batch=3)
     n = chunked.padded(grid.n_runs)
     padded = runs.pad_runs((state, hps), n)
     out_chunked, _ = chunked.map_runs(trainer.train_chunk)(*padded)
-    _close(runs.unpad_runs(out_chunked, grid.n_runs).params, out_all.params)
+    _close(comparable(runs.unpad_runs(out_chunked, grid.n_runs).params), comparable(out_all.params))
     assert not np.allclose(np.asarray(metrics_all["loss"][0]), np.asarray(metrics_all["loss"][2]))
 
 
@@ -59,6 +73,7 @@ SHARDED = r"""
 import jax, numpy as np, sys
 sys.path.insert(0, {tests!r})
 from conftest import smoke_config
+from test_runs import comparable
 from jaxlab import experiment, runs, studies
 assert jax.device_count() == 4, jax.devices()
 study = studies.get("icl_occam")
@@ -75,7 +90,7 @@ for ex in (runs.Executor("vmap", devices=1), runs.Executor("vmap", devices=4),
     state, _ = ex.map_runs(trainer.train_chunk)(state, h)
     if ex.devices == 4:
         assert len(state.params["params"]["predictor"]["in"]["kernel"].sharding.device_set) == 4
-    outs.append(jax.device_get(runs.unpad_runs(state.params, grid.n_runs)))
+    outs.append(comparable(jax.device_get(runs.unpad_runs(state.params, grid.n_runs))))
 for other in outs[1:]:
     for a, b in zip(jax.tree.leaves(outs[0]), jax.tree.leaves(other)):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
