@@ -28,13 +28,13 @@ class CausalSelfAttention(nn.Module):
         b, t, d = h.shape
         dh = d // self.n_heads
         qkv = nn.Dense(3 * d, kernel_init=_xavier, name="qkv")(h.reshape(b * t, d))
-        q, k, v = jnp.split(qkv.reshape(b, t, 3, self.n_heads, dh), 3, axis=2)
-        q, k, v = (a[:, :, 0] for a in (q, k, v))  # (B, T, H, dh)
-        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / jnp.sqrt(dh).astype(h.dtype)
+        # heads-major (3, B, H, T, dh): both attention products are plain batched matmuls
+        q, k, v = qkv.reshape(b, t, 3, self.n_heads, dh).transpose(2, 0, 3, 1, 4)
+        scores = (q @ k.swapaxes(-1, -2)) / jnp.sqrt(dh).astype(h.dtype)
         causal = jnp.tril(jnp.ones((t, t), dtype=bool))
         scores = jnp.where(causal, scores, jnp.finfo(h.dtype).min)
         weights = jax.nn.softmax(scores, axis=-1)
-        out = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(b * t, d)
+        out = (weights @ v).transpose(0, 2, 1, 3).reshape(b * t, d)
         return nn.Dense(d, kernel_init=_xavier, name="out")(out).reshape(b, t, d)
 
 
