@@ -41,6 +41,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         n_seeds=3))
     c.eval = ml_collections.ConfigDict(dict(
         n_tasks=1024, n_points=101, batch_tasks=64, report_n=(1, 2, 5, 10, 20, 100)))
+    # The SGD learner of §3.2 (spec §4): one early-stopped MLP fit per (size, task, seed).
+    c.sgd = ml_collections.ConfigDict(dict(
+        enabled=True, sizes=tuple(range(5, 101)), tasks_per_size=3, test_points=1000,
+        train_fraction=0.8, batch_size=64, hidden=64, n_layers=5, learning_rate=1e-4,
+        grad_clip_norm=0.05, patience=10, min_delta=1e-3, max_epochs=2000, restore_best=False,
+        chunk_steps=32))
     # kind: "vmap" (all runs at once) or "chunked" (lax.map over groups of runs_per_batch);
     # devices: local devices to shard the run axis over (0 = all).
     c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
@@ -52,6 +58,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                        warmup_steps=5)
         c.sweep.n_seeds = 2
         c.eval.update(n_tasks=32, n_points=21, batch_tasks=16, report_n=(1, 2, 5, 10, 20))
+        c.sgd.update(sizes=(5, 10, 20), tasks_per_size=2, test_points=50, max_epochs=30)
     elif size == "paper":
         c.model.update(d_model=256, n_layers=4, n_heads=4, d_ff=512, z_dim=128,
                        predictor_hidden=256, predictor_layers=5)
@@ -62,4 +69,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.eval.update(n_tasks=1000, n_points=1000, batch_tasks=100,
                       report_n=(1, 2, 5, 10, 20, 100, 999))
         c.executor.update(kind="vmap")
+        c.sgd.update(sizes=tuple(int(n) for n in sorted(set(
+            round(5 * 400 ** (i / 199)) for i in range(200)))), tasks_per_size=5, test_points=5000)
     return c

@@ -88,8 +88,9 @@ def _train_table(history: dict, run_rows: list[dict], swept: list[str]) -> pd.Da
     return df.merge(meta, on="run")[["run", "seed", "step", "metric", "value", *swept]]
 
 
-def _eval_table(study, config, per_run: dict, bayes: dict, run_rows: list[dict],
+def _eval_table(study, config, per_run: dict, baselines: dict, run_rows: list[dict],
                 swept: list[str], diverged: set[int]) -> pd.DataFrame:
+    """Trained runs' curves, then each baseline learner's per-seed curves (run = -1)."""
     n_ctx = study.context_sizes(config)
     rows = []
     for row in run_rows:
@@ -101,11 +102,12 @@ def _eval_table(study, config, per_run: dict, bayes: dict, run_rows: list[dict],
             rows.append(pd.DataFrame({"run": r, "seed": row["seed"], "learner": study.learner_of(row),
                                       "n_context": n_ctx, "metric": metric, "value": vals,
                                       **{k: row[k] for k in swept}}))
-    for metric, values in bayes.items():
-        for seed, vals in enumerate(np.asarray(values, dtype=np.float64)):
-            rows.append(pd.DataFrame({"run": -1, "seed": seed, "learner": "bayes",
-                                      "n_context": n_ctx, "metric": metric, "value": vals,
-                                      **{k: None for k in swept}}))
+    for learner, (sizes, metrics) in baselines.items():
+        for metric, values in metrics.items():
+            for seed, vals in enumerate(np.asarray(values, dtype=np.float64)):
+                rows.append(pd.DataFrame({"run": -1, "seed": seed, "learner": learner,
+                                          "n_context": sizes, "metric": metric, "value": vals,
+                                          **{k: None for k in swept}}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -180,10 +182,10 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
     run_seed_keys = executor.place(runs.pad_runs(
         seed_keys[jnp.asarray([row["seed"] for row in run_rows])], n_pad))
     per_run = jax.device_get(executor.map_runs(trainer.evaluate)(state, hps, run_seed_keys))
-    bayes = jax.device_get(jax.jit(jax.vmap(lambda k: study.bayes_evaluate(config, k)))(seed_keys))
+    baselines = study.baselines(config, seed_keys)
 
     train_df = _train_table(history, run_rows, swept)
-    eval_df = _eval_table(study, config, per_run, bayes, run_rows, swept, diverged)
+    eval_df = _eval_table(study, config, per_run, baselines, run_rows, swept, diverged)
     summary_df = study.summarize(eval_df, config)
     for name, df in (("train", train_df), ("eval", eval_df), ("summary", summary_df)):
         results_lib.write_table(workdir, name, df)

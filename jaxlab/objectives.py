@@ -66,12 +66,3 @@ def explicit_losses(
     preq = loss(predict(queries.next_x, z_k), queries.next_y)
     train = loss(predict(queries.seen_x, z_k), queries.seen_y)
     return preq, train
-
-
-def prequential_code_length(next_token_loss: jax.Array, axis: int = -1) -> jax.Array:
-    """Prequential code length = sum over context sizes of the next-token loss.
-
-    In nats when the loss is a negative log-likelihood; in squared-error units for the
-    regression curves of the paper (which reports the area under the MSE curve).
-    """
-    return jnp.sum(next_token_loss, axis=axis)

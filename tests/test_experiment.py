@@ -12,17 +12,19 @@ def test_tables_have_the_documented_columns(smoke_results):
     r = smoke_results
     assert {"run", "seed", "learner", "n_context", "metric", "value", "objective"} <= set(r.eval.columns)
     assert {"run", "seed", "step", "metric", "value", "objective"} <= set(r.train.columns)
-    assert set(r.eval.learner) == {"bayes", "prequential", "train"}
+    assert set(r.eval.learner) == {"bayes", "prequential", "train", "sgd"}
     n_runs = 2 * r.config.sweep.n_seeds
     assert r.train.run.nunique() == n_runs
     assert r.train.step.max() == r.config.train.steps
     gen = r.eval[r.eval.metric == "gen_error"]
     # every learner has one curve per seed over n = min_context .. eval.n_points - 1
     sizes = gen.groupby(["learner", "seed", "run"]).n_context.agg(["min", "max", "count"])
-    assert (sizes["min"] == 1).all() and (sizes["max"] == r.config.eval.n_points - 1).all()
+    icl = sizes.drop("sgd", level="learner")
+    assert (icl["min"] == 1).all() and (icl["max"] == r.config.eval.n_points - 1).all()
+    assert sorted(gen[gen.learner == "sgd"].n_context.unique()) == list(r.config.sgd.sizes)
     assert np.isfinite(gen.value).all()
     assert os.path.getsize(os.path.join(r.workdir, "figure.png")) > 10_000
-    assert "code_length" in r.summary.columns and len(r.summary) == n_runs + r.config.sweep.n_seeds
+    assert "code_length" in r.summary.columns and len(r.summary) == n_runs + 2 * r.config.sweep.n_seeds
 
 
 def test_resume_after_a_kill_equals_an_uninterrupted_run(smoke_results, tmp_path):

@@ -1,4 +1,4 @@
-"""One module per paper. Each exposes ``validate``, ``make_train``, ``bayes_evaluate``,
+"""One module per paper. Each exposes ``validate``, ``make_train``, ``baselines``,
 ``context_sizes``, ``learner_of``, ``summarize``, ``report``, ``plot`` and ``CHOICES``."""
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from jaxlab import objectives
 from jaxlab.config import ConfigError, require
 from jaxlab.models.explicit import ExplicitICL
 from jaxlab.tasks.linear import LinearRegression
+from jaxlab.studies import icl_sgd
 from jaxlab.train import Learner, Trainer, build_trainer
 
 OBJECTIVES = ("prequential", "train")
@@ -27,7 +28,12 @@ PAPER = {
     "bayes": {1: .803, 2: .581, 5: .163, 10: .068, 20: .050, 100: .042, 1000: .040},
     "prequential": {1: .816, 2: .578, 5: .265, 10: .122, 20: .068, 100: .046, 1000: .043},
     "train": {1: .875, 2: .600, 5: .288, 10: .134, 20: .072, 100: .045, 1000: .043},
+    "sgd": {5: .596, 10: .333, 20: .172, 100: .082, 1000: .059},
 }
+LEARNERS = ("bayes", "prequential", "train", "sgd")
+# Code lengths are summed from this context size on in the table's last column (the
+# smallest SGD dataset size of the reference, so every learner covers the range).
+CODE_FROM = 5
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -71,6 +77,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
         require(v > 0, "sweep.axes.learning_rate", f"values must be > 0, got {v}")
     require(config.hp.learning_rate > 0, "hp.learning_rate",
             f"must be > 0, got {config.hp.learning_rate}")
+    if config.sgd.enabled:
+        icl_sgd.validate(config)
 
 
 def make_task(config: ml_collections.ConfigDict) -> LinearRegression:
@@ -148,6 +156,20 @@ def bayes_evaluate(config: ml_collections.ConfigDict, key: jax.Array) -> dict:
     return {"gen_error": err.mean(0)[m:], "expected_risk": var.mean(0)[m:]}
 
 
+def baselines(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
+    """Learners that are not trained by the engine, per seed: the Bayes oracle on the
+    evaluation episodes and, if enabled, the SGD learner of §3.2 on its own tasks.
+
+    Returns {learner: (n_context (n,), {metric: (S, n)})}.
+    """
+    bayes = jax.jit(jax.vmap(lambda k: bayes_evaluate(config, k)))(seed_keys)
+    out = {"bayes": (context_sizes(config), jax.device_get(bayes))}
+    if config.sgd.enabled:
+        sgd_keys = jax.vmap(lambda k: jax.random.fold_in(k, 3))(seed_keys)
+        out["sgd"] = (np.asarray(config.sgd.sizes), jax.device_get(icl_sgd.evaluate(config, sgd_keys)))
+    return out
+
+
 def make_train(config: ml_collections.ConfigDict) -> Trainer:
     validate(config)
     return build_trainer(config, make_learner(config))
@@ -165,8 +187,11 @@ def learner_of(row: dict) -> str:
 def summarize(eval_df: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.DataFrame:
     """Per (learner, seed): error at each report n and the prequential code length.
 
-    Code length = sum of gen_error over every evaluated context size (squared-error units,
-    as the paper's area under the curve).
+    code_length = sum of gen_error over n = min_context..N-1 (squared-error units, as the
+    paper's area under the curve); NaN for a learner whose curve does not cover that range
+    (SGD starts at n = 5). code_length_5 = the sum over every integer n = CODE_FROM..N-1,
+    with the curve linearly interpolated between the sizes it was measured at (the SGD
+    learner may be measured on a sparse grid of sizes).
     """
     gen = eval_df[eval_df.metric == "gen_error"]
     rows = []
@@ -174,26 +199,32 @@ def summarize(eval_df: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.Da
         curve = g.set_index("n_context")["value"]
         row = {"learner": learner, "seed": seed, "run": run}
         for n in config.eval.report_n:
-            row[f"n={n}"] = curve.loc[n]
-        row["code_length"] = curve.sum()
+            row[f"n={n}"] = curve.get(n, np.nan)
+        full = np.arange(config.train.min_context, config.eval.n_points)
+        row["code_length"] = curve.sum() if set(full) <= set(curve.index) else np.nan
+        ns = np.arange(CODE_FROM, config.eval.n_points)
+        covered = curve.index.min() <= CODE_FROM and curve.index.max() >= ns[-1]
+        row[f"code_length_{CODE_FROM}"] = (
+            np.interp(ns, curve.index, curve.values).sum() if covered else np.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
     """The printed table: seed mean (and std) per learner, paper numbers beside."""
-    cols = [f"n={n}" for n in config.eval.report_n] + ["code_length"]
+    cols = [f"n={n}" for n in config.eval.report_n] + ["code_length", f"code_length_{CODE_FROM}"]
     n_hi = config.eval.n_points - 1
-    lines = [f"generalisation MSE at context size n (mean ± std over seeds); "
-             f"code_length = sum over n={config.train.min_context}..{n_hi}"]
+    lines = [f"generalisation MSE at context size n (mean ± std over seeds); code_length = "
+             f"sum over n={config.train.min_context}..{n_hi}, code_length_{CODE_FROM} over "
+             f"n={CODE_FROM}..{n_hi}"]
     header = f"{'learner':<14}" + "".join(f"{c:>16}" for c in cols)
     lines += [header, "-" * len(header)]
-    order = ["bayes"] + [o for o in OBJECTIVES if o in set(summary.learner)]
-    for learner in order:
+    for learner in LEARNERS:
         g = summary[summary.learner == learner]
         if g.empty:
             continue
-        cells = "".join(f"{g[c].mean():>9.3f} ±{g[c].std(ddof=0):5.3f}" for c in cols)
+        cells = "".join(f"{g[c].mean():>9.3f} ±{g[c].std(ddof=0):5.3f}"
+                        if g[c].notna().all() else f"{'–':>16}" for c in cols)
         lines.append(f"{learner:<14}{cells}")
         paper = PAPER.get(learner, {})
         ref = "".join(f"{paper.get(int(c[2:]), float('nan')) if c.startswith('n=') else float('nan'):>16.3f}"
@@ -211,7 +242,7 @@ def plot(eval_df: pd.DataFrame, path: str) -> None:
 
     gen = eval_df[eval_df.metric == "gen_error"]
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    colors = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange"}
+    colors = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange", "sgd": "tab:green"}
     for learner, g in gen.groupby("learner"):
         stats = g.groupby("n_context")["value"].agg(["mean", "min", "max"])
         style = "--" if learner == "bayes" else "-"
@@ -221,7 +252,8 @@ def plot(eval_df: pd.DataFrame, path: str) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("context size n (datapoints seen)")
     ax.set_ylabel("generalisation error (MSE)")
-    ax.set_title("Linear regression: prequential vs train-risk ICL")
+    ax.set_title("Linear regression: prequential vs train-risk ICL" +
+                 (" vs SGD" if "sgd" in set(gen.learner) else ""))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

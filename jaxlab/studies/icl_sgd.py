@@ -1,0 +1,97 @@
+"""The SGD learner of "In-context learning and Occam's razor" §3.2 (spec icl_occam.md §4).
+
+For every dataset size n of ``config.sgd.sizes`` and each of ``tasks_per_size`` fresh
+tasks, a fresh MLP (the same initial weights for every fit of a seed) is trained on the
+first n points with an 80/20 train/validation split, Adam + global-norm clipping,
+minibatches and early stopping, then scored on held-out test points of the same task. All
+fits of all seeds run in one program (``jaxlab.coding.fits.fit_many`` vmapped over seeds).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from jaxlab.coding import fits
+from jaxlab.config import require
+from jaxlab.models.mlp import MLP
+from jaxlab.objectives import squared_error
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    s = config.sgd
+    require(len(s.sizes) >= 1 and min(s.sizes) >= 2, "sgd.sizes",
+            f"needs sizes >= 2 (one train and one validation point), got {tuple(s.sizes)}")
+    for name in ("tasks_per_size", "test_points", "batch_size", "hidden", "max_epochs",
+                 "patience", "chunk_steps"):
+        require(s[name] >= 1, f"sgd.{name}", f"must be >= 1, got {s[name]}")
+    require(s.n_layers >= 2, "sgd.n_layers", f"must be >= 2, got {s.n_layers}")
+    require(s.learning_rate > 0, "sgd.learning_rate", f"must be > 0, got {s.learning_rate}")
+    require(0 < s.train_fraction < 1, "sgd.train_fraction",
+            f"must be in (0, 1), got {s.train_fraction}")
+
+
+def split_sizes(sizes: np.ndarray, train_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(n_train, n_val) per dataset size: n_train = max(1, int(0.8 n)), n_val = n - n_train."""
+    n_train = np.maximum(1, (train_fraction * sizes).astype(int))
+    return n_train, sizes - n_train
+
+
+def make_spec(config: ml_collections.ConfigDict) -> tuple[fits.FitSpec, MLP]:
+    s = config.sgd
+    model = MLP(s.hidden, s.n_layers, config.task.y_dim)
+    opt = optax.adam(s.learning_rate)
+    if s.grad_clip_norm:
+        opt = optax.chain(optax.clip_by_global_norm(s.grad_clip_norm), opt)
+    spec = fits.FitSpec(model.apply, squared_error, opt, s.batch_size, s.patience, s.min_delta,
+                        s.max_epochs, s.restore_best, s.chunk_steps)
+    return spec, model
+
+
+def fit_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[fits.FitData, tuple]:
+    """The fits of one seed: (FitData with leading axis F, (sizes (F,), x_test, y_test))."""
+    from jaxlab.studies.icl_occam import make_task
+
+    s = config.sgd
+    sizes = np.repeat(np.asarray(s.sizes), s.tasks_per_size)
+    n_max = int(max(s.sizes))
+    n_train, n_val = split_sizes(sizes, s.train_fraction)
+    n_train_slots = int(split_sizes(np.array([n_max]), s.train_fraction)[0][0])
+    k_task, k_split, k_fit = jax.random.split(key, 3)
+    ep = make_task(config).sample(k_task, len(sizes), n_max + s.test_points)
+    # One permutation of the first n_max points shared by every fit (as the reference):
+    # its first slots hold training points, the rest validation points.
+    perm = jax.random.permutation(k_split, n_max)
+    train_idx, val_idx = perm[:n_train_slots], perm[n_train_slots:]
+    n_val_slots = max(1, n_max - n_train_slots)
+    if len(val_idx) == 0:
+        val_idx = train_idx[:1]
+    data = fits.FitData(
+        x_train=ep.x[:, train_idx], y_train=ep.y[:, train_idx], n_train=jnp.asarray(n_train),
+        x_val=ep.x[:, val_idx][:, :n_val_slots], y_val=ep.y[:, val_idx][:, :n_val_slots],
+        n_val=jnp.asarray(n_val), key=jax.random.split(k_fit, len(sizes)))
+    return data, (sizes, ep.x[:, n_max:], ep.y[:, n_max:])
+
+
+def evaluate(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
+    """Test MSE of every fit, for every seed: {'gen_error': (S, n_sizes), ...}.
+
+    Averages the ``tasks_per_size`` fits of each size. One program for all seeds.
+    """
+    spec, model = make_spec(config)
+    s = config.sgd
+    n_sizes = len(s.sizes)
+
+    def one_seed(key):
+        data, (_, x_test, y_test) = fit_data(config, key)
+        init = model.init(jax.random.fold_in(key, 7), x_test[0, :1])
+        result = fits.fit_many(spec, init, data)
+        pred = jax.vmap(model.apply)(result.params, x_test)
+        test = squared_error(pred, y_test).mean(-1)  # (F,)
+        per_size = lambda a: a.reshape(n_sizes, s.tasks_per_size).astype(jnp.float32).mean(-1)
+        return {"gen_error": per_size(test), "epochs": per_size(result.epochs),
+                "val_loss": per_size(result.best_loss)}
+
+    return jax.jit(jax.vmap(one_seed))(seed_keys)

@@ -1,0 +1,113 @@
+"""Vectorized early-stopped fits and block-wise prequential coding."""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxlab.coding import blockwise, fits
+from jaxlab.coding.lattice import naive_lattice_code, lattice_gaussian_nll
+from jaxlab.models.mlp import MLP
+from jaxlab.objectives import squared_error
+
+MODEL = MLP(hidden=16, n_layers=3, out=1)
+SPEC = fits.FitSpec(MODEL.apply, squared_error,
+                    optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-2)),
+                    batch_size=8, patience=3, min_delta=1e-3, max_epochs=60, chunk_steps=4)
+
+
+def _linear_fits(n_fits=6, n_rows=24, n_val=6):
+    k = jax.random.PRNGKey(0)
+    x = jax.random.normal(k, (n_fits, n_rows, 2))
+    w = jax.random.normal(jax.random.fold_in(k, 1), (n_fits, 2, 1))
+    y = x @ w + 0.1 * jax.random.normal(jax.random.fold_in(k, 2), (n_fits, n_rows, 1))
+    n_train = jnp.asarray([1, 3, 8, 9, 17, 18])[:n_fits]
+    return fits.FitData(x[:, :18], y[:, :18], n_train, x[:, 18:], y[:, 18:],
+                        jnp.full((n_fits,), n_val), jax.random.split(k, n_fits))
+
+
+def test_a_fit_inside_the_vectorized_program_equals_the_fit_alone():
+    data = _linear_fits()
+    init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
+    many = jax.jit(lambda d: fits.fit_many(SPEC, init, d))(data)
+    alone_fn = jax.jit(lambda d: fits.fit(SPEC, init, d))
+    assert len(set(np.asarray(many.steps).tolist())) > 2  # the fits really stop at different steps
+    for i in range(data.n_train.shape[0]):
+        alone = alone_fn(jax.tree.map(lambda a: a[i], data))
+        assert int(alone.steps) == int(many.steps[i]) and int(alone.epochs) == int(many.epochs[i])
+        np.testing.assert_allclose(alone.best_loss, many.best_loss[i], rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(many.params)):
+            np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-6)
+
+
+def _scripted_spec(val_losses, restore_best):
+    """A 'model' whose validation loss follows ``val_losses`` epoch by epoch: the optimizer
+    sets the one parameter v to sqrt(loss_t) at step t, the prediction is v, targets 0."""
+    targets = jnp.sqrt(jnp.asarray(val_losses, jnp.float32))
+
+    def init(params):
+        return jnp.zeros((), jnp.int32)
+
+    def update(grads, count, params):
+        new_v = targets[jnp.minimum(count, len(val_losses) - 1)]
+        return {"v": new_v - params["v"]}, count + 1
+
+    spec = fits.FitSpec(lambda p, x: jnp.broadcast_to(p["v"], x.shape[:1] + (1,)), squared_error,
+                        optax.GradientTransformation(init, update), batch_size=4, patience=3,
+                        min_delta=1e-3, max_epochs=50, restore_best=restore_best, chunk_steps=2)
+    z = jnp.zeros((4, 1))
+    data = fits.FitData(z, z, jnp.asarray(2), z, z, jnp.asarray(3), jax.random.PRNGKey(0))
+    return spec, data
+
+
+def test_early_stopping_and_best_params_restore_on_a_scripted_loss_sequence():
+    # epochs 1..: 1.0 (best), .5 (best), .4995 (not by min_delta), .3 (best), .31, .32, .33
+    losses = [1.0, 0.5, 0.4995, 0.3, 0.31, 0.32, 0.33, 0.01, 0.01]
+    for restore in (True, False):
+        spec, data = _scripted_spec(losses, restore)
+        out = jax.jit(lambda d: fits.fit(spec, {"v": jnp.array(5.0)}, d))(data)
+        assert int(out.epochs) == 7 and bool(out.stopped_early)  # 3 bad epochs after .3
+        np.testing.assert_allclose(out.best_loss, 0.3, rtol=1e-6)
+        expected_v = np.sqrt(0.3) if restore else np.sqrt(0.33)
+        np.testing.assert_allclose(out.params["v"], expected_v, rtol=1e-6)
+
+
+def test_max_epochs_stops_a_fit_that_keeps_improving():
+    spec, data = _scripted_spec([1.0 - 0.01 * t for t in range(60)], True)
+    out = jax.jit(lambda d: fits.fit(spec, {"v": jnp.array(1.0)}, d))(data)
+    assert int(out.epochs) == 50 and not bool(out.stopped_early)
+
+
+def test_block_code_is_never_above_the_naive_code_and_beats_it_when_learnable():
+    k = jax.random.PRNGKey(5)
+    x = jax.random.normal(k, (140, 2))
+    y = 2 * x[:, :1] - x[:, 1:] + 0.05 * jax.random.normal(jax.random.fold_in(k, 1), (140, 1))
+    precision, std = 0.01, 0.1
+    nll = lambda pred, yy: lattice_gaussian_nll(yy, pred, std, precision).sum(-1)
+
+    def naive(yy, mask):
+        m = mask[:, None].astype(jnp.float32)
+        count = jnp.maximum(m.sum(), 1.0)
+        mean = (yy * m).sum(0) / count
+        sd = jnp.sqrt(((yy - mean) ** 2 * m).sum(0) / count)
+        return (lattice_gaussian_nll(yy, mean, jnp.maximum(sd, precision), precision) * m).sum()
+
+    bounds = blockwise.block_boundaries(8, 120, 5, "log")
+    init = MODEL.init(jax.random.PRNGKey(0), x[:1])
+    spec = dataclasses.replace(SPEC, patience=10, max_epochs=300)
+    code = jax.jit(lambda x, y: blockwise.blockwise_code(
+        spec, init, x, y, bounds, 20, jax.random.PRNGKey(1), nll, naive))(x, y)
+    assert code.block_costs.shape == (len(bounds),)
+    assert bool(jnp.all(code.block_costs[1:] <= code.block_naive[1:] + 1e-4))
+    assert bool(jnp.any(code.block_nll < code.block_naive[1:]))  # learning pays somewhere
+    np.testing.assert_allclose(code.k_data, code.block_costs.sum(), rtol=1e-6)
+    np.testing.assert_allclose(code.k_f, code.k_data - code.k_data_given_f, rtol=1e-5)
+    naive_total = naive_lattice_code(y[:120], precision)
+    assert float(code.k_data) < float(naive_total)
+
+
+def test_block_boundaries():
+    b = blockwise.block_boundaries(10, 1000, 4, "log")
+    assert b[0] == 10 and b[-1] == 1000 and np.all(np.diff(b) > 0) and len(b) == 5
+    np.testing.assert_array_equal(blockwise.block_boundaries(10, 50, 4, "linear"), [10, 20, 30, 40, 50])
