@@ -8,6 +8,12 @@ Keys:
   train_step_flops_fraction  FLOP/s of the 8-seed program / matmul_peak_gflops
   compile_s, warm_start_s    cold compile of the default study; start-up of a re-run that
                              finds the persistent compilation cache
+  sgd_fits_per_s             early-stopped SGD fits (the §3.2 linear-regression learner, 64
+                             fits) per second, all in one program
+  sgd_vs_step_loop           that ÷ the same fits one after another, a Python loop calling a
+                             jitted optimizer step per iteration (the reference's structure)
+  sgd_vs_jitted_fit_loop     that ÷ a Python loop over fits, each fit one jitted program
+  sgd_flops_fraction         useful FLOP/s of the vectorized fits ÷ matmul_peak_gflops
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxlab import config as config_lib
 from jaxlab import experiment, runs, studies
@@ -105,6 +112,54 @@ def startup_times(spec: str, *overrides: str) -> dict:
             "warm_start_s": out["warm"]["startup_s"], "warm_compile_s": out["warm"]["compile_s"]}
 
 
+def sgd_fits(spec: str, n_sizes: int, tasks_per_size: int, repeats: int) -> dict:
+    """Times the same SGD fits three ways; returns seconds and the useful FLOP count."""
+    from jaxlab.coding import fits
+    from jaxlab.studies import icl_sgd
+
+    base = config_lib.load(spec)
+    sizes = np.unique(np.geomspace(min(base.sgd.sizes), max(base.sgd.sizes), n_sizes).astype(int))
+    config = config_lib.load(spec, [f"--config.sgd.sizes={tuple(int(n) for n in sizes)}",
+                                    f"--config.sgd.tasks_per_size={tasks_per_size}"])
+    fit_spec, model = icl_sgd.make_spec(config)
+    data, (_, x_test, _) = icl_sgd.fit_data(config, jax.random.PRNGKey(0))
+    init = model.init(jax.random.PRNGKey(1), x_test[0, :1])
+    n_fits = data.n_train.shape[0]
+    one = lambda i: jax.tree.map(lambda a: a[i], data)
+
+    ex = runs.Executor("vmap", devices=jax.local_device_count())
+    padded = ex.place(runs.pad_runs(data, ex.padded(n_fits)))
+    many = jax.jit(fits.fit_many_on(ex, fit_spec, init, config.sgd.lanes))
+    result = jax.device_get(many(padded))
+    t_many = best_time(lambda: many(padded), repeats)
+
+    whole_fit = jax.jit(lambda d: fits.fit(fit_spec, init, d))
+    singles = [one(i) for i in range(n_fits)]
+    t_fit_loop = best_time(lambda: [whole_fit(d) for d in singles], 1)
+
+    step = jax.jit(lambda s, d: fits.fit_step(fit_spec, s, d))
+    start = jax.jit(lambda d: fits.init_fit(fit_spec, init, d))
+
+    def step_loop():
+        out = []
+        for d in singles:
+            state = start(d)
+            while not bool(state.done):
+                state = step(state, d)
+            out.append(state.steps)
+        return out
+
+    t_step_loop = best_time(step_loop, 1)
+    steps = np.asarray(result.steps)[:n_fits]
+    assert np.array_equal(steps, np.asarray(step_loop())), "the loop and the program disagree"
+    step_cost = jax.jit(lambda s, d: fits.fit_step(fit_spec, s, d)).lower(
+        start(singles[0]), singles[0]).compile().cost_analysis()
+    step_cost = step_cost[0] if isinstance(step_cost, (list, tuple)) else step_cost
+    return {"n_fits": n_fits, "t_many": t_many, "t_fit_loop": t_fit_loop,
+            "t_step_loop": t_step_loop, "useful_flops": float(step_cost["flops"]) * steps.sum(),
+            "total_steps": int(steps.sum())}
+
+
 def main(workdir: str, quick: bool = False) -> dict:
     os.makedirs(workdir, exist_ok=True)
     spec = CONFIG + (":smoke" if quick else "")
@@ -120,6 +175,7 @@ def main(workdir: str, quick: bool = False) -> dict:
     short = ("--config.train.steps=10", "--config.train.chunk_steps=10", "--config.train.warmup_steps=1",
              "--config.eval.n_tasks=64", "--config.sweep.n_seeds=1")
     start = startup_times(spec, *short)
+    sgd = sgd_fits(spec, 4 if quick else 16, 2 if quick else 4, repeats)
     result = {
         "device_count": jax.device_count(),
         "backend": jax.default_backend(),
@@ -133,6 +189,12 @@ def main(workdir: str, quick: bool = False) -> dict:
         "train_step_gflops": flops_per_s / 1e9,
         "train_step_flops_fraction": flops_per_s / 1e9 / peak,
         **start,
+        "sgd_n_fits": sgd["n_fits"],
+        "sgd_fits_per_s": sgd["n_fits"] / sgd["t_many"],
+        "sgd_vs_step_loop": sgd["t_step_loop"] / sgd["t_many"],
+        "sgd_vs_jitted_fit_loop": sgd["t_fit_loop"] / sgd["t_many"],
+        "sgd_flops_fraction": sgd["useful_flops"] / sgd["t_many"] / 1e9 / peak,
+        "sgd_total_steps": sgd["total_steps"],
     }
     path = os.path.join(workdir, "bench.json")
     with open(path, "w") as f:

@@ -30,15 +30,17 @@ def _linear_fits(n_fits=6, n_rows=24, n_val=6):
 def test_a_fit_inside_the_vectorized_program_equals_the_fit_alone():
     data = _linear_fits()
     init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
-    many = jax.jit(lambda d: fits.fit_many(SPEC, init, d))(data)
     alone_fn = jax.jit(lambda d: fits.fit(SPEC, init, d))
-    assert len(set(np.asarray(many.steps).tolist())) > 2  # the fits really stop at different steps
-    for i in range(data.n_train.shape[0]):
-        alone = alone_fn(jax.tree.map(lambda a: a[i], data))
-        assert int(alone.steps) == int(many.steps[i]) and int(alone.epochs) == int(many.epochs[i])
-        np.testing.assert_allclose(alone.best_loss, many.best_loss[i], rtol=1e-5)
-        for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(many.params)):
-            np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-6)
+    alone = [alone_fn(jax.tree.map(lambda a: a[i], data)) for i in range(data.n_train.shape[0])]
+    # all fits in lockstep, and 2 lanes refilled from the queue as fits stop
+    for lanes in (None, 2):
+        many = jax.jit(lambda d: fits.fit_many(SPEC, init, d, lanes))(data)
+        assert len(set(np.asarray(many.steps).tolist())) > 2  # the fits stop at different steps
+        for i, one in enumerate(alone):
+            assert int(one.steps) == int(many.steps[i]) and int(one.epochs) == int(many.epochs[i])
+            np.testing.assert_allclose(one.best_loss, many.best_loss[i], rtol=1e-5)
+            for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(many.params)):
+                np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-6)
 
 
 def _scripted_spec(val_losses, restore_best):

@@ -153,18 +153,70 @@ def fit(spec: FitSpec, params: Params, data: FitData) -> FitResult:
     return _result(spec, state)
 
 
-def fit_many(spec: FitSpec, params: Params, data: FitData) -> FitResult:
-    """Every fit of ``data`` (leading axis F) from the same initial ``params``.
+def fit_many(spec: FitSpec, params: Params, data: FitData, lanes: int | None = None,
+             params_per_fit: bool = False) -> FitResult:
+    """Every fit of ``data`` (leading axis F) from the initial ``params`` (one pytree for
+    all fits, or with ``params_per_fit`` a pytree with leading axis F).
 
-    Runs ``spec.chunk_steps`` lockstep steps per while-loop iteration until all fits are
-    done. Returns a FitResult whose leaves have the leading fit axis F.
+    The program keeps ``lanes`` fits in flight (default: all F). Fits stop after very
+    different numbers of steps, so with fewer lanes than fits a lane whose fit has stopped
+    takes the next waiting fit (checked every ``spec.chunk_steps`` steps) instead of idling
+    in lockstep until the slowest fit ends: the work done tracks the steps the fits need.
+    Fits are queued largest training set first (they tend to run longest), so the last
+    lanes to finish are not held up by a long fit started late. Returns a FitResult whose
+    leaves have the leading fit axis F (in the order of ``data``).
     """
     chex.assert_equal_shape_prefix([data.x_train, data.y_train, data.x_val, data.y_val], 1)
-    state = jax.vmap(lambda d: init_fit(spec, params, d))(data)
+    n_fits = data.n_train.shape[0]
+    n_lanes = n_fits if lanes is None else min(lanes, n_fits)
+    queue = jnp.argsort(-data.n_train, stable=True)  # queue position -> fit index
+    inits = params if params_per_fit else jax.tree.map(
+        lambda a: jnp.broadcast_to(a, (n_fits, *a.shape)), params)
+    take = lambda pos: jax.tree.map(lambda a: a[queue[pos]], data)
+    start = lambda pos: jax.vmap(lambda p, d: init_fit(spec, p, d))(
+        jax.tree.map(lambda a: a[queue[pos]], inits), take(pos))
     step_all = jax.vmap(lambda s, d: fit_step(spec, s, d))
+    result_of = jax.vmap(lambda s: _result(spec, s))
 
-    def chunk(s):
-        return jax.lax.fori_loop(0, spec.chunk_steps, lambda _, t: step_all(t, data), s)
+    lane_pos = jnp.arange(n_lanes)
+    lane_state = start(lane_pos)
+    empty = jax.tree.map(lambda a: jnp.zeros((n_fits, *a.shape[1:]), a.dtype), result_of(lane_state))
 
-    state = jax.lax.while_loop(lambda s: ~jnp.all(s.done), chunk, state)
-    return jax.vmap(lambda s: _result(spec, s))(state)
+    def chunk(carry):
+        lane_pos, lane_state, next_fit, out = carry
+        lane_data = take(jnp.maximum(lane_pos, 0))
+        lane_state = jax.lax.fori_loop(0, spec.chunk_steps,
+                                       lambda _, t: step_all(t, lane_data), lane_state)
+        finished = lane_state.done & (lane_pos >= 0)
+        target = jnp.where(finished, queue[jnp.maximum(lane_pos, 0)], n_fits)  # n_fits: dropped
+        out = jax.tree.map(lambda o, r: o.at[target].set(r, mode="drop"), out, result_of(lane_state))
+        new_ids = next_fit + jnp.cumsum(finished) - 1
+        refill = finished & (new_ids < n_fits)
+        lane_pos = jnp.where(finished, jnp.where(refill, new_ids, -1), lane_pos)
+        fresh = start(jnp.clip(new_ids, 0, n_fits - 1))
+        lane_state = jax.tree.map(
+            lambda f, s: jnp.where(refill.reshape((-1,) + (1,) * (s.ndim - 1)), f, s),
+            fresh, lane_state)
+        return lane_pos, lane_state, next_fit + jnp.sum(finished), out
+
+    carry = (lane_pos, lane_state, jnp.asarray(n_lanes), empty)
+    carry = jax.lax.while_loop(lambda c: jnp.any(c[0] >= 0), chunk, carry)
+    return carry[3]
+
+
+def fit_many_on(executor, spec: FitSpec, params: Params, lanes: int | None = None,
+                params_per_fit: bool = False) -> Callable[..., FitResult]:
+    """``fit_many`` with the fit axis sharded over the executor's devices (each device runs
+    its own while_loop over its fits). The fit count must be padded to
+    ``executor.padded(F)`` (``jaxlab.runs.pad_runs``). With ``params_per_fit`` the returned
+    function takes (params, data), both with the fit axis; otherwise (data,)."""
+    from jax.sharding import PartitionSpec as P
+
+    if params_per_fit:
+        local = lambda p, d: fit_many(spec, p, d, lanes, params_per_fit=True)
+    else:
+        local = lambda d: fit_many(spec, params, d, lanes)
+    mesh = executor.mesh()
+    if mesh is None:
+        return local
+    return jax.shard_map(local, mesh=mesh, in_specs=P("runs"), out_specs=P("runs"), check_vma=False)

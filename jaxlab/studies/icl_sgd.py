@@ -25,7 +25,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(len(s.sizes) >= 1 and min(s.sizes) >= 2, "sgd.sizes",
             f"needs sizes >= 2 (one train and one validation point), got {tuple(s.sizes)}")
     for name in ("tasks_per_size", "test_points", "batch_size", "hidden", "max_epochs",
-                 "patience", "chunk_steps"):
+                 "patience", "chunk_steps", "lanes"):
         require(s[name] >= 1, f"sgd.{name}", f"must be >= 1, got {s[name]}")
     require(s.n_layers >= 2, "sgd.n_layers", f"must be >= 2, got {s.n_layers}")
     require(s.learning_rate > 0, "sgd.learning_rate", f"must be > 0, got {s.learning_rate}")
@@ -78,20 +78,35 @@ def fit_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[fits.Fi
 def evaluate(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     """Test MSE of every fit, for every seed: {'gen_error': (S, n_sizes), ...}.
 
-    Averages the ``tasks_per_size`` fits of each size. One program for all seeds.
+    The fits of all seeds share one fit axis (S x F fits, each seed's fits starting from
+    that seed's initial weights), sharded over the local devices, ``config.sgd.lanes`` in
+    flight per device. Averages the ``tasks_per_size`` fits of each size.
     """
+    from jaxlab import runs
+
     spec, model = make_spec(config)
     s = config.sgd
-    n_sizes = len(s.sizes)
+    n_seeds, n_sizes = seed_keys.shape[0], len(s.sizes)
 
-    def one_seed(key):
+    def seed_data(key):
         data, (_, x_test, y_test) = fit_data(config, key)
         init = model.init(jax.random.fold_in(key, 7), x_test[0, :1])
-        result = fits.fit_many(spec, init, data)
-        pred = jax.vmap(model.apply)(result.params, x_test)
-        test = squared_error(pred, y_test).mean(-1)  # (F,)
-        per_size = lambda a: a.reshape(n_sizes, s.tasks_per_size).astype(jnp.float32).mean(-1)
-        return {"gen_error": per_size(test), "epochs": per_size(result.epochs),
-                "val_loss": per_size(result.best_loss)}
+        inits = jax.tree.map(lambda a: jnp.broadcast_to(a, (data.n_train.shape[0], *a.shape)), init)
+        return inits, data, x_test, y_test
 
-    return jax.jit(jax.vmap(one_seed))(seed_keys)
+    flat = lambda a: a.reshape(-1, *a.shape[2:])
+    inits, data, x_test, y_test = jax.tree.map(flat, jax.jit(jax.vmap(seed_data))(seed_keys))
+    n_fits = data.n_train.shape[0]
+    executor = runs.Executor("vmap", devices=jax.local_device_count())
+    padded = executor.place(runs.pad_runs((inits, data), executor.padded(n_fits)))
+    result = jax.jit(fits.fit_many_on(executor, spec, None, s.lanes, params_per_fit=True))(*padded)
+    result = runs.unpad_runs(result, n_fits)
+
+    @jax.jit
+    def scores(params, x_test, y_test, epochs, best):
+        pred = jax.vmap(model.apply)(params, x_test)
+        test = squared_error(pred, y_test).mean(-1)  # (S*F,)
+        per_size = lambda a: a.reshape(n_seeds, n_sizes, s.tasks_per_size).astype(jnp.float32).mean(-1)
+        return {"gen_error": per_size(test), "epochs": per_size(epochs), "val_loss": per_size(best)}
+
+    return scores(result.params, x_test, y_test, result.epochs, result.best_loss)
