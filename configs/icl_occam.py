@@ -46,7 +46,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         enabled=True, sizes=tuple(range(5, 101)), tasks_per_size=3, test_points=1000,
         train_fraction=0.8, batch_size=64, hidden=64, n_layers=5, learning_rate=1e-4,
         grad_clip_norm=0.05, patience=10, min_delta=1e-3, max_epochs=2000, restore_best=False,
-        lanes=4, chunk_steps=16))
+        lanes=8, chunk_steps=8))
     # kind: "vmap" (all runs at once) or "chunked" (lax.map over groups of runs_per_batch);
     # devices: local devices to shard the run axis over (0 = all).
     c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
