@@ -43,7 +43,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         n_tasks=1024, n_points=101, batch_tasks=64, report_n=(1, 2, 5, 10, 20, 100)))
     # The SGD learner of §3.2 (spec §4): one early-stopped MLP fit per (size, task, seed).
     c.sgd = ml_collections.ConfigDict(dict(
-        enabled=True, sizes=tuple(range(5, 101)), tasks_per_size=3, test_points=1000,
+        enabled=True, sizes=tuple(range(5, 101)), tasks_per_size=8, test_points=1000,
         train_fraction=0.8, batch_size=64, hidden=64, n_layers=5, learning_rate=1e-4,
         grad_clip_norm=0.05, patience=10, min_delta=1e-3, max_epochs=2000, restore_best=False,
         lanes=8, chunk_steps=8))

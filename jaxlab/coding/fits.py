@@ -128,16 +128,19 @@ def fit_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
     bad = jnp.where(epoch_end, jnp.where(improved, 0, state.bad_epochs + 1), state.bad_epochs)
     epoch = state.epoch + epoch_end.astype(jnp.int32)
     done = (bad >= spec.patience) | (epoch >= spec.max_epochs)
-    pick = lambda new, old: jax.tree.map(lambda a, c: jnp.where(improved, a, c), new, old)
+    # Only the fields a result is read from need to stop changing once a fit is done
+    # (``done`` itself is sticky); the best parameters are tracked only when restored.
+    best_params = (jax.tree.map(lambda a, c: jnp.where(improved, a, c), params, state.best_params)
+                   if spec.restore_best else state.best_params)
     order = jnp.where(
         epoch_end,
         _epoch_order(jax.random.fold_in(data.key, epoch), data.n_train, n_rows, b),
         state.order)
-    new = FitState(params, opt_state, pick(params, state.best_params),
-                   jnp.where(improved, monitored, state.best_loss), bad, epoch,
-                   jnp.where(epoch_end, 0, state.step_in_epoch + 1), order, done, state.steps + 1)
-    # A stopped fit stays exactly as it was.
-    return jax.tree.map(lambda a, c: jnp.where(state.done, c, a), new, state)
+    frozen = lambda new, old: jax.tree.map(lambda a, c: jnp.where(state.done, c, a), new, old)
+    return FitState(frozen(params, state.params), opt_state, frozen(best_params, state.best_params),
+                    frozen(jnp.where(improved, monitored, state.best_loss), state.best_loss),
+                    bad, frozen(epoch, state.epoch), jnp.where(epoch_end, 0, state.step_in_epoch + 1),
+                    order, done | state.done, frozen(state.steps + 1, state.steps))
 
 
 def _result(spec: FitSpec, state: FitState) -> FitResult:
