@@ -189,7 +189,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
     summary_df = study.summarize(eval_df, config)
     for name, df in (("train", train_df), ("eval", eval_df), ("summary", summary_df)):
         results_lib.write_table(workdir, name, df)
-    study.plot(eval_df, os.path.join(workdir, "figure.png"))
+    study.plot(eval_df, os.path.join(workdir, "figure.png"), config)
     table = study.report(summary_df, config)
     results_lib.atomic_write_text(os.path.join(workdir, "table.txt"), table + "\n")
     steps_per_s = steps_timed / train_s if steps_timed else None

@@ -17,14 +17,16 @@ from jaxlab import objectives
 from jaxlab.config import ConfigError, require
 from jaxlab.models.explicit import ExplicitICL
 from jaxlab.tasks.linear import LinearRegression
+from jaxlab.tasks.sinusoid import SinusoidRegression
 from jaxlab.studies import icl_sgd
 from jaxlab.train import Learner, Trainer, build_trainer
 
 OBJECTIVES = ("prequential", "train")
 CHOICES = {"objective": OBJECTIVES}
 
+FAMILIES = ("linear", "sinusoid")
 # Paper numbers (spec §6, linear regression, generalisation MSE at context size n).
-PAPER = {
+PAPER_LINEAR = {
     "bayes": {1: .803, 2: .581, 5: .163, 10: .068, 20: .050, 100: .042, 1000: .040},
     "prequential": {1: .816, 2: .578, 5: .265, 10: .122, 20: .068, 100: .046, 1000: .043},
     "train": {1: .875, 2: .600, 5: .288, 10: .134, 20: .072, 100: .045, 1000: .043},
@@ -39,10 +41,14 @@ CODE_FROM = 5
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raises ConfigError naming the field for any impossible value."""
     t, m, tr, ev = config.task, config.model, config.train, config.eval
-    require(t.family == "linear", "task.family", f"must be 'linear', got {t.family!r}")
+    require(t.family in FAMILIES, "task.family", f"must be one of {FAMILIES}, got {t.family!r}")
     for name in ("x_dim", "y_dim"):
         require(t[name] >= 1, f"task.{name}", f"must be >= 1, got {t[name]}")
-    require(t.noise > 0, "task.noise", f"must be > 0 (the Bayes oracle divides by it), got {t.noise}")
+    if t.family == "linear":
+        require(t.noise > 0, "task.noise", f"must be > 0 (the Bayes oracle divides by it), got {t.noise}")
+    else:
+        require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
+        require(t.y_dim == 1, "task.y_dim", f"must be 1 for sinusoid tasks, got {t.y_dim}")
     for name in ("d_model", "n_layers", "n_heads", "d_ff", "z_dim", "predictor_hidden"):
         require(m[name] >= 1, f"model.{name}", f"must be >= 1, got {m[name]}")
     require(m.d_model % m.n_heads == 0, "model.n_heads",
@@ -81,8 +87,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         icl_sgd.validate(config)
 
 
-def make_task(config: ml_collections.ConfigDict) -> LinearRegression:
-    return LinearRegression(config.task.x_dim, config.task.y_dim, config.task.noise)
+def make_task(config: ml_collections.ConfigDict) -> LinearRegression | SinusoidRegression:
+    t = config.task
+    if t.family == "sinusoid":
+        return SinusoidRegression(t.x_dim, 3, t.noise, t.fixed_freq)
+    return LinearRegression(t.x_dim, t.y_dim, t.noise)
 
 
 def make_model(config: ml_collections.ConfigDict) -> ExplicitICL:
@@ -158,12 +167,15 @@ def bayes_evaluate(config: ml_collections.ConfigDict, key: jax.Array) -> dict:
 
 def baselines(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     """Learners that are not trained by the engine, per seed: the Bayes oracle on the
-    evaluation episodes and, if enabled, the SGD learner of §3.2 on its own tasks.
+    evaluation episodes (linear tasks; the sinusoid oracle is not built yet) and, if
+    enabled, the SGD learner of §3.2 on its own tasks.
 
     Returns {learner: (n_context (n,), {metric: (S, n)})}.
     """
-    bayes = jax.jit(jax.vmap(lambda k: bayes_evaluate(config, k)))(seed_keys)
-    out = {"bayes": (context_sizes(config), jax.device_get(bayes))}
+    out = {}
+    if config.task.family == "linear":
+        bayes = jax.jit(jax.vmap(lambda k: bayes_evaluate(config, k)))(seed_keys)
+        out["bayes"] = (context_sizes(config), jax.device_get(bayes))
     if config.sgd.enabled:
         sgd_keys = jax.vmap(lambda k: jax.random.fold_in(k, 3))(seed_keys)
         out["sgd"] = (np.asarray(config.sgd.sizes), jax.device_get(icl_sgd.evaluate(config, sgd_keys)))
@@ -226,14 +238,15 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
         cells = "".join(f"{g[c].mean():>9.3f} ±{g[c].std(ddof=0):5.3f}"
                         if g[c].notna().all() else f"{'–':>16}" for c in cols)
         lines.append(f"{learner:<14}{cells}")
-        paper = PAPER.get(learner, {})
+        paper = PAPER_LINEAR.get(learner, {}) if config.task.family == "linear" else {}
         ref = "".join(f"{paper.get(int(c[2:]), float('nan')) if c.startswith('n=') else float('nan'):>16.3f}"
                       for c in cols)
-        lines.append(f"{'  paper':<14}{ref.replace('nan', '  –')}")
+        if paper:
+            lines.append(f"{'  paper':<14}{ref.replace('nan', '  –')}")
     return "\n".join(lines)
 
 
-def plot(eval_df: pd.DataFrame, path: str) -> None:
+def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) -> None:
     """Generalisation error vs context size (log x), seed band (min..max), one curve per learner."""
     import matplotlib
 
@@ -241,6 +254,7 @@ def plot(eval_df: pd.DataFrame, path: str) -> None:
     import matplotlib.pyplot as plt
 
     gen = eval_df[eval_df.metric == "gen_error"]
+    family = config.task.family
     fig, ax = plt.subplots(figsize=(5.5, 4))
     colors = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange", "sgd": "tab:green"}
     for learner, g in gen.groupby("learner"):
@@ -252,7 +266,7 @@ def plot(eval_df: pd.DataFrame, path: str) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("context size n (datapoints seen)")
     ax.set_ylabel("generalisation error (MSE)")
-    ax.set_title("Linear regression: prequential vs train-risk ICL" +
+    ax.set_title(f"{family.capitalize()} regression: prequential vs train-risk ICL" +
                  (" vs SGD" if "sgd" in set(gen.learner) else ""))
     ax.legend()
     fig.tight_layout()
