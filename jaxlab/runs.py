@@ -18,7 +18,6 @@ import dataclasses
 import itertools
 from typing import Any, Callable, Mapping, Sequence
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -148,10 +147,3 @@ def pad_runs(tree: Any, n_padded: int) -> Any:
 
 def unpad_runs(tree: Any, n_runs: int) -> Any:
     return jax.tree.map(lambda a: a[:n_runs], tree)
-
-
-def take_runs(tree: Any, index: Sequence[int]) -> Any:
-    """Select runs (e.g. one run out of a stacked state) along the leading axis."""
-    idx = jnp.asarray(index)
-    chex.assert_rank(idx, 1)
-    return jax.tree.map(lambda a: a[idx], tree)

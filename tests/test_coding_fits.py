@@ -113,3 +113,11 @@ def test_block_boundaries():
     b = blockwise.block_boundaries(10, 1000, 4, "log")
     assert b[0] == 10 and b[-1] == 1000 and np.all(np.diff(b) > 0) and len(b) == 5
     np.testing.assert_array_equal(blockwise.block_boundaries(10, 50, 4, "linear"), [10, 20, 30, 40, 50])
+
+
+def test_prequential_code_length_sums_next_token_losses():
+    from jaxlab.coding.prequential import prequential_code_length
+
+    nll = jnp.asarray([[2.0, 1.0, 0.5, 0.25], [1.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(prequential_code_length(nll), [3.75, 4.0])
+    np.testing.assert_allclose(prequential_code_length(nll, start=2), [0.75, 2.0])

@@ -8,12 +8,17 @@ from jaxlab import studies
 from jaxlab.objectives import context_queries, explicit_losses
 
 
-def test_prediction_for_point_n_ignores_points_n_and_later():
-    config = smoke_config()
+def _untrained_model(n_tasks: int, n_points: int):
+    """The smoke study's explicit model, freshly initialised, and episodes of its task."""
     study = studies.get("icl_occam")
+    config = smoke_config()
     model, task = study.make_model(config), study.make_task(config)
-    ep = task.sample(jax.random.PRNGKey(0), 4, 24)
-    params = model.init(jax.random.PRNGKey(1), ep.x, ep.y, method=model.init_all)
+    ep = task.sample(jax.random.PRNGKey(0), n_tasks, n_points)
+    return model, ep, model.init(jax.random.PRNGKey(1), ep.x, ep.y, method=model.init_all)
+
+
+def test_prediction_for_point_n_ignores_points_n_and_later():
+    model, ep, params = _untrained_model(4, 24)
 
     def next_token_predictions(x, y):
         z = model.apply(params, x, y)
@@ -35,11 +40,7 @@ def test_prediction_for_point_n_ignores_points_n_and_later():
 
 def test_training_loss_never_sees_the_target():
     """The prequential loss at k changes with y_k only through the target, not the input."""
-    config = smoke_config()
-    study = studies.get("icl_occam")
-    model, task = study.make_model(config), study.make_task(config)
-    ep = task.sample(jax.random.PRNGKey(0), 2, 10)
-    params = model.init(jax.random.PRNGKey(1), ep.x, ep.y, method=model.init_all)
+    model, ep, params = _untrained_model(2, 10)
     predict = lambda xq, zq: model.apply(params, xq, zq, method=model.predict)
 
     def preq_predictions(y):
