@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 
 
 def use_cpu_cores_as_devices() -> None:
@@ -38,6 +40,23 @@ def _setup_jax() -> None:
     jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGTERM / SIGINT ask the run to stop at the end of the current chunk (a second
+    SIGINT interrupts at once; the newest checkpoint is still there)."""
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        print(f"jaxlab: {signal.Signals(signum).name}: stopping after the current chunk",
+              file=sys.stderr)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return stop
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +90,13 @@ def main(argv: list[str] | None = None) -> int:
 
             config = config_lib.load(args.config, overrides)
             _setup_jax()
-            results = experiment.run(config, args.workdir, progress=not args.no_progress)
+            stop = _stop_on_signals()
+            results = experiment.run(config, args.workdir, progress=not args.no_progress,
+                                     should_stop=lambda _: stop.is_set())
+            if results is None:
+                print(f"jaxlab: stopped by a signal; the last chunk is checkpointed in "
+                      f"{args.workdir}: run the same command to resume", file=sys.stderr)
+                return 143
             with open(os.path.join(args.workdir, "table.txt")) as f:
                 print(f.read(), end="")
             print(f"results: {results.workdir} (figure.png, eval.parquet, train.parquet)")

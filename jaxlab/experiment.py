@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -112,9 +112,13 @@ def _eval_table(study, config, per_run: dict, baselines: dict, run_rows: list[di
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
-        stop_after_chunks: int | None = None) -> results_lib.Results | None:
-    """Trains and evaluates every run of the study; returns the results (None if stopped
-    early by ``stop_after_chunks``, which tests use to simulate a killed job)."""
+        should_stop: Callable[[int], bool] | None = None) -> results_lib.Results | None:
+    """Trains and evaluates every run of the study; returns the results.
+
+    ``should_stop(chunks_done)`` is asked before each chunk (the CLI answers True after a
+    SIGTERM or SIGINT, tests to simulate a killed job); on True the run returns None with
+    its last checkpoint complete on disk, and the same call resumes it.
+    """
     t_start = time.perf_counter()
     study = studies.get(config.study)
     study.validate(config)
@@ -156,7 +160,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
     chunks_done, t_train = 0, time.perf_counter()
     steps_timed = 0
     while step < total:
-        if stop_after_chunks is not None and chunks_done >= stop_after_chunks:
+        if should_stop is not None and should_stop(chunks_done):
             checkpointer.wait()
             checkpointer.close()
             bar.close()

@@ -1,4 +1,5 @@
 """Bad input: one line naming the field, exit status 2, nothing written."""
+import json
 import os
 import subprocess
 import sys
@@ -52,3 +53,26 @@ def test_cli_process_exits_nonzero_without_traceback(tmp_path):
     assert out.stderr.strip() == ("jaxlab: error: config.model.n_heads: must divide "
                                   "model.d_model=16, got 3")
     assert not (tmp_path / "w").exists()
+
+
+def test_sigterm_stops_at_a_chunk_boundary_and_the_same_command_resumes(tmp_path):
+    import signal
+    import time
+
+    workdir = tmp_path / "w"
+    cmd = [sys.executable, "-m", "jaxlab.cli", "run", SMOKE, "--workdir", str(workdir),
+           "--no-progress", "--config.train.steps=2000", "--config.train.chunk_steps=10"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not list((workdir / "checkpoints").glob("[0-9]*")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 143, err[-2000:]
+    assert "run the same command to resume" in err and "Traceback" not in err
+    status = json.loads((workdir / "manifest.json").read_text())["status"]
+    assert status == "running"
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resumed from the checkpoint at step" in done.stderr
+    assert json.loads((workdir / "manifest.json").read_text())["status"] == "done"

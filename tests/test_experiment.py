@@ -29,7 +29,7 @@ def test_tables_have_the_documented_columns(smoke_results):
 
 def test_resume_after_a_kill_equals_an_uninterrupted_run(smoke_results, tmp_path):
     workdir = str(tmp_path / "resumed")
-    assert experiment.run(smoke_config(), workdir, progress=False, stop_after_chunks=1) is None
+    assert experiment.run(smoke_config(), workdir, progress=False, should_stop=lambda chunks: chunks >= 1) is None
     assert results.read_manifest(workdir)["status"] == "running"
     resumed = experiment.run(smoke_config(), workdir, progress=False)
     for name in ("train", "eval"):
@@ -60,3 +60,15 @@ def test_a_diverging_run_is_reported_and_isolated(tmp_path, caplog):
 def test_a_finished_workdir_is_loaded_not_retrained(smoke_results):
     again = experiment.run(smoke_config(), smoke_results.workdir, progress=False)
     pd.testing.assert_frame_equal(again.eval, smoke_results.eval)
+
+
+def test_a_corrupt_checkpoint_is_skipped_with_a_warning(smoke_results, tmp_path, caplog):
+    workdir = tmp_path / "corrupt"
+    assert experiment.run(smoke_config(), str(workdir), progress=False, should_stop=lambda chunks: chunks >= 1) is None
+    files = [p for p in (workdir / "checkpoints").rglob("*") if p.is_file() and p.stat().st_size > 0]
+    assert files
+    for p in files:  # truncate every file of the only checkpoint
+        p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
+    resumed = experiment.run(smoke_config(), str(workdir), progress=False)
+    assert "unreadable" in caplog.text
+    pd.testing.assert_frame_equal(resumed.eval, smoke_results.eval, check_exact=False, rtol=1e-6)
