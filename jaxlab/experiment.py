@@ -208,7 +208,7 @@ def _report_divergence(healthy: np.ndarray, known: set[int], run_rows: list[dict
     new = {r for r, ok in enumerate(healthy) if not ok and r not in known}
     for r in sorted(new):
         row = run_rows[r]
-        desc = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("run", "point"))
+        desc = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("run", "point", "hp"))
         log.warning("run %d (%s) diverged (non-finite loss) by step %d: its parameters are frozen "
                     "at their last finite values and its eval rows are NaN; the other runs go on",
                     r, desc, step)

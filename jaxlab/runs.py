@@ -51,12 +51,13 @@ class RunGrid:
         return len(self.points) * self.n_seeds
 
     def run_table(self) -> list[dict[str, Any]]:
-        """One dict per run: run, seed, point index, and the swept fields' values."""
+        """One dict per run: run, seed, point index, the swept fields' values, and under
+        "hp" every hp field's value (swept or not)."""
         rows = []
         for i, point in enumerate(self.points):
             for s in range(self.n_seeds):
                 rows.append({"run": i * self.n_seeds + s, "point": i, "seed": s,
-                             **{k: point[k] for k in self.axes}})
+                             **{k: point[k] for k in self.axes}, "hp": point})
         return rows
 
     def encode(self, value: Any, field: str) -> Any:

@@ -72,3 +72,14 @@ def test_a_corrupt_checkpoint_is_skipped_with_a_warning(smoke_results, tmp_path,
     resumed = experiment.run(smoke_config(), str(workdir), progress=False)
     assert "unreadable" in caplog.text
     pd.testing.assert_frame_equal(resumed.eval, smoke_results.eval, check_exact=False, rtol=1e-6)
+
+
+def test_learner_label_comes_from_hp_when_the_objective_is_not_swept(tmp_path):
+    config = smoke_config("--config.sweep.n_seeds=1", "--config.hp.objective=train",
+                          "--config.sgd.enabled=False")
+    config.unlock()
+    config.sweep.axes = {"learning_rate": (0.001,)}
+    config.lock()
+    r = experiment.run(config, str(tmp_path / "w"), progress=False)
+    assert set(r.eval.learner) == {"bayes", "train"}
+    assert "objective" not in r.eval.columns and "learning_rate" in r.eval.columns

@@ -192,8 +192,8 @@ def context_sizes(config: ml_collections.ConfigDict) -> np.ndarray:
 
 
 def learner_of(row: dict) -> str:
-    """The learner label of a trained run: its objective."""
-    return row["objective"]
+    """The learner label of a trained run: its objective (swept or not)."""
+    return row["hp"]["objective"]
 
 
 def summarize(eval_df: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.DataFrame:
