@@ -4,6 +4,8 @@ import json
 from jaxlab import cli
 
 KEYS = {"seed_parallel_speedup", "train_step_flops_fraction", "compile_s", "warm_start_s",
+        "sgd_fits_per_s", "sgd_vs_step_loop", "sgd_vs_jitted_fit_loop", "sgd_flops_fraction",
+        "mastermind_oracle_episodes_per_s",
         "matmul_peak_gflops"}
 
 
