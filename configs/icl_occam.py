@@ -21,7 +21,7 @@ from __future__ import annotations
 import ml_collections
 
 SIZES = ("smoke", "default", "paper")
-FAMILIES = ("linear", "sinusoid")
+FAMILIES = ("linear", "sinusoid", "mastermind")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -38,9 +38,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.seed = 0
 
     c.task = ml_collections.ConfigDict(dict(family="linear", x_dim=3, y_dim=1, noise=0.2,
-                                            fixed_freq=True))
+                                            fixed_freq=True, code_length=8, n_colours=6,
+                                            code_colours=5))
     if family == "sinusoid":  # spec §1 defaults: one input, 3 fixed frequencies, no noise
         c.task.update(family="sinusoid", x_dim=1, noise=0.0)
+    if family == "mastermind":  # 8 positions, 6 colours; codes from colours 0..4 (reference)
+        c.task.update(family="mastermind")
     c.model = ml_collections.ConfigDict(dict(
         d_model=64, n_layers=2, n_heads=4, d_ff=128, z_dim=64,
         predictor_hidden=128, predictor_layers=5, tie_predictor_hidden=True))
@@ -53,7 +56,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         axes=ml_collections.ConfigDict(dict(objective=("prequential", "train"))),
         n_seeds=3))
     c.eval = ml_collections.ConfigDict(dict(
-        n_tasks=1024, n_points=101, batch_tasks=64, report_n=(1, 2, 5, 10, 20, 100)))
+        n_tasks=1024, n_points=101, batch_tasks=64, report_n=(1, 2, 5, 10, 20, 100),
+        bayes_tasks=48))  # Mastermind's exact oracle enumerates every code: a subset
     # The SGD learner of §3.2 (spec §4): one early-stopped MLP fit per (size, task, seed).
     c.sgd = ml_collections.ConfigDict(dict(
         enabled=True, sizes=tuple(range(5, 101)), tasks_per_size=8, test_points=1000,
@@ -64,6 +68,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # devices: local devices to shard the run axis over (0 = all).
     c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
 
+    if family == "mastermind":
+        c.sgd.enabled = False
     if size == "smoke":
         c.model.update(d_model=16, n_layers=1, n_heads=2, d_ff=32, z_dim=16,
                        predictor_hidden=32, predictor_layers=3)
@@ -72,6 +78,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.sweep.n_seeds = 2
         c.eval.update(n_tasks=32, n_points=21, batch_tasks=16, report_n=(1, 2, 5, 10, 20))
         c.sgd.update(sizes=(5, 10, 20), tasks_per_size=2, test_points=50, max_epochs=30)
+        c.eval.bayes_tasks = 2
+        if family == "mastermind":
+            c.task.update(code_length=4, n_colours=4, code_colours=3)
     elif size == "paper":
         c.model.update(d_model=256, n_layers=4, n_heads=4, d_ff=512, z_dim=128,
                        predictor_hidden=256, predictor_layers=5)

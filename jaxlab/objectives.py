@@ -33,6 +33,17 @@ def squared_error(pred: jax.Array, target: jax.Array) -> jax.Array:
     return jnp.mean(jnp.square(pred - target), axis=-1)
 
 
+def grouped_cross_entropy(logits: jax.Array, onehot: jax.Array, n_groups: int) -> jax.Array:
+    """Cross-entropy (nats) of one-hot targets split into ``n_groups`` categorical outputs,
+    averaged over the groups (the reference's ``CrossEntropyLossFlat``).
+
+    logits, onehot: (..., n_groups * V) -> (...).
+    """
+    lead = logits.shape[:-1]
+    logp = jax.nn.log_softmax(logits.reshape(*lead, n_groups, -1), axis=-1)
+    return -jnp.sum(logp * onehot.reshape(*lead, n_groups, -1), axis=-1).mean(-1)
+
+
 def context_queries(x: jax.Array, y: jax.Array, key: jax.Array, min_context: int) -> ContextQueries:
     """Next-token and in-context query points for every context size k = m..N-1.
 

@@ -17,6 +17,7 @@ from jaxlab import objectives
 from jaxlab.config import ConfigError, require
 from jaxlab.models.explicit import ExplicitICL
 from jaxlab.tasks.linear import LinearRegression
+from jaxlab.tasks.mastermind import Mastermind
 from jaxlab.tasks.sinusoid import SinusoidRegression
 from jaxlab.studies import icl_sgd
 from jaxlab.train import Learner, Trainer, build_trainer
@@ -24,7 +25,7 @@ from jaxlab.train import Learner, Trainer, build_trainer
 OBJECTIVES = ("prequential", "train")
 CHOICES = {"objective": OBJECTIVES}
 
-FAMILIES = ("linear", "sinusoid")
+FAMILIES = ("linear", "sinusoid", "mastermind")
 # Paper numbers (spec §6, linear regression, generalisation MSE at context size n).
 PAPER_LINEAR = {
     "bayes": {1: .803, 2: .581, 5: .163, 10: .068, 20: .050, 100: .042, 1000: .040},
@@ -46,6 +47,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
         require(t[name] >= 1, f"task.{name}", f"must be >= 1, got {t[name]}")
     if t.family == "linear":
         require(t.noise > 0, "task.noise", f"must be > 0 (the Bayes oracle divides by it), got {t.noise}")
+    elif t.family == "mastermind":
+        require(1 <= t.code_colours <= t.n_colours, "task.code_colours",
+                f"must be in [1, task.n_colours={t.n_colours}], got {t.code_colours}")
+        require(not config.sgd.enabled, "sgd.enabled", "the SGD learner covers regression tasks only")
     else:
         require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
         require(t.y_dim == 1, "task.y_dim", f"must be 1 for sinusoid tasks, got {t.y_dim}")
@@ -87,8 +92,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         icl_sgd.validate(config)
 
 
-def make_task(config: ml_collections.ConfigDict) -> LinearRegression | SinusoidRegression:
+def make_task(config: ml_collections.ConfigDict):
+    """The task family of ``config.task``: LinearRegression, SinusoidRegression or Mastermind."""
     t = config.task
+    if t.family == "mastermind":
+        return Mastermind(t.code_length, t.n_colours, t.code_colours)
     if t.family == "sinusoid":
         return SinusoidRegression(t.x_dim, 3, t.noise, t.fixed_freq)
     return LinearRegression(t.x_dim, t.y_dim, t.noise)
@@ -97,7 +105,20 @@ def make_task(config: ml_collections.ConfigDict) -> LinearRegression | SinusoidR
 def make_model(config: ml_collections.ConfigDict) -> ExplicitICL:
     m = config.model
     return ExplicitICL(m.d_model, m.n_layers, m.n_heads, m.d_ff, m.z_dim, m.predictor_hidden,
-                       m.predictor_layers, config.task.y_dim, m.tie_predictor_hidden)
+                       m.predictor_layers, make_task(config).y_dim, m.tie_predictor_hidden)
+
+
+def episodes(task, key: jax.Array, n_tasks: int, n_points: int) -> tuple[jax.Array, jax.Array]:
+    """Float model inputs (x, y), (B, N, x_dim) and (B, N, y_dim); one-hot for Mastermind."""
+    ep = task.sample(key, n_tasks, n_points)
+    return task.encode(ep) if isinstance(task, Mastermind) else (ep.x, ep.y)
+
+
+def pointwise_loss(config: ml_collections.ConfigDict):
+    """Squared error (regression) or the two-output cross-entropy in nats (Mastermind)."""
+    if config.task.family == "mastermind":
+        return lambda pred, y: objectives.grouped_cross_entropy(pred, y, 2)
+    return objectives.squared_error
 
 
 def make_learner(config: ml_collections.ConfigDict) -> Learner:
@@ -108,13 +129,14 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
     def predictor(params):
         return lambda xq, zq: model.apply(params, xq, zq, method=model.predict)
 
+    loss_fn = pointwise_loss(config)
+
     def init_params(key):
-        ep = task.sample(key, 2, tr.n_points)
-        return model.init(key, ep.x, ep.y, method=model.init_all)
+        x, y = episodes(task, key, 2, tr.n_points)
+        return model.init(key, x, y, method=model.init_all)
 
     def sample_batch(key):
-        ep = task.sample(key, tr.batch_tasks, tr.n_points)
-        return ep.x, ep.y
+        return episodes(task, key, tr.batch_tasks, tr.n_points)
 
     def loss(params, batch, hp, key):
         """The selected objective carries the gradient; the other is a metric only."""
@@ -124,19 +146,19 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
         is_preq = hp["objective"] == 0
         pick = lambda a, b: jnp.where(is_preq, a, b)
         z_k = z[:, m : tr.n_points]
-        trained = objectives.squared_error(
+        trained = loss_fn(
             predictor(params)(pick(q.next_x, q.seen_x), z_k), pick(q.next_y, q.seen_y)).mean()
         frozen = jax.lax.stop_gradient
-        other = objectives.squared_error(
+        other = loss_fn(
             predictor(frozen(params))(pick(q.seen_x, q.next_x), frozen(z_k)),
             pick(q.seen_y, q.next_y)).mean()
         metrics = {"prequential_loss": pick(trained, other), "train_loss": pick(other, trained)}
         return trained, metrics
 
     def eval_episodes(key):
-        ep = task.sample(key, ev.n_tasks, ev.n_points)
+        x, y = episodes(task, key, ev.n_tasks, ev.n_points)
         split = lambda a: a.reshape(ev.n_tasks // ev.batch_tasks, ev.batch_tasks, *a.shape[1:])
-        return split(ep.x), split(ep.y)
+        return split(x), split(y)
 
     def evaluate(params, hp, key):
         """Mean next-token (gen_error) and in-context (train_error) loss per n = m..N-1."""
@@ -146,7 +168,7 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
             x, y, k = batch
             z = model.apply(params, x, y)
             preq, train = objectives.explicit_losses(
-                predictor(params), z, objectives.context_queries(x, y, k, m), m)
+                predictor(params), z, objectives.context_queries(x, y, k, m), m, loss_fn)
             return preq.sum(0), train.sum(0)
 
         keys = jax.random.split(jax.random.fold_in(key, 1), xs.shape[0])
@@ -157,9 +179,15 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
 
 
 def bayes_evaluate(config: ml_collections.ConfigDict, key: jax.Array) -> dict:
-    """The exact posterior-predictive mean on the same episodes as ``evaluate``."""
+    """The exact Bayes predictor on the same episodes as ``evaluate``: the posterior-
+    predictive mean's squared error (linear), or the exact posterior's next-token NLL in
+    nats on the first ``eval.bayes_tasks`` episodes (Mastermind; enumeration is costly)."""
     task, ev, m = make_task(config), config.eval, config.train.min_context
     ep = task.sample(key, ev.n_tasks, ev.n_points)
+    if isinstance(task, Mastermind):
+        n = min(ev.bayes_tasks, ev.n_tasks)
+        nll = jax.lax.map(lambda a: task.bayes_nll(*a), (ep.x[:n], ep.y[:n]))
+        return {"gen_error": nll.mean(0)[m:]}
     pred, var = task.bayes_next_token(ep.x, ep.y)
     err = objectives.squared_error(pred, ep.y)
     return {"gen_error": err.mean(0)[m:], "expected_risk": var.mean(0)[m:]}
@@ -173,7 +201,7 @@ def baselines(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     Returns {learner: (n_context (n,), {metric: (S, n)})}.
     """
     out = {}
-    if config.task.family == "linear":
+    if config.task.family in ("linear", "mastermind"):
         bayes = jax.jit(jax.vmap(lambda k: bayes_evaluate(config, k)))(seed_keys)
         out["bayes"] = (context_sizes(config), jax.device_get(bayes))
     if config.sgd.enabled:
@@ -226,7 +254,8 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
     """The printed table: seed mean (and std) per learner, paper numbers beside."""
     cols = [f"n={n}" for n in config.eval.report_n] + ["code_length", f"code_length_{CODE_FROM}"]
     n_hi = config.eval.n_points - 1
-    lines = [f"generalisation MSE at context size n (mean ± std over seeds); code_length = "
+    unit = "NLL (nats)" if config.task.family == "mastermind" else "MSE"
+    lines = [f"generalisation {unit} at context size n (mean ± std over seeds); code_length = "
              f"sum over n={config.train.min_context}..{n_hi}, code_length_{CODE_FROM} over "
              f"n={CODE_FROM}..{n_hi}"]
     header = f"{'learner':<14}" + "".join(f"{c:>16}" for c in cols)
@@ -265,8 +294,9 @@ def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) ->
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("context size n (datapoints seen)")
-    ax.set_ylabel("generalisation error (MSE)")
-    ax.set_title(f"{family.capitalize()} regression: prequential vs train-risk ICL" +
+    ax.set_ylabel("generalisation error (nats)" if family == "mastermind" else
+                  "generalisation error (MSE)")
+    ax.set_title(f"{family.capitalize()}: prequential vs train-risk ICL" +
                  (" vs SGD" if "sgd" in set(gen.learner) else ""))
     ax.legend()
     fig.tight_layout()

@@ -51,6 +51,21 @@ class Mastermind:
         x = jax.random.randint(k_x, (n_tasks, n_points, self.code_length), 0, self.n_colours)
         return MastermindEpisodes(x, feedback(code[:, None], x, self.n_colours), code)
 
+    @property
+    def x_dim(self) -> int:
+        return self.code_length * self.n_colours
+
+    @property
+    def y_dim(self) -> int:
+        return 2 * (self.code_length + 1)
+
+    def encode(self, ep: MastermindEpisodes) -> tuple[jax.Array, jax.Array]:
+        """One-hot float features: x (B, N, L*K), y (B, N, 2*(L+1))."""
+        b, n = ep.x.shape[:2]
+        x = jax.nn.one_hot(ep.x, self.n_colours).reshape(b, n, self.x_dim)
+        y = jax.nn.one_hot(ep.y, self.code_length + 1).reshape(b, n, self.y_dim)
+        return x, y
+
     def all_codes(self) -> jax.Array:
         """(code_colours ** L, L) every secret code the prior allows."""
         grid = np.array(list(itertools.product(range(self.code_colours), repeat=self.code_length)))
