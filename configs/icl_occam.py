@@ -7,7 +7,7 @@ context size n on 1,024 held-out tasks per seed beside the exact Bayes predictor
 Command (default: CPU-sized, about 8 minutes on a 2-core CPU):
     jaxlab run configs/icl_occam.py --workdir runs/icl_occam
 Variants: ``:smoke`` (seconds, for tests), ``:paper`` (the paper's sizes, for accelerators),
-``:sinusoid`` (the sinusoid family; combine as ``:sinusoid,smoke``).
+``:sinusoid`` / ``:mastermind`` (other task families; combine as ``:sinusoid,smoke``).
 The SGD learner of §3.2 (96 dataset sizes x 8 tasks x 3 seeds = 2,304 early-stopped fits,
 one program) runs after the in-context learners; ``--config.sgd.enabled=False`` skips it.
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces every number of docs/icl_occam.md and the README's performance table on a
-# 2-core CPU (about 20 minutes): linear regression, sinusoid regression, the benchmark.
+# 2-core CPU (about 30 minutes): linear regression, sinusoid, Mastermind, the benchmark.
 set -euo pipefail
 out=${1:-runs}
 jaxlab run configs/icl_occam.py --workdir "$out/icl_occam"
 jaxlab run configs/icl_occam.py:sinusoid --workdir "$out/icl_occam_sinusoid"
+jaxlab run configs/icl_occam.py:mastermind --workdir "$out/icl_occam_mastermind"
 jaxlab bench --workdir "$out/bench"
