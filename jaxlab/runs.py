@@ -121,12 +121,16 @@ class Executor:
                                               batch_size=self.runs_per_batch)
         else:
             raise ValueError(f"executor.kind must be 'vmap' or 'chunked', got {self.kind!r}")
+        return jax.jit(self.shard(local))
+
+    def shard(self, batched: Callable) -> Callable:
+        """``batched`` (already mapping over a leading run axis) split over the devices:
+        each device applies it to its own slice of the runs. Unchanged on one device."""
         mesh = self.mesh()
         if mesh is None:
-            return jax.jit(local)
-        sharded = jax.shard_map(local, mesh=mesh, in_specs=P("runs"), out_specs=P("runs"),
-                                check_vma=False)
-        return jax.jit(sharded)
+            return batched
+        return jax.shard_map(batched, mesh=mesh, in_specs=P("runs"), out_specs=P("runs"),
+                             check_vma=False)
 
     def place(self, tree: Any) -> Any:
         """Put a run-stacked pytree on the devices the executor uses."""

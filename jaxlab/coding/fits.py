@@ -213,13 +213,6 @@ def fit_many_on(executor, spec: FitSpec, params: Params, lanes: int | None = Non
     its own while_loop over its fits). The fit count must be padded to
     ``executor.padded(F)`` (``jaxlab.runs.pad_runs``). With ``params_per_fit`` the returned
     function takes (params, data), both with the fit axis; otherwise (data,)."""
-    from jax.sharding import PartitionSpec as P
-
     if params_per_fit:
-        local = lambda p, d: fit_many(spec, p, d, lanes, params_per_fit=True)
-    else:
-        local = lambda d: fit_many(spec, params, d, lanes)
-    mesh = executor.mesh()
-    if mesh is None:
-        return local
-    return jax.shard_map(local, mesh=mesh, in_specs=P("runs"), out_specs=P("runs"), check_vma=False)
+        return executor.shard(lambda p, d: fit_many(spec, p, d, lanes, params_per_fit=True))
+    return executor.shard(lambda d: fit_many(spec, params, d, lanes))

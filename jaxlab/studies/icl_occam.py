@@ -110,8 +110,7 @@ def make_model(config: ml_collections.ConfigDict) -> ExplicitICL:
 
 def episodes(task, key: jax.Array, n_tasks: int, n_points: int) -> tuple[jax.Array, jax.Array]:
     """Float model inputs (x, y), (B, N, x_dim) and (B, N, y_dim); one-hot for Mastermind."""
-    ep = task.sample(key, n_tasks, n_points)
-    return task.encode(ep) if isinstance(task, Mastermind) else (ep.x, ep.y)
+    return task.encode(task.sample(key, n_tasks, n_points))
 
 
 def pointwise_loss(config: ml_collections.ConfigDict):

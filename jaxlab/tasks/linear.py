@@ -49,6 +49,10 @@ class LinearRegression:
         y = jnp.einsum("bnp,bpo->bno", _features(x), w) + self.noise * eps
         return Episodes(x, y, w)
 
+    def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
+        """Model inputs (x, y): the raw features, already real-valued."""
+        return ep.x, ep.y
+
     def posterior(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Posterior over w after the first k points of each episode, for every k.
 

@@ -32,6 +32,10 @@ class SinusoidRegression:
             return jnp.asarray([REFERENCE_FREQS_XDIM1], jnp.float32)
         return 5 * jax.random.uniform(jax.random.PRNGKey(1), (self.x_dim, self.n_freq))
 
+    def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
+        """Model inputs (x, y): the raw features, already real-valued."""
+        return ep.x, ep.y
+
     def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
         """x (B, N, x_dim), y (B, N, 1); the latent ``w`` is (B, x_dim, n_freq, 2) holding
         amplitudes and frequencies."""
