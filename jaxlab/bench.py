@@ -213,6 +213,11 @@ def main(workdir: str, quick: bool = False) -> dict:
         "sgd_same_stop_fraction": sgd["same_stop"],
         "mastermind_oracle_episodes_per_s": mastermind,
     }
+    for name in studies.names():
+        study = studies.get(name)
+        if hasattr(study, "bench"):
+            print(f"  {name} ...", flush=True)
+            result.update(study.bench(quick, peak))
     path = os.path.join(workdir, "bench.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=2)

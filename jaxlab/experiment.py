@@ -122,6 +122,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
     t_start = time.perf_counter()
     study = studies.get(config.study)
     study.validate(config)
+    if hasattr(study, "execute"):
+        return _execute(study, config, workdir, progress, should_stop, t_start)
     grid = make_grid(config, study.CHOICES)
     executor = make_executor(config)
     manifest = prepare_workdir(workdir, config)
@@ -200,6 +202,21 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
     results_lib.update_manifest(workdir, status="done", diverged=sorted(diverged),
                                 train_s=train_s, steps_per_s=steps_per_s,
                                 wall_s=time.perf_counter() - t_start)
+    return results_lib.load(workdir)
+
+
+def _execute(study, config, workdir, progress, should_stop, t_start) -> results_lib.Results | None:
+    """A study that computes its own tables: the same workdir rules, resume and manifest."""
+    manifest = prepare_workdir(workdir, config)
+    if manifest.get("status") == "done":
+        log.info("%s already holds the finished study; loading it", workdir)
+        return results_lib.load(workdir)
+    results_lib.update_manifest(workdir, status="running", jax_version=jax.__version__,
+                                backend=jax.default_backend())
+    finished = study.execute(config, workdir, progress=progress, should_stop=should_stop)
+    if finished is False:
+        return None
+    results_lib.update_manifest(workdir, status="done", wall_s=time.perf_counter() - t_start)
     return results_lib.load(workdir)
 
 

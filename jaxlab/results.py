@@ -4,7 +4,8 @@ Tables (one row per observation):
   train:   run, seed, step, metric, value, <swept fields>
   eval:    run, seed, learner, n_context, metric, value, <swept fields>
   summary: learner, seed, run, n=<k>..., code_length
-``load(workdir)`` returns them as pandas DataFrames for notebooks. Every file is written
+Studies that compute their own tables may write others (``Results.tables`` holds every
+Parquet file by name). ``load(workdir)`` returns them as pandas DataFrames for notebooks. Every file is written
 to a temporary name and renamed, so a reader never sees half a table.
 """
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Results:
     train: pd.DataFrame
     eval: pd.DataFrame
     summary: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
 
 
 def load(workdir: str) -> Results:
@@ -73,5 +75,7 @@ def load(workdir: str) -> Results:
             f"{workdir!r} holds no finished study (status: {manifest.get('status', 'none')})")
     with open(os.path.join(workdir, "config.json")) as f:
         config = config_lib.from_json(f.read())
-    tables = {name: pd.read_parquet(os.path.join(workdir, f"{name}.parquet")) for name in TABLES}
-    return Results(workdir, config, manifest, **tables)
+    tables = {f[: -len(".parquet")]: pd.read_parquet(os.path.join(workdir, f))
+              for f in sorted(os.listdir(workdir)) if f.endswith(".parquet")}
+    standard = {name: tables.get(name, pd.DataFrame()) for name in TABLES}
+    return Results(workdir, config, manifest, **standard, tables=tables)

@@ -22,6 +22,7 @@ from jaxlab.tasks.sinusoid import SinusoidRegression
 from jaxlab.studies import icl_sgd
 from jaxlab.train import Learner, Trainer, build_trainer
 
+TITLE = "In-context learning and Occam's razor (arXiv 2410.14086)"
 OBJECTIVES = ("prequential", "train")
 CHOICES = {"objective": OBJECTIVES}
 
