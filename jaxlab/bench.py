@@ -84,6 +84,27 @@ def seed_parallel(spec: str, chunk: int, repeats: int, executor: runs.Executor,
     return {"t_many": t_many, "t_loop": t_loop, "config": config}
 
 
+def architecture_step_times(spec: str, chunk: int, repeats: int, executor: runs.Executor,
+                            n_seeds: int = 4) -> dict:
+    """ms per seed-step of each ICL learner kind (n_seeds runs in one program), and the
+    Mamba aggregator with the sequential scan, all on the same config and executor."""
+    over = (f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}")
+    variants = {"explicit": (), "implicit": ("--config.model.kind=implicit",),
+                "mamba": ("--config.model.kind=mamba",),
+                "mamba_sequential_scan": ("--config.model.kind=mamba",
+                                          "--config.model.ssm_scan=sequential")}
+    out = {}
+    for name, extra in variants.items():
+        config, grid, trainer = _seed_setup(spec, n_seeds, *over, *extra)
+        n = executor.padded(grid.n_runs)
+        hps, keys = executor.place(runs.pad_runs((grid.hp_arrays(), grid.keys()), n))
+        state = executor.map_runs(trainer.init)(keys, hps)
+        step = executor.map_runs(trainer.train_chunk).lower(state, hps).compile()
+        out[f"ms_per_seed_step_{name}"] = best_time(lambda: step(state, hps), repeats) / (
+            n_seeds * chunk) * 1e3
+    return out
+
+
 def step_flops(spec: str, n_seeds: int, *overrides: str) -> float:
     """XLA's FLOP count of one optimizer step of n_seeds runs (no inner loops to hide it)."""
     config, grid, trainer = _seed_setup(
@@ -191,6 +212,8 @@ def main(workdir: str, quick: bool = False) -> dict:
     start = startup_times(spec, *short)
     sgd = sgd_fits(spec, 4 if quick else 16, 2 if quick else 4, repeats)
     mastermind = mastermind_oracle(quick, repeats)
+    arch = architecture_step_times(spec, chunk, repeats,
+                                   runs.Executor("vmap", devices=jax.local_device_count()))
     result = {
         "device_count": jax.device_count(),
         "backend": jax.default_backend(),
@@ -212,6 +235,9 @@ def main(workdir: str, quick: bool = False) -> dict:
         "sgd_total_steps": sgd["total_steps"],
         "sgd_same_stop_fraction": sgd["same_stop"],
         "mastermind_oracle_episodes_per_s": mastermind,
+        **arch,
+        "mamba_associative_vs_sequential_scan": (arch["ms_per_seed_step_mamba_sequential_scan"]
+                                                 / arch["ms_per_seed_step_mamba"]),
     }
     for name in studies.names():
         study = studies.get(name)

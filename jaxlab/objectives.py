@@ -1,7 +1,8 @@
 """Meta-objectives of in-context learners over every context size in one causal pass.
 
-Spec: ../shared/specs/icl_occam.md §3. For an explicit learner, ``z[:, k]`` summarises the
-first k points. With ``m = min_context``:
+Spec: ../shared/specs/icl_occam.md §3. A learner answers a query x with a context size k
+(explicit: from z[:, k], the summary of the first k points; implicit: by attending to
+those k points). With ``m = min_context``:
   * prequential (next-token): predict point k from z[k], for k = m..N-1;
   * train risk: predict a random point already in context, r_k ~ U{0..k-1}, from z[k].
 Losses are per (task, k); the training loss weighs every k equally.
@@ -60,20 +61,16 @@ def context_queries(x: jax.Array, y: jax.Array, key: jax.Array, min_context: int
     return ContextQueries(x[:, m:], y[:, m:], take(x), take(y))
 
 
-def explicit_losses(
-    predict: Callable[[jax.Array, jax.Array], jax.Array],
-    z: jax.Array,
+def query_losses(
+    answer: Callable[[jax.Array], jax.Array],
     queries: ContextQueries,
-    min_context: int,
     loss: Callable[[jax.Array, jax.Array], jax.Array] = squared_error,
 ) -> tuple[jax.Array, jax.Array]:
-    """(prequential, train-risk) losses of ``predict(x_query, z_k)``, each (B, N - m).
+    """(prequential, train-risk) losses, each (B, N - m).
 
-    z: (B, N+1, z_dim) from an explicit learner; slot k summarises the first k points.
+    ``answer(x_query)`` maps queries (B, N - m, x_dim) to predictions, column j
+    conditioned on the first m + j context points (``model.answer`` with ``first_k = m``).
     """
-    n = queries.next_x.shape[1] + min_context
-    chex.assert_axis_dimension(z, 1, n + 1)
-    z_k = z[:, min_context:n]
-    preq = loss(predict(queries.next_x, z_k), queries.next_y)
-    train = loss(predict(queries.seen_x, z_k), queries.seen_y)
+    preq = loss(answer(queries.next_x), queries.next_y)
+    train = loss(answer(queries.seen_x), queries.seen_y)
     return preq, train

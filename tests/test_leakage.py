@@ -1,33 +1,37 @@
-"""No leakage: changing point n never changes the prediction for point n or earlier."""
+"""No leakage: a query answered with context size k never sees point k or later, for every
+learner kind (explicit transformer, Mamba aggregator, implicit cross-attention)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from conftest import smoke_config
 from jaxlab import studies
-from jaxlab.objectives import context_queries, explicit_losses
+from jaxlab.objectives import context_queries, query_losses
+
+KINDS = ("explicit", "mamba", "implicit")
 
 
-def _untrained_model(n_tasks: int, n_points: int):
-    """The smoke study's explicit model, freshly initialised, and episodes of its task."""
+def _untrained_model(kind: str, n_tasks: int, n_points: int):
+    """The smoke study's model of ``kind``, freshly initialised, and episodes of its task."""
     study = studies.get("icl_occam")
-    config = smoke_config()
+    config = smoke_config(f"--config.model.kind={kind}")
     model, task = study.make_model(config), study.make_task(config)
     ep = task.sample(jax.random.PRNGKey(0), n_tasks, n_points)
     return model, ep, model.init(jax.random.PRNGKey(1), ep.x, ep.y, method=model.init_all)
 
 
-def test_prediction_for_point_n_ignores_points_n_and_later():
-    model, ep, params = _untrained_model(4, 24)
+@pytest.mark.parametrize("kind", KINDS)
+def test_prediction_for_point_n_ignores_points_n_and_later(kind):
+    model, ep, params = _untrained_model(kind, 4, 24)
 
-    def next_token_predictions(x, y):
-        z = model.apply(params, x, y)
-        return model.apply(params, x, z[:, :-1], method=model.predict)  # point k from z[k]
+    def next_token_predictions(x, y):  # point k answered from the first k points, k = 0..N-1
+        return model.apply(params, x, model.apply(params, x, y), 0, method=model.answer)
 
     base = next_token_predictions(ep.x, ep.y)
     for n in (0, 5, 23):
         y2 = ep.y.at[:, n:].add(-5.0)
-        # Prediction for point k uses x_k itself (the query) and z[k]: only y_n moves for k = n.
+        # Prediction for point k uses x_k itself (the query) and points < k: y_n moves none of 0..n.
         moved_y = next_token_predictions(ep.x, y2)
         np.testing.assert_allclose(moved_y[:, : n + 1], base[:, : n + 1], rtol=1e-5, atol=1e-6)
         # Moving x at points >= n+1 must not change predictions 0..n.
@@ -38,22 +42,21 @@ def test_prediction_for_point_n_ignores_points_n_and_later():
             assert not np.allclose(moved_y[:, n + 1:], base[:, n + 1:])
 
 
-def test_training_loss_never_sees_the_target():
+@pytest.mark.parametrize("kind", KINDS)
+def test_training_loss_never_sees_the_target(kind):
     """The prequential loss at k changes with y_k only through the target, not the input."""
-    model, ep, params = _untrained_model(2, 10)
-    predict = lambda xq, zq: model.apply(params, xq, zq, method=model.predict)
+    model, ep, params = _untrained_model(kind, 2, 10)
 
-    def preq_predictions(y):
-        z = model.apply(params, ep.x, y)
-        q = context_queries(ep.x, y, jax.random.PRNGKey(2), 1)
-        return predict(q.next_x, z[:, 1:10])
+    def answer(y):
+        context = model.apply(params, ep.x, y)
+        return lambda xq: model.apply(params, xq, context, 1, method=model.answer)
 
-    base = preq_predictions(ep.y)
-    bumped = preq_predictions(ep.y.at[:, 6].add(10.0))
+    queries = context_queries(ep.x, ep.y, jax.random.PRNGKey(2), 1)
+    base = answer(ep.y)(queries.next_x)
+    bumped = answer(ep.y.at[:, 6].add(10.0))(queries.next_x)
     # column j predicts point k = j + 1: points 1..6 (columns 0..5) must not move.
     np.testing.assert_allclose(bumped[:, :6], base[:, :6], rtol=1e-5, atol=1e-6)
     assert not np.allclose(bumped[:, 6:], base[:, 6:])
-    preq, train = explicit_losses(predict, model.apply(params, ep.x, ep.y),
-                                  context_queries(ep.x, ep.y, jax.random.PRNGKey(2), 1), 1)
+    preq, train = query_losses(answer(ep.y), queries)
     assert preq.shape == train.shape == (2, 9)
     assert bool(jnp.all(jnp.isfinite(train)))

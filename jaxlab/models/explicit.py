@@ -103,7 +103,11 @@ class MLPConcatPredictor(nn.Module):
 
 
 class ExplicitICL(nn.Module):
-    """Context aggregator + predictor. ``__call__`` returns z; ``predict`` applies the MLP."""
+    """Context aggregator + predictor. ``__call__`` returns z; ``predict`` applies the MLP.
+
+    ``aggregator``: "transformer" (``Transfoptimizer``) or "mamba" (the selective SSM of
+    jaxlab.models.ssm, ``Mambaoptimizer``; its gated MLPs are ``3 * d_model`` wide).
+    """
 
     d_model: int
     n_layers: int
@@ -114,21 +118,34 @@ class ExplicitICL(nn.Module):
     predictor_layers: int
     y_dim: int
     tie_predictor_hidden: bool = True
+    aggregator: str = "transformer"
+    ssm_scan: str = "associative"
 
     def setup(self):
-        self.aggregator = ContextAggregator(
-            self.d_model, self.n_layers, self.n_heads, self.d_ff, self.z_dim)
+        if self.aggregator == "mamba":
+            from jaxlab.models.ssm import MambaAggregator
+
+            self.context = MambaAggregator(self.d_model, self.n_layers, self.z_dim,
+                                           3 * self.d_model, scan=self.ssm_scan)
+        else:
+            self.context = ContextAggregator(
+                self.d_model, self.n_layers, self.n_heads, self.d_ff, self.z_dim)
         self.predictor = MLPConcatPredictor(
             self.predictor_hidden, self.predictor_layers, self.y_dim, self.tie_predictor_hidden)
 
     def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
-        return self.aggregator(x, y)
+        return self.context(x, y)
 
     def predict(self, x_query: jax.Array, z: jax.Array) -> jax.Array:
         """x_query (..., x_dim), z (..., z_dim) -> (..., y_dim); leading dims flattened to rows."""
         lead = x_query.shape[:-1]
         out = self.predictor(x_query.reshape(-1, x_query.shape[-1]), z.reshape(-1, z.shape[-1]))
         return out.reshape(*lead, self.y_dim)
+
+    def answer(self, x_query: jax.Array, z: jax.Array, first_k: int) -> jax.Array:
+        """x_query (B, K, x_dim), z (B, N+1, z_dim) -> (B, K, y_dim); query column j is
+        answered from z[:, first_k + j], i.e. conditioned on the first first_k + j points."""
+        return self.predict(x_query, z[:, first_k : first_k + x_query.shape[1]])
 
     def init_all(self, x: jax.Array, y: jax.Array) -> jax.Array:
         """Touches both submodules so ``init`` creates every parameter."""

@@ -16,6 +16,7 @@ import pandas as pd
 from jaxlab import objectives
 from jaxlab.config import ConfigError, require
 from jaxlab.models.explicit import ExplicitICL
+from jaxlab.models.implicit import ImplicitICL
 from jaxlab.tasks.linear import LinearRegression
 from jaxlab.tasks.mastermind import Mastermind
 from jaxlab.tasks.sinusoid import SinusoidRegression
@@ -25,6 +26,7 @@ from jaxlab.train import Learner, Trainer, build_trainer
 TITLE = "In-context learning and Occam's razor (arXiv 2410.14086)"
 OBJECTIVES = ("prequential", "train")
 CHOICES = {"objective": OBJECTIVES}
+MODEL_KINDS = ("explicit", "implicit", "mamba")
 
 FAMILIES = ("linear", "sinusoid", "mastermind")
 # Paper numbers (spec §6, linear regression, generalisation MSE at context size n).
@@ -55,6 +57,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     else:
         require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
         require(t.y_dim == 1, "task.y_dim", f"must be 1 for sinusoid tasks, got {t.y_dim}")
+    require(m.kind in MODEL_KINDS, "model.kind", f"must be one of {MODEL_KINDS}, got {m.kind!r}")
+    require(m.ssm_scan in ("associative", "sequential"), "model.ssm_scan",
+            f"must be 'associative' or 'sequential', got {m.ssm_scan!r}")
     for name in ("d_model", "n_layers", "n_heads", "d_ff", "z_dim", "predictor_hidden"):
         require(m[name] >= 1, f"model.{name}", f"must be >= 1, got {m[name]}")
     require(m.d_model % m.n_heads == 0, "model.n_heads",
@@ -103,10 +108,16 @@ def make_task(config: ml_collections.ConfigDict):
     return LinearRegression(t.x_dim, t.y_dim, t.noise)
 
 
-def make_model(config: ml_collections.ConfigDict) -> ExplicitICL:
-    m = config.model
+def make_model(config: ml_collections.ConfigDict):
+    """The learner of ``config.model.kind``: ExplicitICL (transformer or Mamba aggregator)
+    or ImplicitICL. Each maps (x, y) to a context and answers queries with ``answer``."""
+    m, y_dim = config.model, make_task(config).y_dim
+    if m.kind == "implicit":
+        return ImplicitICL(m.d_model, m.n_layers, m.n_heads, m.d_ff, y_dim)
     return ExplicitICL(m.d_model, m.n_layers, m.n_heads, m.d_ff, m.z_dim, m.predictor_hidden,
-                       m.predictor_layers, make_task(config).y_dim, m.tie_predictor_hidden)
+                       m.predictor_layers, y_dim, m.tie_predictor_hidden,
+                       aggregator="mamba" if m.kind == "mamba" else "transformer",
+                       ssm_scan=m.ssm_scan)
 
 
 def episodes(task, key: jax.Array, n_tasks: int, n_points: int) -> tuple[jax.Array, jax.Array]:
@@ -126,8 +137,9 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
     tr, ev = config.train, config.eval
     m = tr.min_context
 
-    def predictor(params):
-        return lambda xq, zq: model.apply(params, xq, zq, method=model.predict)
+    def answerer(params, context):
+        """Queries (B, N - m, x_dim) -> predictions, column j from the first m + j points."""
+        return lambda xq: model.apply(params, xq, context, m, method=model.answer)
 
     loss_fn = pointwise_loss(config)
 
@@ -141,17 +153,15 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
     def loss(params, batch, hp, key):
         """The selected objective carries the gradient; the other is a metric only."""
         x, y = batch
-        z = model.apply(params, x, y)
+        context = model.apply(params, x, y)
         q = objectives.context_queries(x, y, key, m)
         is_preq = hp["objective"] == 0
         pick = lambda a, b: jnp.where(is_preq, a, b)
-        z_k = z[:, m : tr.n_points]
         trained = loss_fn(
-            predictor(params)(pick(q.next_x, q.seen_x), z_k), pick(q.next_y, q.seen_y)).mean()
+            answerer(params, context)(pick(q.next_x, q.seen_x)), pick(q.next_y, q.seen_y)).mean()
         frozen = jax.lax.stop_gradient
-        other = loss_fn(
-            predictor(frozen(params))(pick(q.seen_x, q.next_x), frozen(z_k)),
-            pick(q.seen_y, q.next_y)).mean()
+        other = loss_fn(answerer(frozen(params), frozen(context))(pick(q.seen_x, q.next_x)),
+                        pick(q.seen_y, q.next_y)).mean()
         metrics = {"prequential_loss": pick(trained, other), "train_loss": pick(other, trained)}
         return trained, metrics
 
@@ -166,9 +176,9 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
 
         def one_batch(batch):
             x, y, k = batch
-            z = model.apply(params, x, y)
-            preq, train = objectives.explicit_losses(
-                predictor(params), z, objectives.context_queries(x, y, k, m), m, loss_fn)
+            preq, train = objectives.query_losses(
+                answerer(params, model.apply(params, x, y)),
+                objectives.context_queries(x, y, k, m), loss_fn)
             return preq.sum(0), train.sum(0)
 
         keys = jax.random.split(jax.random.fold_in(key, 1), xs.shape[0])
@@ -275,6 +285,28 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
     return "\n".join(lines)
 
 
+COLORS = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange", "sgd": "tab:green",
+          "explicit": "tab:blue", "implicit": "tab:red", "mamba": "tab:purple"}
+
+
+def error_label(family: str) -> str:
+    return "generalisation error (nats)" if family == "mastermind" else "generalisation error (MSE)"
+
+
+def draw_curves(ax, eval_df: pd.DataFrame, by: str = "learner") -> None:
+    """gen_error vs context size on ``ax`` (log-log): one curve per value of column ``by``,
+    seed mean with a min..max band; the Bayes oracle dashed."""
+    gen = eval_df[eval_df.metric == "gen_error"]
+    for label, g in gen.groupby(by, sort=False):
+        stats = g.groupby("n_context")["value"].agg(["mean", "min", "max"])
+        style = "--" if label == "bayes" else "-"
+        ax.plot(stats.index, stats["mean"], style, color=COLORS.get(label), label=label)
+        ax.fill_between(stats.index, stats["min"], stats["max"], color=COLORS.get(label), alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("context size n (datapoints seen)")
+
+
 def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) -> None:
     """Generalisation error vs context size (log x), seed band (min..max), one curve per learner."""
     import matplotlib
@@ -282,22 +314,12 @@ def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    gen = eval_df[eval_df.metric == "gen_error"]
     family = config.task.family
     fig, ax = plt.subplots(figsize=(5.5, 4))
-    colors = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange", "sgd": "tab:green"}
-    for learner, g in gen.groupby("learner"):
-        stats = g.groupby("n_context")["value"].agg(["mean", "min", "max"])
-        style = "--" if learner == "bayes" else "-"
-        ax.plot(stats.index, stats["mean"], style, color=colors.get(learner), label=learner)
-        ax.fill_between(stats.index, stats["min"], stats["max"], color=colors.get(learner), alpha=0.2)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("context size n (datapoints seen)")
-    ax.set_ylabel("generalisation error (nats)" if family == "mastermind" else
-                  "generalisation error (MSE)")
+    draw_curves(ax, eval_df)
+    ax.set_ylabel(error_label(family))
     ax.set_title(f"{family.capitalize()}: prequential vs train-risk ICL" +
-                 (" vs SGD" if "sgd" in set(gen.learner) else ""))
+                 (" vs SGD" if "sgd" in set(eval_df.learner) else ""))
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

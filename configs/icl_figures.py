@@ -1,0 +1,52 @@
+"""In-context learning and Occam's razor: the paper's multi-run figures, one command each.
+
+Each figure is a set of member runs of configs/icl_occam.py (different task families or
+learner architectures change array shapes, so each member is its own compiled program and
+its own resumable workdir under WORKDIR/members/); the combined tables, figure.png and
+table.txt go to WORKDIR.
+
+    jaxlab run configs/icl_figures.py:panels --workdir runs/icl_panels
+        Prequential vs train-risk ICL (and SGD on the regression tasks) on linear
+        regression, sinusoid regression and Mastermind: spec §6 C1/C2 (paper Fig. 2).
+    jaxlab run configs/icl_figures.py:architectures --workdir runs/icl_architectures
+        Explicit transformer vs implicit transformer vs Mamba aggregator, prequential
+        objective, on the same three tasks: spec §6 C3 (paper Fig. 3).
+
+Add ``,smoke`` (seconds, tests) or ``,paper`` (accelerators) to pick the members' size;
+``--config.member_overrides="('--config.train.steps=500',)"`` applies to every member.
+Expected results (CPU default): docs/icl_occam.md, "Figures".
+"""
+from __future__ import annotations
+
+import ml_collections
+
+FIGURES = ("panels", "architectures")
+SIZES = ("smoke", "default", "paper")
+FAMILIES = ("linear", "sinusoid", "mastermind")
+KINDS = ("explicit", "implicit", "mamba")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    tokens = [t for t in (arg or "").split(",") if t]
+    unknown = [t for t in tokens if t not in FIGURES + SIZES]
+    if unknown:
+        raise ValueError(f"unknown variant {unknown[0]!r}; choose from {FIGURES + SIZES}")
+    figure = next((t for t in tokens if t in FIGURES), "panels")
+    size = next((t for t in tokens if t in SIZES), "default")
+    c = ml_collections.ConfigDict()
+    c.study = "icl_figures"
+    c.figure = figure
+    c.base_config = "configs/icl_occam.py"  # relative to the repository root, or absolute
+    c.member_overrides = ()
+    members = {}
+    for family in FAMILIES:
+        spec = ",".join(t for t in (size, family) if t != "default")
+        if figure == "panels":
+            members[family] = ml_collections.ConfigDict(dict(arg=spec, overrides=()))
+        else:
+            for kind in KINDS:
+                members[f"{family}_{kind}"] = ml_collections.ConfigDict(dict(arg=spec, overrides=(
+                    f"--config.model.kind={kind}", "--config.sweep.axes.objective=('prequential',)",
+                    "--config.sgd.enabled=False")))
+    c.members = ml_collections.ConfigDict(members)
+    return c

@@ -1,0 +1,125 @@
+"""Multi-run figures of "In-context learning and Occam's razor": member runs of the
+icl_occam study (one per task family, or per family x architecture), combined.
+
+Each member is a full ``experiment.run`` in ``WORKDIR/members/<name>`` (its own compiled
+program, checkpoints and tables), so a killed figure resumes member by member. The
+combined ``eval``/``summary`` tables carry ``member``, ``family`` and ``model`` columns.
+Config: configs/icl_figures.py.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import ml_collections
+import numpy as np
+import pandas as pd
+
+from jaxlab import config as config_lib
+from jaxlab import results as results_lib
+from jaxlab.config import ConfigError, require
+from jaxlab.studies import icl_occam
+
+TITLE = "In-context learning and Occam's razor (arXiv 2410.14086): multi-run figures"
+FIGURES = ("panels", "architectures")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def member_configs(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
+    """Every member's resolved icl_occam config; a bad member raises naming it."""
+    path = config.base_config if os.path.isabs(config.base_config) else os.path.join(
+        ROOT, config.base_config)
+    require(os.path.exists(path), "base_config", f"no such file: {path}")
+    out = {}
+    for name, member in config.members.items():
+        try:
+            sub = config_lib.load(f"{path}:{member.arg}",
+                                  list(member.overrides) + list(config.member_overrides))
+            require(sub.study == "icl_occam", "study", f"must be icl_occam, got {sub.study!r}")
+            icl_occam.validate(sub)
+        except ConfigError as e:
+            raise ConfigError(f"members.{name}: {e}") from None
+        out[name] = sub
+    return out
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    require(config.figure in FIGURES, "figure", f"must be one of {FIGURES}, got {config.figure!r}")
+    require(len(config.members) >= 1, "members", "needs at least one member run")
+    member_configs(config)
+
+
+def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
+            should_stop: Callable[[int], bool] | None = None) -> bool:
+    """Runs (or resumes, or loads) every member, then writes the combined tables and figure."""
+    from jaxlab import experiment
+
+    evals, summaries = [], []
+    for i, (name, sub) in enumerate(member_configs(config).items()):
+        print(f"icl_figures: member {i + 1}/{len(config.members)}: {name}", flush=True)
+        res = experiment.run(sub, os.path.join(workdir, "members", name), progress=progress,
+                             should_stop=should_stop)
+        if res is None:
+            return False
+        tag = dict(member=name, family=sub.task.family, model=sub.model.kind)
+        evals.append(res.eval.assign(**tag))
+        summaries.append(res.summary.assign(**tag))
+    eval_df = pd.concat(evals, ignore_index=True)
+    summary_df = pd.concat(summaries, ignore_index=True)
+    results_lib.write_table(workdir, "eval", eval_df)
+    results_lib.write_table(workdir, "summary", summary_df)
+    plot(eval_df, os.path.join(workdir, "figure.png"), config)
+    results_lib.atomic_write_text(os.path.join(workdir, "table.txt"),
+                                  report(summary_df, config) + "\n")
+    return True
+
+
+def _curve_label(eval_df: pd.DataFrame, figure: str) -> pd.DataFrame:
+    """Which curve a row belongs to: the learner (panels) or the architecture, with the
+    oracle kept once per family (architectures)."""
+    if figure == "panels":
+        return eval_df.assign(curve=eval_df.learner)
+    curve = np.where(eval_df.learner == "bayes", "bayes", eval_df.model)
+    df = eval_df.assign(curve=curve)
+    first = df.member.isin(df.groupby("family").member.first())
+    return df[(df.curve != "bayes") | first]
+
+
+def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) -> None:
+    """One panel per task family, one curve per learner (panels) or architecture."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    df = _curve_label(eval_df, config.figure)
+    families = list(dict.fromkeys(df.family))
+    fig, axes = plt.subplots(1, len(families), figsize=(4.8 * len(families), 4), squeeze=False)
+    for ax, family in zip(axes[0], families):
+        icl_occam.draw_curves(ax, df[df.family == family], by="curve")
+        ax.set_title(family.capitalize())
+        ax.set_ylabel(icl_occam.error_label(family))
+        ax.legend(fontsize=8)
+    what = ("prequential vs train-risk ICL vs SGD" if config.figure == "panels"
+            else "ICL architectures (prequential objective)")
+    fig.suptitle(f"In-context learning and Occam's razor: {what}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
+    """Seed mean ± std per family and curve of the error at n = 1, 10, 100 (when measured)
+    and the code length summed over n = 5..N-1."""
+    df = summary.assign(curve=summary.learner if config.figure == "panels" else np.where(
+        summary.learner == "bayes", "bayes", summary.model))
+    cols = [c for c in ("n=1", "n=10", "n=100", f"code_length_{icl_occam.CODE_FROM}") if c in df]
+    header = f"{'family':<12}{'learner':<14}" + "".join(f"{c:>18}" for c in cols)
+    lines = ["generalisation error (MSE; Mastermind: NLL in nats) and code length, "
+             "mean ± std over seeds", header, "-" * len(header)]
+    for (family, curve), g in df.groupby(["family", "curve"], sort=False):
+        g = g.drop_duplicates(["seed", "run"]) if curve != "bayes" else g.drop_duplicates("seed")
+        cells = "".join(f"{g[c].mean():>11.3f} ±{g[c].std(ddof=0):5.3f}"
+                        if g[c].notna().all() else f"{'–':>18}" for c in cols)
+        lines.append(f"{family:<12}{curve:<14}{cells}")
+    return "\n".join(lines)
