@@ -38,7 +38,7 @@ def member_configs(config: ml_collections.ConfigDict) -> dict[str, ml_collection
             require(sub.study == "icl_occam", "study", f"must be icl_occam, got {sub.study!r}")
             icl_occam.validate(sub)
         except ConfigError as e:
-            raise ConfigError(f"members.{name}: {e}") from None
+            raise ConfigError(f"config.members.{name}: {e}") from None
         out[name] = sub
     return out
 
