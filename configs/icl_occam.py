@@ -71,8 +71,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # devices: local devices to shard the run axis over (0 = all).
     c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
 
-    if family == "mastermind":
-        c.sgd.enabled = False
+    if family == "mastermind":  # spec §4: a wider MLP on one-hot guesses, cross-entropy
+        c.sgd.update(hidden=256, tasks_per_size=4)
     if size == "smoke":
         c.model.update(d_model=16, n_layers=1, n_heads=2, d_ff=32, z_dim=16,
                        predictor_hidden=32, predictor_layers=3)

@@ -144,7 +144,7 @@ def sgd_fits(spec: str, n_sizes: int, tasks_per_size: int, repeats: int) -> dict
     sizes = np.unique(np.geomspace(min(base.sgd.sizes), max(base.sgd.sizes), n_sizes).astype(int))
     config = config_lib.load(spec, [f"--config.sgd.sizes={tuple(int(n) for n in sizes)}",
                                     f"--config.sgd.tasks_per_size={tasks_per_size}"])
-    fit_spec, model = icl_sgd.make_spec(config)
+    fit_spec, model = icl_sgd.make_spec(config, config.task.y_dim)
     data, (_, x_test, _) = icl_sgd.fit_data(config, jax.random.PRNGKey(0))
     init = model.init(jax.random.PRNGKey(1), x_test[0, :1])
     n_fits = data.n_train.shape[0]

@@ -53,7 +53,6 @@ def validate(config: ml_collections.ConfigDict) -> None:
     elif t.family == "mastermind":
         require(1 <= t.code_colours <= t.n_colours, "task.code_colours",
                 f"must be in [1, task.n_colours={t.n_colours}], got {t.code_colours}")
-        require(not config.sgd.enabled, "sgd.enabled", "the SGD learner covers regression tasks only")
     else:
         require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
         require(t.y_dim == 1, "task.y_dim", f"must be 1 for sinusoid tasks, got {t.y_dim}")

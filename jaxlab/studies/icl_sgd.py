@@ -17,7 +17,6 @@ import optax
 from jaxlab.coding import fits
 from jaxlab.config import require
 from jaxlab.models.mlp import MLP
-from jaxlab.objectives import squared_error
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -39,20 +38,30 @@ def split_sizes(sizes: np.ndarray, train_fraction: float) -> tuple[np.ndarray, n
     return n_train, sizes - n_train
 
 
-def make_spec(config: ml_collections.ConfigDict) -> tuple[fits.FitSpec, MLP]:
+def make_spec(config: ml_collections.ConfigDict, out_dim: int) -> tuple[fits.FitSpec, MLP]:
+    """The fit recipe; ``out_dim`` is the encoded target width (18 logits for Mastermind)."""
+    from jaxlab.studies.icl_occam import pointwise_loss
+
     s = config.sgd
-    model = MLP(s.hidden, s.n_layers, config.task.y_dim)
+    model = MLP(s.hidden, s.n_layers, out_dim)
     opt = optax.adam(s.learning_rate)
     if s.grad_clip_norm:
         opt = optax.chain(optax.clip_by_global_norm(s.grad_clip_norm), opt)
-    spec = fits.FitSpec(model.apply, squared_error, opt, s.batch_size, s.patience, s.min_delta,
-                        s.max_epochs, s.restore_best, s.chunk_steps)
+    spec = fits.FitSpec(model.apply, pointwise_loss(config), opt, s.batch_size, s.patience,
+                        s.min_delta, s.max_epochs, s.restore_best, s.chunk_steps)
     return spec, model
+
+
+def _encoded_y_dim(config: ml_collections.ConfigDict) -> int:
+    from jaxlab.studies.icl_occam import episodes, make_task
+
+    shape = jax.eval_shape(lambda k: episodes(make_task(config), k, 1, 1), jax.random.PRNGKey(0))
+    return shape[1].shape[-1]
 
 
 def fit_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[fits.FitData, tuple]:
     """The fits of one seed: (FitData with leading axis F, (sizes (F,), x_test, y_test))."""
-    from jaxlab.studies.icl_occam import make_task
+    from jaxlab.studies.icl_occam import episodes, make_task
 
     s = config.sgd
     sizes = np.repeat(np.asarray(s.sizes), s.tasks_per_size)
@@ -60,7 +69,7 @@ def fit_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[fits.Fi
     n_train, n_val = split_sizes(sizes, s.train_fraction)
     n_train_slots = int(split_sizes(np.array([n_max]), s.train_fraction)[0][0])
     k_task, k_split, k_fit = jax.random.split(key, 3)
-    ep = make_task(config).sample(k_task, len(sizes), n_max + s.test_points)
+    x, y = episodes(make_task(config), k_task, len(sizes), n_max + s.test_points)
     # One permutation of the first n_max points shared by every fit (as the reference):
     # its first slots hold training points, the rest validation points.
     perm = jax.random.permutation(k_split, n_max)
@@ -69,14 +78,15 @@ def fit_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[fits.Fi
     if len(val_idx) == 0:
         val_idx = train_idx[:1]
     data = fits.FitData(
-        x_train=ep.x[:, train_idx], y_train=ep.y[:, train_idx], n_train=jnp.asarray(n_train),
-        x_val=ep.x[:, val_idx][:, :n_val_slots], y_val=ep.y[:, val_idx][:, :n_val_slots],
+        x_train=x[:, train_idx], y_train=y[:, train_idx], n_train=jnp.asarray(n_train),
+        x_val=x[:, val_idx][:, :n_val_slots], y_val=y[:, val_idx][:, :n_val_slots],
         n_val=jnp.asarray(n_val), key=jax.random.split(k_fit, len(sizes)))
-    return data, (sizes, ep.x[:, n_max:], ep.y[:, n_max:])
+    return data, (sizes, x[:, n_max:], y[:, n_max:])
 
 
 def evaluate(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
-    """Test MSE of every fit, for every seed: {'gen_error': (S, n_sizes), ...}.
+    """Test loss (MSE, or NLL in nats for Mastermind) of every fit, for every seed:
+    {'gen_error': (S, n_sizes), ...}.
 
     The fits of all seeds share one fit axis (S x F fits, each seed's fits starting from
     that seed's initial weights), sharded over the local devices, ``config.sgd.lanes`` in
@@ -84,8 +94,10 @@ def evaluate(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     """
     from jaxlab import runs
 
-    spec, model = make_spec(config)
+    from jaxlab.studies.icl_occam import pointwise_loss
+
     s = config.sgd
+    spec, model = make_spec(config, _encoded_y_dim(config))
     n_seeds, n_sizes = seed_keys.shape[0], len(s.sizes)
 
     def seed_data(key):
@@ -105,7 +117,7 @@ def evaluate(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     @jax.jit
     def scores(params, x_test, y_test, epochs, best):
         pred = jax.vmap(model.apply)(params, x_test)
-        test = squared_error(pred, y_test).mean(-1)  # (S*F,)
+        test = pointwise_loss(config)(pred, y_test).mean(-1)  # (S*F,)
         per_size = lambda a: a.reshape(n_seeds, n_sizes, s.tasks_per_size).astype(jnp.float32).mean(-1)
         return {"gen_error": per_size(test), "epochs": per_size(epochs), "val_loss": per_size(best)}
 
