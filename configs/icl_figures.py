@@ -14,6 +14,8 @@ table.txt go to WORKDIR.
 
 Add ``,smoke`` (seconds, tests) or ``,paper`` (accelerators) to pick the members' size;
 ``--config.member_overrides="('--config.train.steps=500',)"`` applies to every member.
+``--config.members_root=runs/icl_members`` on both commands lets the architectures figure
+reuse the panels figure's explicit-learner runs instead of training them again.
 Expected results (CPU default): docs/icl_occam.md, "Figures".
 """
 from __future__ import annotations
@@ -38,13 +40,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.figure = figure
     c.base_config = "configs/icl_occam.py"  # relative to the repository root, or absolute
     c.member_overrides = ()
+    # Where member runs live, each in <name>-<hash of its resolved config>; "" = WORKDIR/members.
+    # Give both figures the same root to share identical members (the explicit learner's runs).
+    c.members_root = ""
     members = {}
     for family in FAMILIES:
         spec = ",".join(t for t in (size, family) if t != "default")
         if figure == "panels":
             members[family] = ml_collections.ConfigDict(dict(arg=spec, overrides=()))
         else:
-            for kind in KINDS:
+            # the explicit member is the panels figure's run of that family (so a shared
+            # members_root reuses it); the others train the prequential objective only
+            members[f"{family}_explicit"] = ml_collections.ConfigDict(dict(arg=spec, overrides=()))
+            for kind in KINDS[1:]:
                 members[f"{family}_{kind}"] = ml_collections.ConfigDict(dict(arg=spec, overrides=(
                     f"--config.model.kind={kind}", "--config.sweep.axes.objective=('prequential',)",
                     "--config.sgd.enabled=False")))

@@ -44,8 +44,10 @@ def test_members_are_combined_with_their_architecture(figure_run):
     table = open(os.path.join(workdir, "table.txt")).read()
     assert "implicit" in table and "explicit" in table
     assert os.path.getsize(os.path.join(workdir, "figure.png")) > 10_000
-    for kind in TWO_KINDS:  # each member is a finished study of its own
-        assert experiment.results_lib.load(os.path.join(workdir, "members", kind)).eval.shape[0] > 0
+    members = sorted(os.listdir(os.path.join(workdir, "members")))  # <name>-<config hash>
+    assert [m.split("-")[0] for m in members] == sorted(TWO_KINDS)
+    for member in members:  # each member is a finished study of its own
+        assert experiment.results_lib.load(os.path.join(workdir, "members", member)).eval.shape[0] > 0
 
 
 def test_rerun_loads_without_training(figure_run):

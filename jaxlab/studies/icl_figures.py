@@ -8,6 +8,7 @@ Config: configs/icl_figures.py.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Callable
 
@@ -43,6 +44,12 @@ def member_configs(config: ml_collections.ConfigDict) -> dict[str, ml_collection
     return out
 
 
+def member_dirname(name: str, sub: ml_collections.ConfigDict) -> str:
+    """``<name>-<hash>``: the same resolved config always lands in the same directory."""
+    digest = hashlib.sha256(config_lib.to_json(sub).encode()).hexdigest()[:10]
+    return f"{name}-{digest}"
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     require(config.figure in FIGURES, "figure", f"must be one of {FIGURES}, got {config.figure!r}")
     require(len(config.members) >= 1, "members", "needs at least one member run")
@@ -55,10 +62,11 @@ def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool =
     from jaxlab import experiment
 
     evals, summaries = [], []
+    root = config.members_root or os.path.join(workdir, "members")
     for i, (name, sub) in enumerate(member_configs(config).items()):
-        print(f"icl_figures: member {i + 1}/{len(config.members)}: {name}", flush=True)
-        res = experiment.run(sub, os.path.join(workdir, "members", name), progress=progress,
-                             should_stop=should_stop)
+        member_dir = os.path.join(root, member_dirname(name, sub))
+        print(f"icl_figures: member {i + 1}/{len(config.members)}: {member_dir}", flush=True)
+        res = experiment.run(sub, member_dir, progress=progress, should_stop=should_stop)
         if res is None:
             return False
         tag = dict(member=name, family=sub.task.family, model=sub.model.kind)
@@ -75,12 +83,12 @@ def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool =
 
 
 def _curve_label(eval_df: pd.DataFrame, figure: str) -> pd.DataFrame:
-    """Which curve a row belongs to: the learner (panels) or the architecture, with the
-    oracle kept once per family (architectures)."""
+    """Which curve a row belongs to: the learner (panels), or the architecture of each
+    prequential-objective run with the oracle kept once per family (architectures)."""
     if figure == "panels":
         return eval_df.assign(curve=eval_df.learner)
-    curve = np.where(eval_df.learner == "bayes", "bayes", eval_df.model)
-    df = eval_df.assign(curve=curve)
+    df = eval_df[eval_df.learner.isin(["prequential", "bayes"])]
+    df = df.assign(curve=np.where(df.learner == "bayes", "bayes", df.model))
     first = df.member.isin(df.groupby("family").member.first())
     return df[(df.curve != "bayes") | first]
 
@@ -111,14 +119,12 @@ def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) ->
 def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
     """Seed mean ± std per family and curve of the error at n = 1, 10, 100 (when measured)
     and the code length summed over n = 5..N-1."""
-    df = summary.assign(curve=summary.learner if config.figure == "panels" else np.where(
-        summary.learner == "bayes", "bayes", summary.model))
+    df = _curve_label(summary, config.figure)
     cols = [c for c in ("n=1", "n=10", "n=100", f"code_length_{icl_occam.CODE_FROM}") if c in df]
     header = f"{'family':<12}{'learner':<14}" + "".join(f"{c:>18}" for c in cols)
     lines = ["generalisation error (MSE; Mastermind: NLL in nats) and code length, "
              "mean ± std over seeds", header, "-" * len(header)]
     for (family, curve), g in df.groupby(["family", "curve"], sort=False):
-        g = g.drop_duplicates(["seed", "run"]) if curve != "bayes" else g.drop_duplicates("seed")
         cells = "".join(f"{g[c].mean():>11.3f} ±{g[c].std(ddof=0):5.3f}"
                         if g[c].notna().all() else f"{'–':>18}" for c in cols)
         lines.append(f"{family:<12}{curve:<14}{cells}")
