@@ -1,0 +1,182 @@
+"""Representational compositionality: closed-form sweeps and emergent languages.
+
+Spec: ../shared/specs/compositionality.md §A; docs: docs/compositionality.md.
+
+``execute`` writes, for the synthetic experiment:
+  sweep:   one row per (sweep, point, seed): sweep, seed, sentence_length, vocab_size,
+           zdim, disentanglement, grammar_width, grammar_depth, composition, n_rules,
+           k_language, k_w_given_language, k_decoder, k_z_given_w_decoder, k_z,
+           k_z_given_w, c, topsim
+  summary: mean/std over seeds per point with the paper's means (paper_c, c_rel_error)
+  figure.png, table.txt
+and for the emergent-language experiment the ``languages``, ``curve`` and ``results``
+tables (see ``jaxlab.compositionality.emergent``).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from jaxlab import results as results_lib  # noqa: E402
+from jaxlab.compositionality import generators, sweeps  # noqa: E402
+from jaxlab.config import require  # noqa: E402
+
+TITLE = "A Complexity-Based Theory of Compositionality (ICML 2025, arXiv 2410.14817)"
+EXPERIMENTS = ("synthetic", "emergent")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    require(config.experiment in EXPERIMENTS, "experiment",
+            f"must be one of {EXPERIMENTS}, got {config.experiment!r}")
+    require(len(config.sweeps) >= 1, "sweeps", "needs at least one sweep")
+    for s in config.sweeps:
+        require(s in sweeps.SWEEPS, "sweeps", f"unknown sweep {s!r}; choose from {sweeps.SWEEPS}")
+    require(config.n_seeds >= 1, "n_seeds", f"must be >= 1, got {config.n_seeds}")
+    require(config.n_samples >= 3, "n_samples", f"must be >= 3, got {config.n_samples}")
+    require(config.noise > 0, "noise", f"must be > 0, got {config.noise}")
+    require(config.precision > 0, "precision", f"must be > 0, got {config.precision}")
+    for s in config.sweeps:
+        if s in sweeps.LOOKUP_SWEEPS:
+            for p in sweeps.lookup_points(s, config):
+                try:
+                    generators.check_lookup_point(*p)
+                except ValueError as e:
+                    require(False, f"ranges.{s}", str(e))
+        else:
+            try:
+                sweeps.grammar_points(s, config)
+            except ValueError as e:
+                require(False, f"ranges.{s}", str(e))
+    if config.experiment == "emergent":
+        from jaxlab.compositionality import emergent
+
+        emergent.validate(config)
+
+
+def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
+            should_stop=None) -> bool:
+    if config.experiment == "emergent":
+        from jaxlab.compositionality import emergent
+
+        return emergent.execute(config, workdir, progress=progress, should_stop=should_stop)
+    if should_stop is not None and should_stop(0):
+        return False
+    times = {}
+    bar = tqdm(total=len(config.sweeps), disable=not progress, desc="compositionality sweeps")
+
+    def done(name, seconds):
+        times[name] = seconds
+        bar.set_postfix(last=name)
+        bar.update(1 if name != "grammar" else sum(s in sweeps.GRAMMAR_SWEEPS for s in config.sweeps))
+
+    df = sweeps.run_sweeps(config.sweeps, config, done)
+    bar.close()
+    summary = sweeps.summarize(df)
+    results_lib.write_table(workdir, "sweep", df)
+    results_lib.write_table(workdir, "summary", summary)
+    plot(summary, os.path.join(workdir, "figure.png"))
+    results_lib.atomic_write_text(os.path.join(workdir, "table.txt"), report(summary) + "\n")
+    results_lib.update_manifest(workdir, sweep_s=times)
+    return True
+
+
+# The spec's listed points (A2), shown in table.txt; the summary table holds all of them.
+REPORT_POINTS = {
+    "sentence_length": [1, 2, 4, 8, 16, 32, 64],
+    "vocab_size": [2, 3, 4, 5, 6, 10, 20, 50, 100],
+    "zdim": [16, 32, 64, 96, 128, 160],
+    "disentanglement": [1, 2, 4, 8, 16],
+    "length_vocab": [(8, 2), (8, 4), (8, 10), (16, 5), (16, 10), (32, 6), (32, 10), (32, 100)],
+    "grammar_width": [1, 2, 3, 4],
+    "grammar_depth": [1, 2, 3, 4],
+    "composition": ["linear", "tensorproduct"],
+}
+
+
+def report(summary: pd.DataFrame) -> str:
+    """Paper vs ours, mean C (and topsim) over seeds, at the spec's points."""
+    lines = [f"{'sweep':<16} {'point':>10} {'C ours':>9} {'C paper':>9} {'rel.err':>8} "
+             f"{'topsim':>7} {'paper':>7}"]
+    for sweep, pts in REPORT_POINTS.items():
+        sub = summary[summary.sweep == sweep]
+        for row in sub.itertuples():
+            p = sweeps.point_of(sweep, row)
+            if p not in pts:
+                continue
+            lines.append(f"{sweep:<16} {str(p):>10} {row.c:9.5f} {row.paper_c:9.5f} "
+                         f"{100 * row.c_rel_error:7.3f}% {row.topsim:7.3f} {row.paper_topsim:7.3f}")
+    worst = summary.c_rel_error.max()
+    lines.append(f"max |C - paper| / paper over all {summary.paper_c.notna().sum()} points: "
+                 f"{100 * worst:.3f}%")
+    return "\n".join(lines)
+
+
+def _panel(ax, sub, x, label, log=False):
+    sub = sub.sort_values(x)
+    ax.errorbar(sub[x], sub.c, yerr=sub.c_std, color="C0", lw=1, label="C (ours)")
+    ax.plot(sub[x], sub.paper_c, "k.", ms=3, label="C (paper)")
+    ax.set_xlabel(label)
+    if log:
+        ax.set_xscale("log")
+    tw = ax.twinx()
+    tw.plot(sub[x], sub.topsim, color="C3", lw=1, ls="--", label="topsim")
+    tw.tick_params(axis="y", colors="C3", labelsize=6)
+    ax.tick_params(labelsize=6)
+
+
+def plot(summary: pd.DataFrame, path: str) -> None:
+    """The paper's synthetic figures: C (blue, paper black dots) and topsim (red) per sweep."""
+    panels = [("sentence_length", "sentence_length", "sentence length k", True),
+              ("vocab_size", "vocab_size", "vocabulary size V", True),
+              ("zdim", "zdim", "representation dim d", False),
+              ("disentanglement", "disentanglement", "disentanglement δ (V=2)", True),
+              ("length_vocab", None, "V (lines: k = 8, 16, 32)", True),
+              ("grammar_width", "grammar_width", "grammar width", False),
+              ("grammar_depth", "grammar_depth", "grammar depth", False),
+              ("composition", None, "composition", False)]
+    present = [p for p in panels if (summary.sweep == p[0]).any()]
+    cols = min(4, len(present))
+    rows = -(-len(present) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat[len(present):]:
+        ax.axis("off")
+    for ax, (sweep, x, label, log) in zip(axes.flat, present):
+        sub = summary[summary.sweep == sweep]
+        ax.set_title(sweep, fontsize=8)
+        if sweep == "length_vocab":
+            for j, (k, grp) in enumerate(sub.groupby("sentence_length")):
+                grp = grp.sort_values("vocab_size")
+                ax.plot(grp.vocab_size, grp.c, color="C0", ls=["-", "--", ":"][j % 3], lw=1,
+                        label=f"k={k}")
+                ax.plot(grp.vocab_size, grp.paper_c, "k.", ms=1.5)
+                peak = grp.loc[grp.c.idxmax()]
+                ax.axvline(peak.vocab_size, color="grey", lw=0.6, ls=["-", "--", ":"][j % 3])
+            ax.set_xscale("log")
+            ax.set_xlabel(label)
+            ax.legend(fontsize=6)
+        elif sweep == "composition":
+            lin = sub[sub.composition == "linear"]
+            rel = (sub.c.values - 1) / (lin.c.values[0] - 1)
+            rel_paper = (sub.paper_c.values - 1) / (lin.paper_c.values[0] - 1)
+            xs = np.arange(len(sub))
+            ax.bar(xs - 0.2, rel, 0.4, color="C0", label="ours")
+            ax.bar(xs + 0.2, rel_paper, 0.4, color="grey", label="paper")
+            ax.set_xticks(xs, [c[:6] for c in sub.composition])
+            ax.set_ylabel("(C-1) / linear", fontsize=7)
+            ax.legend(fontsize=6)
+        else:
+            _panel(ax, sub, x, label, log)
+        ax.tick_params(labelsize=6)
+    axes.flat[0].set_ylabel("compositionality C", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
