@@ -60,13 +60,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # Emergent languages (spec A2): an iterated-learning referential game, then block-wise
     # prequential coding of objects given messages.
     c.emergent = ml_collections.ConfigDict(dict(
+        # the game (CPU-sized: the reference runs 80 generations of 1200/200/3000 rounds)
         n_attributes=2, n_values=8, message_length=2, vocab_size=8,
-        language_seeds=5, generations=40, hidden=128,
-        imitation_steps=400, listener_steps=200, game_steps=600, game_batch=64,
-        candidates=15, learning_rate=1e-3, imitation_fraction=0.5,
-        repeats=50, val_objects=8, prequential_seeds=3,
-        embed=64, decoder_layers=3, decoder_hidden=256, batch_size=50, patience=10,
-        min_delta=1e-3, max_epochs=200, lanes=0))
+        language_seeds=3, generations=30, hidden=64,
+        imitation_steps=300, listener_steps=100, game_steps=400, game_batch=64,
+        candidates=15, learning_rate=3e-3, imitation_fraction=0.75, dense_reward=True,
+        entropy=0.02,
+        # prequential coding (the reference: 50 repeats, hidden 256, patience 50)
+        repeats=10, val_objects=8, prequential_seeds=2,
+        embed=64, decoder_layers=3, decoder_hidden=64, decoder_learning_rate=1e-3,
+        batch_size=50, patience=5, min_delta=1e-3, max_epochs=60, lanes=48))
     if smoke:
         c.n_seeds = 2
         c.n_samples = 48
@@ -76,5 +79,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.emergent.update(language_seeds=1, generations=2, hidden=32, imitation_steps=20,
                           listener_steps=20, game_steps=20, repeats=4, val_objects=8,
                           prequential_seeds=1, embed=8, decoder_hidden=16, decoder_layers=2,
-                          batch_size=16, patience=2, max_epochs=4)
+                          batch_size=16, patience=2, max_epochs=4, lanes=8)
     return c

@@ -180,3 +180,79 @@ def plot(summary: pd.DataFrame, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def _config(arg: str, *overrides: str):
+    from jaxlab import config as config_lib
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "configs", "compositionality.py")
+    return config_lib.load(f"{path}:{arg}" if arg else path, list(overrides))
+
+
+def _emergent_fits(quick: bool):
+    """The prequential fits of the two anchor languages x 2 seeds (the same code path as the
+    emergent experiment, CPU-bench sizes): (one-program fn, its args, per-fit data list, fit spec,
+    init params per dataset)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxlab.coding import fits
+    from jaxlab.compositionality import emergent
+
+    over = (["--config.emergent.repeats=4", "--config.emergent.decoder_hidden=32",
+             "--config.emergent.max_epochs=20", "--config.emergent.patience=3"] if quick else
+            ["--config.emergent.repeats=10", "--config.emergent.decoder_hidden=64",
+             "--config.emergent.max_epochs=60", "--config.emergent.patience=5"])
+    config = _config("emergent", *over)
+    e, g = config.emergent, emergent.game_of(config)
+    cfg, coder = emergent.prequential_setup(e, g.n_objects)
+    attrs = g.attributes()
+    perm = np.random.RandomState(0).permutation(g.n_objects)
+    langs = [attrs, attrs[perm]]
+    items = [(i, s) for i in range(len(langs)) for s in range(2)]
+    data = [emergent.make_dataset(attrs, jnp.asarray(langs[i]), e.repeats, jax.random.PRNGKey(10 * s + i))
+            for i, s in items]
+    w = jnp.stack([d[0] for d in data])
+    z = jnp.stack([d[1] for d in data])
+    keys = jnp.stack([jax.random.PRNGKey(100 + j) for j in range(len(items))])
+    one_program = jax.jit(lambda w, z, k: emergent.code_all(e, coder, cfg, w, z, k))
+    # The same fits one by one (blockwise_code's data layout and keys).
+    bounds = cfg.bounds(w.shape[1])
+    n_tr = w.shape[1] - cfg.val_size
+    singles, inits = [], []
+    for j in range(len(items)):
+        k_init, k_fit = jax.random.split(keys[j])
+        params = coder.model.init(k_init, w[j, :1])
+        for f, kf in enumerate(jax.random.split(k_fit, len(bounds))):
+            singles.append(fits.FitData(w[j, :n_tr], z[j, :n_tr], jnp.asarray(bounds[f]), w[j, n_tr:],
+                                        z[j, n_tr:], jnp.asarray(cfg.val_size), kf))
+            inits.append(params)
+    whole_fit = jax.jit(lambda p, d: fits.fit(coder.spec, p, d))
+    return one_program, (w, z, keys), singles, inits, whole_fit
+
+
+def bench(quick: bool, peak_gflops: float) -> dict:
+    """compositionality_synthetic_sweeps_s: wall time of all 8 synthetic sweeps (default
+    config; ``quick``: the smoke config), compile included, in this process.
+    emergent_prequential_speedup: block-wise prequential coding of 4 emergent-language
+    datasets (all blocks and seeds in one program) ÷ a loop over the same fits, each fit one
+    jitted program; both warm (compiled before timing)."""
+    import jax
+
+    from jaxlab.bench import best_time
+
+    config = _config("smoke" if quick else "")
+    t = time.perf_counter()
+    sweeps.run_sweeps(config.sweeps, config)
+    sweeps_s = time.perf_counter() - t
+
+    one_program, args, singles, inits, whole_fit = _emergent_fits(quick)
+    t_many = best_time(lambda: one_program(*args), 1)
+    jax.block_until_ready(whole_fit(inits[0], singles[0]))
+    t_loop = best_time(lambda: [whole_fit(p, d) for p, d in zip(inits, singles)], 1)
+    return {"compositionality_synthetic_sweeps_s": sweeps_s,
+            "emergent_prequential_fits": len(singles),
+            "emergent_prequential_one_program_s": t_many,
+            "emergent_prequential_loop_s": t_loop,
+            "emergent_prequential_speedup": t_loop / t_many}
