@@ -249,3 +249,25 @@ def test_emergent_study_smoke(tmp_path):
     np.testing.assert_allclose(results.c, results.k_z / results.k_data, rtol=1e-6)
     assert np.isfinite(curve.block_cost).all() and (curve.block_cost <= 4 * 2 * math.log(8) + 1e-3).all()
     assert os.path.getsize(tmp_path / "table.txt") > 0
+
+
+def test_estimator_api_closed_form_and_learned():
+    from jaxlab.compositionality import compositionality, learned
+
+    shape = generators.LookupShape.covering([(2, 3, 4, 1)], 60)
+    s = generators.sample_lookup(jax.random.PRNGKey(4), 2, 3, 4, 1, shape)
+    closed = compositionality(s.w, s.z, generator=complexity.KnownLookup(s, 2, 3))
+    assert closed["method"] == "closed_form"
+    assert float(closed["c"]) == pytest.approx(float(complexity.lookup_terms(s, 2, 3).c))
+    cfg = learned.PrequentialConfig(val_size=10, first=10, n_blocks=3, embed=4, hidden=16, layers=2,
+                                    patience=2, max_epochs=5)
+    est = compositionality(s.w, s.z, vocab_size=3, prequential=cfg)
+    assert est["method"] == "prequential" and len(est["block_costs"]) == len(est["boundaries"])
+    assert est["k_z"] == pytest.approx(est["k_w"] + est["k_z_given_w"], rel=1e-6)
+    assert est["c"] == pytest.approx(est["k_z"] / est["k_z_given_w"]) and est["c"] > 1
+    # The first block costs its naive code: the block's own marginal lattice Gaussian.
+    z0 = np.asarray(s.z[:10])
+    sd = np.maximum(z0.std(0), P)
+    mu = 0.5 * (sd / P) ** 2
+    naive = -scipy.stats.skellam.logpmf(np.round((z0 - z0.mean(0)) / P), mu, mu).sum()
+    assert est["block_costs"][0] == pytest.approx(naive, rel=1e-3)
