@@ -8,5 +8,5 @@ C(Z) = K(Z) / K(Z | W) for a representation Z re-described by discrete sentences
   * ``topsim``: topological similarity, the companion metric;
   * ``emergent``: emergent languages from an iterated-learning speaker/listener game.
 """
-from jaxlab.compositionality.complexity import Terms  # noqa: F401
+from jaxlab.compositionality.complexity import Terms, compositionality  # noqa: F401
 from jaxlab.compositionality.topsim import topological_similarity  # noqa: F401
