@@ -146,7 +146,9 @@ def compositionality(sentences: jax.Array, representation: jax.Array, *, generat
     cfg = prequential or learned.PrequentialConfig()
     key = jax.random.PRNGKey(0) if key is None else key
     coder = learned.make_coder(vocab_size, w.shape[1], z.shape[1], cfg, n_values, precision)
-    code = jax.jit(lambda w, z, key: learned.prequential_code(coder, cfg, w, z, key))(w, z, key)
+    code = jax.jit(lambda w, z, key: learned.prequential_code_many(coder, cfg, w[None], z[None], key[None],
+                                                                     cfg.lanes))(w, z, key)
+    code = jax.tree.map(lambda a: a[0], code)
     n_train = w.shape[0] - cfg.val_size
     if n_values is not None:
         k_z = n_train * z.shape[1] * math.log(n_values)

@@ -61,7 +61,7 @@ class PrequentialConfig:
     min_delta: float = 1e-3
     max_epochs: int = 200
     chunk_steps: int = 16
-    lanes: int | None = None
+    lanes: int | None = 8  # fits in flight (None: all); a few lanes refilled as fits stop are fastest on CPU
 
     def bounds(self, n_items: int) -> np.ndarray:
         n_train = n_items - self.val_size

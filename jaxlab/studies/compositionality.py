@@ -233,7 +233,7 @@ def _emergent_fits(quick: bool):
 
 def bench(quick: bool, peak_gflops: float) -> dict:
     """compositionality_synthetic_sweeps_s: wall time of all 8 synthetic sweeps (default
-    config; ``quick``: the smoke config), compile included, in this process (and its CPU
+    config; ``quick``: two sweeps of the smoke config), compile included, in this process (and its CPU
     time, ``..._cpu_s``: on a shared machine the wall time mostly measures the neighbours).
     emergent_prequential_speedup: block-wise prequential coding of 4 emergent-language
     datasets (all blocks and seeds in one program) ÷ a loop over the same fits, each fit one
@@ -242,7 +242,7 @@ def bench(quick: bool, peak_gflops: float) -> dict:
 
     from jaxlab.bench import best_time
 
-    config = _config("smoke" if quick else "")
+    config = _config("smoke,sentence_length,composition" if quick else "")
     t, cpu = time.perf_counter(), time.process_time()
     sweeps.run_sweeps(config.sweeps, config)
     sweeps_s, sweeps_cpu_s = time.perf_counter() - t, time.process_time() - cpu
