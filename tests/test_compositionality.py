@@ -15,6 +15,8 @@ import scipy.stats
 from jaxlab.compositionality import codes, complexity, generators, topsim
 
 P = 0.01
+# One compiled sampler per padded shape instead of op-by-op dispatch.
+sample_lookup = jax.jit(generators.sample_lookup, static_argnums=(5,))
 
 
 def test_lattice_code_matches_scipy_and_samples_its_distribution():
@@ -50,7 +52,7 @@ def _brute_lookup(sample, k, vocab, d, delta):
 def test_lookup_terms_against_brute_force(point):
     k, vocab, d, delta = point
     shape = generators.LookupShape.covering([point, (4, 5, 8, 2)], 6)  # padded beyond the point
-    s = generators.sample_lookup(jax.random.PRNGKey(3), k, vocab, d, delta, shape)
+    s = sample_lookup(jax.random.PRNGKey(3), k, vocab, d, delta, shape)
     n_entries, comp = vocab ** delta, d * delta // k
     table = np.asarray(s.table)[:n_entries, :comp]
     assert not np.asarray(s.table)[n_entries:].any() and not np.asarray(s.table)[:, comp:].any()
@@ -75,8 +77,8 @@ def test_lookup_terms_against_brute_force(point):
 
 
 def test_lookup_draws_do_not_depend_on_padding():
-    a = generators.sample_lookup(jax.random.PRNGKey(5), 2, 3, 4, 1, generators.LookupShape(7, 2, 4, 3, 2, 1))
-    b = generators.sample_lookup(jax.random.PRNGKey(5), 2, 3, 4, 1, generators.LookupShape(7, 8, 16, 9, 8, 2))
+    a = sample_lookup(jax.random.PRNGKey(5), 2, 3, 4, 1, generators.LookupShape(7, 2, 4, 3, 2, 1))
+    b = sample_lookup(jax.random.PRNGKey(5), 2, 3, 4, 1, generators.LookupShape(7, 8, 16, 9, 8, 2))
     np.testing.assert_array_equal(np.asarray(a.table), np.asarray(b.table)[:3, :2])
     np.testing.assert_array_equal(np.asarray(a.w), np.asarray(b.w)[:, :2])
     np.testing.assert_array_equal(np.asarray(a.z), np.asarray(b.z)[:, :4])
@@ -194,15 +196,13 @@ def test_synthetic_study_smoke(tmp_path):
     from jaxlab import config as config_lib
     from jaxlab import experiment
 
-    config = config_lib.load(f"{CONFIG}:smoke,sentence_length,disentanglement,composition")
+    config = config_lib.load(f"{CONFIG}:smoke,sentence_length,composition")
     res = experiment.run(config, str(tmp_path), progress=False)
     sweep, summary = res.tables["sweep"], res.tables["summary"]
-    # 3 + 2 lookup points and 2 grammars, 2 seeds each.
-    assert len(sweep) == (3 + 2 + 2) * 2 and set(sweep.sweep) == {"sentence_length", "disentanglement", "composition"}
+    # 3 lookup points and 2 grammars, 2 seeds each.
+    assert len(sweep) == (3 + 2) * 2 and set(sweep.sweep) == {"sentence_length", "composition"}
     assert (sweep.c > 1).all() and np.isfinite(sweep.topsim).all()
     np.testing.assert_allclose(sweep.k_z / sweep.k_z_given_w, sweep.c, rtol=1e-5)
-    # The same (point, seed) draws the same numbers in every sweep: k=16, V=2... is not
-    # shared here, but k=16, V=10, d=64, δ=1 is (sentence_length k=16, disentanglement δ=1 uses V=2).
     sl = sweep[(sweep.sweep == "sentence_length") & (sweep.sentence_length == 16)]
     assert sl.c.mean() == pytest.approx(1.1266, rel=0.03)  # 48 samples, 2 seeds
     comp = summary[summary.sweep == "composition"].set_index("composition")
@@ -255,7 +255,7 @@ def test_estimator_api_closed_form_and_learned():
     from jaxlab.compositionality import compositionality, learned
 
     shape = generators.LookupShape.covering([(2, 3, 4, 1)], 60)
-    s = generators.sample_lookup(jax.random.PRNGKey(4), 2, 3, 4, 1, shape)
+    s = sample_lookup(jax.random.PRNGKey(4), 2, 3, 4, 1, shape)
     closed = compositionality(s.w, s.z, generator=complexity.KnownLookup(s, 2, 3))
     assert closed["method"] == "closed_form"
     assert float(closed["c"]) == pytest.approx(float(complexity.lookup_terms(s, 2, 3).c))
