@@ -15,7 +15,7 @@ instead), ``smoke`` (tiny sizes, for tests).
 
 Expected result (default, measured): every one of the 428 sweep points within 1% of the
 paper's mean C (mean error 0.03%), e.g. k=16, V=10, d=64 → 1.126 (paper 1.1266), k=64 → 2.027
-(2.022), grammar w3/d2 → 1.00643 (1.00642), tensor product 1.0381 (1.0380); 126 s wall
+(2.022), grammar w3/d2 → 1.00642 (1.00642), tensor product 1.0381 (1.0380); 91 s wall
 cold (mostly compilation), 39 s with the compilation cache, on the shared 2-core CPU. Emergent (``:emergent``, ~3 minutes): C 1.91 ± 0.43 with resets (iterated learning) vs
 1.05 ± 0.03 without (paper 1.95 ± 0.33 vs 1.017 ± 0.008). See docs/compositionality.md.
 """

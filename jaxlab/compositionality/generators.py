@@ -187,11 +187,12 @@ class GrammarSample(NamedTuple):
 
 def sample_sentences(key: jax.Array, g: Grammar, n: int) -> jax.Array:
     """(n, k) sentences from the grammar's POS Markov chain (uniform words within a POS)."""
-    k_step, k_word = jax.random.split(key)
-    steps = jax.random.randint(k_step, (n, g.num_words), 0, 2)
+    u = jax.random.uniform(key, (2, n, g.num_words))
+    steps = jnp.floor(u[0] * 2).astype(jnp.int32)
     # START -> POS 0 or 1; POS t -> t + 1 or t + 2 (mod n_pos).
     pos = (jnp.cumsum(steps + 1, axis=1) - 1) % g.n_pos
-    which = jax.random.randint(k_word, (n, g.num_words), 0, g.vocab_size // g.n_pos)
+    per_pos = g.vocab_size // g.n_pos
+    which = jnp.minimum(jnp.floor(u[1] * per_pos), per_pos - 1).astype(jnp.int32)
     return (pos + g.n_pos * which).astype(jnp.int32)
 
 
@@ -244,17 +245,22 @@ def sample_grammar(key: jax.Array, g: Grammar, n: int, noise_std: float = 0.01,
     shape = shape or GrammarShape(n, g.n_rules, g.n_roles)
     width, depth, linear = grammar_arrays(g) if point is None else point
     prior, noise_code = codes.lattice_code(1.0, precision), codes.lattice_code(noise_std, precision)
-    k_emb, k_rules, k_w, k_noise = (jax.random.fold_in(key, i) for i in range(4))
-    draw = lambda kk, shp: prior.sample(jax.random.uniform(kk, shp))
-    embeddings = draw(k_emb, (g.vocab_size, g.z_dim))
     n_rules = g.n_terminal_rules + depth * width ** 2
     n_roles = g.n_pos + depth * width
     rule_mask = linear & (jnp.arange(shape.n_rules_max) < n_rules)
     role_mask = ~linear & (jnp.arange(shape.n_roles_max) < n_roles)
-    rules = jnp.where(rule_mask[:, None, None], draw(k_rules, (shape.n_rules_max, 2 * g.z_dim, g.z_dim)), 0)
-    roles = jnp.where(role_mask[:, None], draw(k_rules, (shape.n_roles_max, g.z_dim)), 0)
-    w = sample_sentences(k_w, g, n)
-    noise = noise_code.sample(jax.random.uniform(k_noise, (n, g.z_dim)))
+    # One uniform draw and one inverse-CDF pass per prior (few random call sites keep the
+    # program quick to compile): [embeddings | roles | rules] under the parameter prior.
+    d = g.z_dim
+    sizes = (g.vocab_size * d, shape.n_roles_max * d, shape.n_rules_max * 2 * d * d)
+    params = prior.sample(jax.random.uniform(jax.random.fold_in(key, 0), (sum(sizes),)))
+    embeddings = params[:sizes[0]].reshape(g.vocab_size, d)
+    roles = params[sizes[0]:sizes[0] + sizes[1]].reshape(shape.n_roles_max, d)
+    rules = params[sizes[0] + sizes[1]:].reshape(shape.n_rules_max, 2 * d, d)
+    rules = jnp.where(rule_mask[:, None, None], rules, 0)
+    roles = jnp.where(role_mask[:, None], roles, 0)
+    w = sample_sentences(jax.random.fold_in(key, 2), g, n)
+    noise = noise_code.sample(jax.random.uniform(jax.random.fold_in(key, 3), (n, d)))
     z = decode_grammar(g, w, embeddings, rules, roles, precision, width, depth, linear) + noise * precision
     chex.assert_shape(z, (n, g.z_dim))
     return GrammarSample(w, z, embeddings, rules, rule_mask, roles, role_mask, noise)
