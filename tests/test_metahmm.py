@@ -164,3 +164,73 @@ def test_posterior_samples_follow_the_posterior():
     # at t = 0 the posterior is the prior: uniform over training HMMs
     hist = np.bincount(s[0], minlength=fam.n_hmms)[fam.train_ids] / s.shape[1]
     assert np.abs(hist - 1 / len(fam.train_ids)).max() < 0.02 and np.isfinite(ll).all()
+
+
+# ----------------------------------------------------------------------------- study
+def _metahmm_config(*overrides):
+    import os
+
+    from jaxlab import config as config_lib
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return config_lib.load(os.path.join(root, "configs", "metahmm.py") + ":smoke,nomc",
+                           list(overrides))
+
+
+def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path):
+    from jaxlab import experiment
+    from jaxlab.studies import metahmm as study
+
+    res = experiment.run(_metahmm_config(), str(tmp_path), progress=False)
+    pos = res.tables["positions"]
+    assert set(pos.learner) == {"gpt", "oracle", "oracle_all"}
+    amb = pos[(pos.learner == "oracle") & (pos.metric == "ambiguity") & (pos.position == 0)]
+    fam = metahmm.build(study.family_spec(res.config))
+    np.testing.assert_allclose(amb.value, math.log(len(fam.train_ids)), rtol=1e-5)
+    kl = pos[(pos.learner == "gpt") & (pos.metric == "kl")]
+    assert len(kl) == 2 * res.config.task.length and (kl.value >= 0).all()
+    summary = res.summary.set_index(["learner", "seed"])
+    # the oracle is Bayes-optimal on average: no learner codes the sequences shorter
+    assert (summary.loc["gpt", "excess_code_length"] > -0.5).all()
+    ambiguity = res.tables["ambiguity"]
+    assert ambiguity.groupby("run").n_tokens.sum().eq(
+        res.config.eval.n_seqs * res.config.task.length).all()
+
+
+def test_mc_decoder_rows_match_a_full_forward_pass():
+    from jaxlab.studies import metahmm as study
+    from jaxlab.studies import metahmm_mc
+
+    config = _metahmm_config()
+    fam = metahmm.build(study.family_spec(config))
+    sizes = study.family_spec(config).factor_sizes
+    model = study.make_model(config, cond_sizes=sizes)
+    x, _ = metahmm.sample(fam, jax.random.PRNGKey(0), jnp.asarray(fam.train_ids[:4]), 16)
+    theta = jnp.asarray(fam.factors[fam.train_ids[:4]])
+    params = model.init(jax.random.PRNGKey(1), x, jnp.broadcast_to(jnp.arange(16), x.shape), None, theta)
+    full = study.model_log_probs(model, params, x, 2, config.task.n_tokens, cond=theta)
+    pos = np.array([0, 3, 15])
+    rows = metahmm_mc.decoder_at(model, params, x, pos, theta[:, None, None].repeat(3, 1),
+                                 config.task.n_tokens, row_batch=5)
+    np.testing.assert_allclose(rows[:, :, 0], full[:, pos], atol=1e-5)
+    logits = jax.random.normal(jax.random.PRNGKey(2), (3, sum(sizes))) * 3
+    draws = np.asarray(metahmm_mc.sample_factors(jax.random.PRNGKey(3), logits, sizes, 4000))
+    assert draws.shape == (3, 4000, len(sizes))
+    p0 = np.asarray(jax.nn.softmax(logits[0, :sizes[0]]))
+    np.testing.assert_allclose(np.bincount(draws[0, :, 0], minlength=sizes[0]) / 4000, p0, atol=0.03)
+    lp = metahmm_mc.factor_log_probs(logits, sizes, jnp.asarray(draws[:, 0]))
+    assert lp.shape == (3, len(sizes)) and (np.asarray(lp) <= 0).all()
+
+
+@pytest.mark.slow
+def test_smoke_study_with_the_monte_carlo_predictor(tmp_path):
+    import os
+
+    from jaxlab import config as config_lib, experiment
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    config = config_lib.load(os.path.join(root, "configs", "metahmm.py") + ":smoke")
+    res = experiment.run(config, str(tmp_path), progress=False)
+    mc = res.tables["mc"]
+    assert {"gpt", "known_theta", "mc_oracle", "mc_amortised"} <= set(mc.learner)
+    assert np.isfinite(mc.kl).all()
