@@ -234,3 +234,13 @@ def test_smoke_study_with_the_monte_carlo_predictor(tmp_path):
     mc = res.tables["mc"]
     assert {"gpt", "known_theta", "mc_oracle", "mc_amortised"} <= set(mc.learner)
     assert np.isfinite(mc.kl).all()
+
+
+def test_bench_hook_reports_the_oracle_keys():
+    from jaxlab.studies import metahmm as study
+
+    out = study.bench(True, 100.0)  # checks the fast oracle against the naive one inside
+    for k in ("metahmm_oracle_s_per_seq", "metahmm_oracle_naive_s_per_seq",
+              "metahmm_oracle_vs_naive", "metahmm_oracle_gflop_per_seq",
+              "metahmm_oracle_flops_fraction"):
+        assert out[k] > 0
