@@ -58,11 +58,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         lr_schedule="cosine", warmup_steps=100, skewed=False))
     c.hp = ml_collections.ConfigDict(dict(learning_rate=1e-3))
     c.sweep = ml_collections.ConfigDict(dict(axes=ml_collections.ConfigDict(), n_seeds=3))
-    # Evaluation on held-out HMMs; the oracle's prior is uniform over the training HMMs
-    # ("train": what the learners were trained on, A(0) = ln #train) and, as a second
-    # column, over the whole family ("all": the reference's oracle).
+    # Evaluation on held-out HMMs. The oracle's prior is uniform over the whole family
+    # ("all": the reference's oracle; the only one whose support holds the held-out HMMs);
+    # the oracle with the prior uniform over the training HMMs ("train": what the learners
+    # were trained on, A(0) = ln #train) is reported beside it (learner "oracle_train").
     c.eval = ml_collections.ConfigDict(dict(
-        n_seqs=256, block=8, oracle_block=4, split="held_out",
+        n_seqs=256, block=8, oracle_block=4, split="held_out", prior="all",
         report_positions=(0, 1, 2, 3, 5, 8, 16, 32, 63),
         ambiguity_edges=(0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 12.0)))
     # Monte-Carlo predictor at CPU scale: decoder p(x_t | x_<t, θ) (the pretrained GPT +

@@ -183,10 +183,11 @@ def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path)
 
     res = experiment.run(_metahmm_config(), str(tmp_path), progress=False)
     pos = res.tables["positions"]
-    assert set(pos.learner) == {"gpt", "oracle", "oracle_all"}
-    amb = pos[(pos.learner == "oracle") & (pos.metric == "ambiguity") & (pos.position == 0)]
+    assert set(pos.learner) == {"gpt", "oracle", "oracle_train"}
+    amb0 = pos[(pos.metric == "ambiguity") & (pos.position == 0)].set_index("learner").value
     fam = metahmm.build(study.family_spec(res.config))
-    np.testing.assert_allclose(amb.value, math.log(len(fam.train_ids)), rtol=1e-5)
+    np.testing.assert_allclose(amb0["oracle_train"], math.log(len(fam.train_ids)), rtol=1e-5)
+    np.testing.assert_allclose(amb0["oracle"], math.log(fam.n_hmms), rtol=1e-5)
     kl = pos[(pos.learner == "gpt") & (pos.metric == "kl")]
     assert len(kl) == 2 * res.config.task.length and (kl.value >= 0).all()
     summary = res.summary.set_index(["learner", "seed"])

@@ -84,6 +84,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(0 <= tr.warmup_steps < tr.steps, "train.warmup_steps", f"must be in [0, {tr.steps})")
     require(config.hp.learning_rate > 0, "hp.learning_rate", "must be > 0")
     require(ev.split in ("held_out", "train"), "eval.split", "must be held_out or train")
+    require(ev.prior in PRIORS, "eval.prior", f"must be one of {PRIORS}, got {ev.prior!r}")
+    require(not (ev.split == "held_out" and ev.prior == "train" and mc.enabled), "eval.prior",
+            "the MC predictor samples the oracle posterior, which must contain the true HMM")
     for name in ("block", "oracle_block"):
         require(ev[name] >= 1 and ev.n_seqs % ev[name] == 0, f"eval.{name}",
                 f"must be >= 1 and divide eval.n_seqs={ev.n_seqs}")
@@ -190,15 +193,23 @@ def eval_sequences(config: ml_collections.ConfigDict, fam: metahmm.Family) -> tu
     return x, ids
 
 
-def priors(fam: metahmm.Family) -> jax.Array:
-    """(2, H) log-priors: uniform over the training HMMs, uniform over every HMM."""
-    return jnp.asarray(np.stack([hmm_oracle.log_prior_of(fam.n_hmms, fam.train_ids),
-                                 hmm_oracle.log_prior_of(fam.n_hmms)]))
+def prior_order(config: ml_collections.ConfigDict) -> tuple[str, str]:
+    """(primary, other): the oracle the study reports first (``eval.prior``) and the other."""
+    primary = config.eval.prior
+    return primary, next(p for p in PRIORS if p != primary)
+
+
+def priors(fam: metahmm.Family, order: tuple[str, ...] = PRIORS) -> jax.Array:
+    """(2, H) log-priors in ``order``: "train" = uniform over the training HMMs, "all" =
+    uniform over every HMM of the family."""
+    table = {"train": hmm_oracle.log_prior_of(fam.n_hmms, fam.train_ids),
+             "all": hmm_oracle.log_prior_of(fam.n_hmms)}
+    return jnp.asarray(np.stack([table[p] for p in order]))
 
 
 def run_oracle(config, fam, x, *, n_samples: int = 0, key=None) -> hmm_oracle.OracleOut:
     f = jax.jit(lambda xx, k: hmm_oracle.blocked_filter(
-        jnp.asarray(fam.trans), jnp.asarray(fam.emis), xx, priors(fam),
+        jnp.asarray(fam.trans), jnp.asarray(fam.emis), xx, priors(fam, prior_order(config)),
         block=config.eval.oracle_block, epistemic=True, n_samples=n_samples, key=k))
     return f(x, key if key is not None else jax.random.PRNGKey(0))
 
@@ -323,7 +334,8 @@ def summarize(positions: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.
 def report(summary: pd.DataFrame, ambiguity: pd.DataFrame, config, mc: pd.DataFrame | None) -> str:
     cols = [f"kl@{p}" for p in config.eval.report_positions] + ["kl_peak", "code_length",
                                                                "excess_code_length"]
-    lines = [f"symmetrised KL to the Bayes oracle (prior: training HMMs) at position t on "
+    prior = {"all": "every HMM", "train": "the training HMMs"}[config.eval.prior]
+    lines = [f"symmetrised KL to the Bayes oracle (uniform prior over {prior}) at position t on "
              f"{config.eval.n_seqs} sequences of {config.eval.split} HMMs; code length = "
              f"sum over t of NLL (nats/sequence); mean ± std over seeds"]
     header = f"{'learner':<12}" + "".join(f"{c:>16}" for c in cols)
@@ -435,12 +447,13 @@ def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool =
         state.params)
     logq = np.asarray(jax.device_get(logq))[: grid.n_runs]
     logp = oracle.log_pred  # (P, n, T, V)
-    amb = oracle.entropy[0]  # (n, T) ambiguity under the training prior
+    amb = oracle.entropy[0]  # (n, T) ambiguity under the primary prior
     oracle_nll = -np.take_along_axis(logp, x_np[None, ..., None], -1)[..., 0]  # (P, n, T)
 
     frames, amb_frames = [], []
-    for p, prior in enumerate(PRIORS):
-        learner = "oracle" if prior == "train" else "oracle_all"
+    primary, other = prior_order(config)
+    for p, prior in enumerate((primary, other)):
+        learner = "oracle" if p == 0 else f"oracle_{other}"
         for seed in range(grid.n_seeds):
             frames += _tidy(-1, seed, learner, {"nll": oracle_nll[p].mean(0),
                                                 "ambiguity": oracle.entropy[p].mean(0),
@@ -449,7 +462,7 @@ def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool =
         div = jax.device_get(divergences(jnp.asarray(logp[0]), jnp.asarray(logq[r])))
         div_all = jax.device_get(divergences(jnp.asarray(logp[1]), jnp.asarray(logq[r])))["kl"]
         nll = -np.take_along_axis(logq[r], x_np[..., None], -1)[..., 0]
-        metrics = {**{k: v.mean(0) for k, v in div.items()}, "kl_all": div_all.mean(0),
+        metrics = {**{k: v.mean(0) for k, v in div.items()}, f"kl_{other}": div_all.mean(0),
                    "nll": nll.mean(0)}
         if not healthy[r]:
             metrics = {k: np.full_like(v, np.nan) for k, v in metrics.items()}

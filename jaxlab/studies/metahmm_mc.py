@@ -184,7 +184,7 @@ def run(config, fam, lm_state, x, ids, oracle, workdir, progress, should_stop, c
     xm = x[:n, :t_max]
     n_max = max(mc.samples)
     factors = jnp.asarray(fam.factors)
-    logp = jnp.asarray(oracle.log_pred[0, :n, :t_max])  # (n, T', V) oracle, training prior
+    logp = jnp.asarray(oracle.log_pred[0, :n, :t_max])  # (n, T', V) oracle, primary prior
     amb = np.asarray(oracle.entropy[0, :n])[:, pos]  # (n, P)
     # (i) oracle-posterior samples: one independent set per seed
     o_key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 11)
