@@ -209,8 +209,9 @@ def run(config, fam, lm_state, x, ids, oracle, workdir, progress, should_stop, c
         return out, q_true
 
     keys = jax.vmap(lambda k: jax.random.fold_in(k, 13))(grid.keys())
+    # to the executor's padded run count (trained states already have it)
     pad = lambda tree: executor.place(jax.tree.map(
-        lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], executor.padded(n_runs) - n_runs, 0)]),
+        lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], executor.padded(n_runs) - a.shape[0], 0)]),
         tree))
     args = pad((dec_state.params, post_state.params, oracle_theta, keys))
     preds, q_true = jax.device_get(executor.map_runs(per_run)(*args))
