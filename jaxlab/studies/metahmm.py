@@ -393,7 +393,10 @@ def plot(positions: pd.DataFrame, ambiguity: pd.DataFrame, mc: pd.DataFrame | No
     ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower left")
 
     ax = axes[1]
+    n_max = f"N={max(config.mc.samples)} " if config.mc.enabled else ""
     for learner, g in ambiguity.groupby("learner"):
+        if "N=" in learner and n_max not in learner:
+            continue  # the table keeps every N; the panel shows the largest
         s = g.groupby(["bin_lo", "bin_hi"])["kl"].mean().reset_index().dropna()
         centre = np.sqrt(np.maximum(s.bin_lo, 1e-4) * s.bin_hi)
         ax.plot(centre, s.kl, "o-", label=learner)
