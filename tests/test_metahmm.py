@@ -1,0 +1,247 @@
+"""MetaHMM: generator statistics, the exact oracle against brute-force enumeration, A(0)."""
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxlab.tasks import hmm_oracle, metahmm
+
+TINY = metahmm.FamilySpec(
+    n_states=3, n_tokens=4, base_cycles=2, base_directions=2, base_speeds=1, cycle_families=1,
+    groups_per_family=2, cycles_per_group=1, family_directions=2, family_speeds=1,
+    emission_groups=1, emission_variants=2, emission_shifts=2, n_held_out=8, seed=3)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return metahmm.build(metahmm.FamilySpec())
+
+
+def test_paper_small_family_has_12288_hmms_and_a_disjoint_held_out_split(small):
+    spec = metahmm.FamilySpec()
+    assert spec.n_hmms == 12288 and small.n_hmms == 12288
+    assert small.factors.shape == (12288, len(spec.factor_sizes)) == (12288, len(spec.factor_names))
+    assert len(np.unique(small.factors, axis=0)) == 12288  # every combination once
+    assert len(small.held_out_ids) == 1000 and len(small.train_ids) == 11288
+    assert not set(small.held_out_ids) & set(small.train_ids)
+    # held-out HMMs are new combinations of seen factor values
+    for f in range(small.factors.shape[1]):
+        assert set(small.factors[small.held_out_ids, f]) <= set(small.factors[small.train_ids, f])
+
+
+def test_matrices_are_stochastic_and_emissions_sparse(small):
+    np.testing.assert_allclose(small.trans.sum(-1), 1, atol=1e-5)
+    np.testing.assert_allclose(small.emis.sum(-1), 1, atol=1e-5)
+    assert (small.trans.max(-1) > 0).all()
+    per_state = (small.emis > 1e-3).sum(-1)
+    assert per_state.min() >= 1 and 2.5 < per_state.mean() < 4.0  # spec: ~3.1 tokens per state
+
+
+def test_speed_two_on_an_even_ring_splits_it_into_two_rings():
+    order = np.random.default_rng(0).permutation(10)
+    adj = metahmm.ring_edges(order, 2, 10)
+    assert adj.sum() == 10 and (adj.sum(0) == 1).all() and (adj.sum(1) == 1).all()
+    reach, z = set(), order[0]
+    for _ in range(10):
+        reach.add(int(z))
+        z = int(np.argmax(adj[z]))
+    assert len(reach) == 5  # order[0]'s ring holds every other state
+
+
+def test_family_cycles_are_added_not_assigned():
+    """Intended union of cycles (the reference keeps only a group's last cycle): at speed
+    1, direction 0, a group of 3 cycles over 20 states adds up to every cycle's edges."""
+    spec = metahmm.FamilySpec(cycles_per_group=3)
+    rng = np.random.default_rng(spec.seed)
+    base, fam = metahmm._transition_blocks(spec, rng)
+    rng2 = np.random.default_rng(spec.seed)
+    for _ in range(spec.base_cycles):
+        rng2.permutation(spec.n_states)
+    lengths = rng2.integers(3, 9, size=3)
+    assert fam[0, 0, 0, 0].sum() == lengths.sum()
+
+
+def test_sampler_follows_the_hmm(small):
+    h = int(small.train_ids[7])
+    x, z = jax.jit(lambda k: metahmm.sample(small, k, jnp.full((64,), h), 200))(jax.random.PRNGKey(0))
+    x, z = np.asarray(x), np.asarray(z)
+    tr, em = (np.asarray(a[0]) for a in metahmm.hmm_matrices(small, jnp.array([h])))
+    counts = np.zeros_like(tr)
+    np.add.at(counts, (z[:, :-1], z[:, 1:]), 1)
+    assert (counts[tr == 0] == 0).all()  # never an impossible transition
+    freq = counts / counts.sum(1, keepdims=True)
+    visited = counts.sum(1) > 300
+    assert np.abs(freq - tr)[visited].max() < 0.12
+    assert em[z, x].min() > 1e-3 or (em[z, x] < 1e-3).mean() < 1e-3  # noise tokens are rare
+
+
+def test_packed_rows_restart_states_and_positions():
+    fam = metahmm.build(TINY)
+    seg = metahmm.packed_segments(jax.random.PRNGKey(0), 16, 30)
+    pos = np.asarray(metahmm.positions_in_segment(seg))
+    ids = jnp.asarray(np.random.default_rng(0).choice(fam.train_ids, (16, 30)))
+    x, z, hmm = metahmm.sample_packed(fam, jax.random.PRNGKey(1), ids, seg)
+    seg, hmm = np.asarray(seg), np.asarray(hmm)
+    assert (np.diff(seg, axis=1) >= 0).all() and seg.max() > 0
+    assert (pos[seg == 0] == np.broadcast_to(np.arange(30), seg.shape)[seg == 0]).all()
+    assert (pos[:, 1:][np.diff(seg, axis=1) > 0] == 0).all()
+    np.testing.assert_array_equal(hmm, np.take_along_axis(np.asarray(ids), seg, 1))
+
+
+def _brute_force_predictive(trans, emis, x, support):
+    """p(x_t = v | x_<t) by summing p(x_<=t, z_<=t | θ) over every state path and HMM."""
+    s, v = trans.shape[1], emis.shape[2]
+    n_b = emis.shape[0]
+    out = np.zeros((len(x), v))
+    post_ent = np.zeros(len(x))
+    for t in range(len(x)):
+        joint = np.zeros((len(support), v))
+        for i, h in enumerate(support):
+            tr, em = trans[h // n_b].astype(np.float64), emis[h % n_b].astype(np.float64)
+            for path in itertools.product(range(s), repeat=t + 1):
+                p = 1.0 / s
+                for k in range(t + 1):
+                    if k:
+                        p *= tr[path[k - 1], path[k]]
+                    if k < t:
+                        p *= em[path[k], x[k]]
+                joint[i] += p * em[path[t]]
+        out[t] = joint.sum(0) / joint.sum()
+        w = joint.sum(1) / joint.sum()
+        post_ent[t] = -(w[w > 0] * np.log(w[w > 0])).sum()
+    return out, post_ent
+
+
+def test_oracle_matches_brute_force_enumeration_on_a_tiny_family():
+    fam = metahmm.build(TINY)
+    x, _ = metahmm.sample(fam, jax.random.PRNGKey(2), jnp.asarray(fam.held_out_ids[:2]), 5)
+    priors = np.stack([hmm_oracle.log_prior_of(fam.n_hmms),
+                       hmm_oracle.log_prior_of(fam.n_hmms, fam.train_ids)])
+    out = hmm_oracle.blocked_filter(jnp.asarray(fam.trans), jnp.asarray(fam.emis), x,
+                                    jnp.asarray(priors), block=1, epistemic=True)
+    for i in range(2):
+        for p, support in enumerate([np.arange(fam.n_hmms), fam.train_ids]):
+            pred, ent = _brute_force_predictive(fam.trans, fam.emis, np.asarray(x[i]), support)
+            np.testing.assert_allclose(np.exp(out.log_pred[p, i]), pred, atol=2e-5)
+            np.testing.assert_allclose(out.entropy[p, i], ent, atol=2e-4)
+    assert (np.asarray(out.epistemic) >= -1e-4).all()
+    assert (np.asarray(out.epistemic) <= np.asarray(out.entropy) + 1e-4).all()
+
+
+def test_ambiguity_starts_at_log_number_of_training_hmms_and_falls(small):
+    x, _ = metahmm.sample(small, jax.random.PRNGKey(4), jnp.asarray(small.held_out_ids[:4]), 24)
+    prior = hmm_oracle.log_prior_of(small.n_hmms, small.train_ids)[None]
+    out = jax.jit(lambda xx: hmm_oracle.blocked_filter(
+        jnp.asarray(small.trans), jnp.asarray(small.emis), xx, jnp.asarray(prior), block=2))(x)
+    ent = np.asarray(out.entropy[0])
+    np.testing.assert_allclose(ent[:, 0], math.log(11288), rtol=1e-5)
+    assert (ent[:, -1] < 0.5 * ent[:, 0]).all()
+    assert np.isfinite(np.asarray(out.log_pred)).all()
+
+
+def test_naive_filter_agrees_with_the_batched_oracle():
+    fam = metahmm.build(TINY)
+    x, _ = metahmm.sample(fam, jax.random.PRNGKey(5), jnp.asarray(fam.train_ids[:1]), 7)
+    th, eh = metahmm.hmm_matrices(fam, jnp.arange(fam.n_hmms))
+    naive = hmm_oracle.naive_filter(th, eh, x[0])
+    out = hmm_oracle.posterior_filter(jnp.asarray(fam.trans), jnp.asarray(fam.emis), x,
+                                      jnp.asarray(hmm_oracle.log_prior_of(fam.n_hmms)[None]))
+    np.testing.assert_allclose(naive, out.log_pred[0, 0], atol=1e-4)
+
+
+def test_posterior_samples_follow_the_posterior():
+    fam = metahmm.build(TINY)
+    x, _ = metahmm.sample(fam, jax.random.PRNGKey(6), jnp.asarray(fam.train_ids[:1]), 3)
+    prior = jnp.asarray(hmm_oracle.log_prior_of(fam.n_hmms, fam.train_ids)[None])
+    out = hmm_oracle.posterior_filter(jnp.asarray(fam.trans), jnp.asarray(fam.emis), x, prior,
+                                      n_samples=4000, key=jax.random.PRNGKey(0))
+    s = np.asarray(out.samples[0, 0])  # (T, N)
+    assert set(np.unique(s)) <= set(fam.train_ids)
+    ll = np.asarray(out.log_lik[0])  # full-sequence likelihood: posterior after all 3 tokens
+    # at t = 0 the posterior is the prior: uniform over training HMMs
+    hist = np.bincount(s[0], minlength=fam.n_hmms)[fam.train_ids] / s.shape[1]
+    assert np.abs(hist - 1 / len(fam.train_ids)).max() < 0.02 and np.isfinite(ll).all()
+
+
+# ----------------------------------------------------------------------------- study
+def _metahmm_config(*overrides):
+    import os
+
+    from jaxlab import config as config_lib
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return config_lib.load(os.path.join(root, "configs", "metahmm.py") + ":smoke,nomc",
+                           list(overrides))
+
+
+def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path):
+    from jaxlab import experiment
+    from jaxlab.studies import metahmm as study
+
+    res = experiment.run(_metahmm_config(), str(tmp_path), progress=False)
+    pos = res.tables["positions"]
+    assert set(pos.learner) == {"gpt", "oracle", "oracle_train"}
+    amb0 = pos[(pos.metric == "ambiguity") & (pos.position == 0)].set_index("learner").value
+    fam = metahmm.build(study.family_spec(res.config))
+    np.testing.assert_allclose(amb0["oracle_train"], math.log(len(fam.train_ids)), rtol=1e-5)
+    np.testing.assert_allclose(amb0["oracle"], math.log(fam.n_hmms), rtol=1e-5)
+    kl = pos[(pos.learner == "gpt") & (pos.metric == "kl")]
+    assert len(kl) == 2 * res.config.task.length and (kl.value >= 0).all()
+    summary = res.summary.set_index(["learner", "seed"])
+    # the oracle is Bayes-optimal on average: no learner codes the sequences shorter
+    assert (summary.loc["gpt", "excess_code_length"] > -0.5).all()
+    ambiguity = res.tables["ambiguity"]
+    assert ambiguity.groupby("run").n_tokens.sum().eq(
+        res.config.eval.n_seqs * res.config.task.length).all()
+
+
+def test_mc_decoder_rows_match_a_full_forward_pass():
+    from jaxlab.studies import metahmm as study
+    from jaxlab.studies import metahmm_mc
+
+    config = _metahmm_config()
+    fam = metahmm.build(study.family_spec(config))
+    sizes = study.family_spec(config).factor_sizes
+    model = study.make_model(config, cond_sizes=sizes)
+    x, _ = metahmm.sample(fam, jax.random.PRNGKey(0), jnp.asarray(fam.train_ids[:4]), 16)
+    theta = jnp.asarray(fam.factors[fam.train_ids[:4]])
+    params = model.init(jax.random.PRNGKey(1), x, jnp.broadcast_to(jnp.arange(16), x.shape), None, theta)
+    full = study.model_log_probs(model, params, x, 2, config.task.n_tokens, cond=theta)
+    pos = np.array([0, 3, 15])
+    rows = metahmm_mc.decoder_at(model, params, x, pos, theta[:, None, None].repeat(3, 1),
+                                 config.task.n_tokens, row_batch=5)
+    np.testing.assert_allclose(rows[:, :, 0], full[:, pos], atol=1e-5)
+    logits = jax.random.normal(jax.random.PRNGKey(2), (3, sum(sizes))) * 3
+    draws = np.asarray(metahmm_mc.sample_factors(jax.random.PRNGKey(3), logits, sizes, 4000))
+    assert draws.shape == (3, 4000, len(sizes))
+    p0 = np.asarray(jax.nn.softmax(logits[0, :sizes[0]]))
+    np.testing.assert_allclose(np.bincount(draws[0, :, 0], minlength=sizes[0]) / 4000, p0, atol=0.03)
+    lp = metahmm_mc.factor_log_probs(logits, sizes, jnp.asarray(draws[:, 0]))
+    assert lp.shape == (3, len(sizes)) and (np.asarray(lp) <= 0).all()
+
+
+@pytest.mark.slow
+def test_smoke_study_with_the_monte_carlo_predictor(tmp_path):
+    import os
+
+    from jaxlab import config as config_lib, experiment
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    config = config_lib.load(os.path.join(root, "configs", "metahmm.py") + ":smoke")
+    res = experiment.run(config, str(tmp_path), progress=False)
+    mc = res.tables["mc"]
+    assert {"gpt", "known_theta", "mc_oracle", "mc_amortised"} <= set(mc.learner)
+    assert np.isfinite(mc.kl).all()
+
+
+def test_bench_hook_reports_the_oracle_keys():
+    from jaxlab.studies import metahmm as study
+
+    out = study.bench(True, 100.0)  # checks the fast oracle against the naive one inside
+    for k in ("metahmm_oracle_s_per_seq", "metahmm_oracle_naive_s_per_seq",
+              "metahmm_oracle_vs_naive", "metahmm_oracle_gflop_per_seq",
+              "metahmm_oracle_flops_fraction"):
+        assert out[k] > 0
