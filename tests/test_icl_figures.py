@@ -44,8 +44,8 @@ def test_members_are_combined_with_their_architecture(figure_run):
     table = open(os.path.join(workdir, "table.txt")).read()
     assert "implicit" in table and "explicit" in table
     assert os.path.getsize(os.path.join(workdir, "figure.png")) > 10_000
-    members = sorted(os.listdir(os.path.join(workdir, "members")))  # <name>-<config hash>
-    assert [m.split("-")[0] for m in members] == sorted(TWO_KINDS)
+    members = sorted(os.listdir(os.path.join(workdir, "members")))  # <family>-<kind>-<hash>
+    assert [m.rsplit("-", 1)[0] for m in members] == [f"linear-{k}" for k in sorted(TWO_KINDS)]
     for member in members:  # each member is a finished study of its own
         assert experiment.results_lib.load(os.path.join(workdir, "members", member)).eval.shape[0] > 0
 

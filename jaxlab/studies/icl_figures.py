@@ -44,10 +44,11 @@ def member_configs(config: ml_collections.ConfigDict) -> dict[str, ml_collection
     return out
 
 
-def member_dirname(name: str, sub: ml_collections.ConfigDict) -> str:
-    """``<name>-<hash>``: the same resolved config always lands in the same directory."""
+def member_dirname(sub: ml_collections.ConfigDict) -> str:
+    """``<family>-<model kind>-<config hash>``: a resolved config always lands in the same
+    directory, whichever figure (or member name) asks for it."""
     digest = hashlib.sha256(config_lib.to_json(sub).encode()).hexdigest()[:10]
-    return f"{name}-{digest}"
+    return f"{sub.task.family}-{sub.model.kind}-{digest}"
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -64,8 +65,8 @@ def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool =
     evals, summaries = [], []
     root = config.members_root or os.path.join(workdir, "members")
     for i, (name, sub) in enumerate(member_configs(config).items()):
-        member_dir = os.path.join(root, member_dirname(name, sub))
-        print(f"icl_figures: member {i + 1}/{len(config.members)}: {member_dir}", flush=True)
+        member_dir = os.path.join(root, member_dirname(sub))
+        print(f"icl_figures: member {i + 1}/{len(config.members)} ({name}): {member_dir}", flush=True)
         res = experiment.run(sub, member_dir, progress=progress, should_stop=should_stop)
         if res is None:
             return False
