@@ -157,7 +157,8 @@ def regression_terms(pred: jax.Array, se: jax.Array, ess: jax.Array, y: jax.Arra
     """
     r = pred - y
     return {"loss": jnp.mean(r**2, -1), "mc_bias": jnp.mean(se**2, -1),
-            "mc_var": jnp.mean(jnp.square(2 * r * se), -1) / r.shape[-1], "ess": ess}
+            "mc_var": jnp.mean(jnp.square(2 * r * se), -1) / r.shape[-1], "ess": ess,
+            "_pred": pred, "_se": se}
 
 
 def classification_terms(prob_y: jax.Array, se_y: jax.Array, ess: jax.Array) -> dict:
@@ -175,11 +176,14 @@ def aggregate(per_point: dict) -> dict:
 
     gen_error = mean loss; mc_bias = mean expected excess (how much Monte-Carlo noise
     inflates gen_error); mc_se = the Monte-Carlo standard error of gen_error (independent
-    samples per episode); ess = mean effective sample size. Any other key: its mean.
+    samples per episode); ess = mean effective sample size. Any other key: its mean, except
+    keys starting with "_" (per-point extras such as the predictions), which are dropped.
     """
     out = {}
     b = per_point["loss"].shape[0]
     for name, v in per_point.items():
+        if name.startswith("_"):
+            continue
         if name == "loss":
             out["gen_error"] = v.mean(0)
         elif name == "mc_var":

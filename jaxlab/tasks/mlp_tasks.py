@@ -139,20 +139,24 @@ class LowRankMLPRegression(_MLPFamily):
         return mlp_apply(self.params(z), x)
 
 
+def fastfood_vars(dim: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The reference's random Fastfood variables for a tensor of ``dim`` entries: signs B,
+    permutation Pi and Gaussian scales G, each of length L = 2^ceil(log2 dim)."""
+    ll = 2 ** int(np.ceil(np.log2(dim))) if dim > 1 else 1
+    return rng.integers(0, 2, ll) * 2.0 - 1.0, rng.permutation(ll), rng.standard_normal(ll)
+
+
 def fastfood_matrix(dim: int, z_dim: int, rng: np.random.Generator) -> np.ndarray:
     """(dim, z_dim) dense matrix of one Fastfood map z -> delta (the reference's
-    ``fastfood_torched`` for one parameter tensor), built by transforming each basis vector.
-    """
-    ll = 2 ** int(np.ceil(np.log2(dim))) if dim > 1 else 1
-    b = rng.integers(0, 2, ll) * 2.0 - 1.0
-    perm = rng.permutation(ll)
-    g = rng.standard_normal(ll)
+    ``fastfood_torched`` for one parameter tensor): H G Pi H B applied to each basis vector
+    of z (zero-padded, or truncated when L < z_dim), first ``dim`` rows, rescaled."""
+    b, perm, g = fastfood_vars(dim, rng)
+    ll = b.shape[0]
     h = scipy.linalg.hadamard(ll)
-    divisor = np.sqrt(ll * np.sum(g**2))
-    basis = np.eye(z_dim)[: min(ll, z_dim)]  # the pad truncates z to its first ll entries
-    padded = np.zeros((basis.shape[0], ll))
-    padded[:, :z_dim] = basis[:, :ll]
+    k = min(ll, z_dim)
+    padded = np.zeros((k, ll))
+    padded[:, :k] = np.eye(k)
     out = (h @ (g * (h @ (b * padded).T)[perm].T).T).T  # (k, ll): H G Pi H B e_j
     mat = np.zeros((dim, z_dim))
-    mat[:, : basis.shape[0]] = out[:, :dim].T / (divisor * np.sqrt(dim / ll))
+    mat[:, :k] = out[:, :dim].T / (np.sqrt(ll * np.sum(g**2)) * np.sqrt(dim / ll))
     return mat
