@@ -61,7 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     if family in ("mlp", "lowrank_mlp"):  # x -> 64 -> y; noise 0.1 (explicit/implicit default)
         c.task.update(family=family, x_dim=1, noise=0.1)
     if family == "classification":  # explicit/implicit scripts: 2 inputs, 2 classes, T = 1e-6
-        c.task.update(family="classification", x_dim=2, y_dim=2)
+        c.task.update(family="classification", x_dim=2, y_dim=2, oracle_samples=4096)
     if family in ("gp_rbf", "gp_matern"):  # one input (the reference asserts it)
         c.task.update(family=family, x_dim=1, noise=0.0)
     if family == "dynamics":  # 3-d state, 20 + 20 states, dt 0.01, no noise (reference)

@@ -44,7 +44,7 @@ def test_samplers_have_the_documented_shapes_and_are_pure_functions_of_the_key(n
     assert not np.allclose(a.x, c.x)
 
 
-def _moments(task, n_tasks=4000, n_points=8):
+def _moments(task, n_tasks=3000, n_points=8):
     ep = jax.jit(lambda k: task.sample(k, n_tasks, n_points))(KEY)
     return ep, float(jnp.var(ep.y)), float(jnp.mean(ep.y))
 
@@ -60,7 +60,7 @@ def test_prior_variances_match_their_closed_forms():
     assert var == pytest.approx((1 - 0.1**3) / (3 * 0.9) + 0.02**2, rel=0.06)
     # sinusoid: the latent/point split draws the same prior as ``sample``
     sin = SinusoidRegression()
-    ep = jax.jit(lambda k: sin.sample_given(KEY, sin.sample_latent(k, 4000), 8))(jax.random.PRNGKey(3))
+    ep = jax.jit(lambda k: sin.sample_given(KEY, sin.sample_latent(k, 3000), 8))(jax.random.PRNGKey(3))
     assert float(jnp.var(ep.y)) == pytest.approx(_moments(sin)[1], rel=0.06)
 
 
@@ -232,11 +232,11 @@ def test_sinusoid_mc_oracle_error_bar_covers_the_known_prior_predictive():
 
 def test_sinusoid_mc_oracle_matches_brute_force_prior_sampling_with_noise():
     """With noise 0.1 the posterior is a truncated Gaussian; brute-force importance sampling
-    from the U(0,1)^3 prior with 200k samples is the reference; per-point estimates agree
+    from the U(0,1)^3 prior with 100k samples is the reference; per-point estimates agree
     within 4 standard errors (combined)."""
     task, oracle = _sinusoid_oracle(0.1, 512)
     ep = task.sample(jax.random.PRNGKey(2), 4, 3)
-    terms = jax.jit(lambda ep, k: oracles.importance_oracle(task, ep, k, 200_000, block=1))
+    terms = jax.jit(lambda ep, k: oracles.importance_oracle(task, ep, k, 100_000, block=1))
     ref = terms(ep, jax.random.PRNGKey(3))
     got = oracle(ep, jax.random.PRNGKey(4))
     se = jnp.sqrt(jnp.square(got["_se"]) + jnp.square(ref["_se"]))
@@ -253,6 +253,8 @@ def test_generic_importance_oracle_error_bar_covers_the_exact_linear_answer():
     gap = np.asarray(agg["gen_error"] - exact)
     se, bias = np.asarray(agg["mc_se"]), np.asarray(agg["mc_bias"])
     assert np.all(gap >= -4 * se - 1e-5) and np.all(gap <= bias + 4 * se + 1e-5)
+    # both bias estimates agree in size here (ESS is large), and are small
+    np.testing.assert_allclose(agg["mc_split_bias"], bias, atol=4 * se.max())
     assert np.all(np.asarray(agg["ess"]) > 20)
 
 
@@ -275,7 +277,7 @@ def test_ridge_baseline_is_bayes_on_linear_tasks_at_the_matching_penalty():
 
 # --- the study ---------------------------------------------------------------------------
 
-STUDY_FAMILIES = ("chebyshev", "mlp", "lowrank_mlp", "classification", "gp_matern", "dynamics",
+STUDY_FAMILIES = ("chebyshev", "lowrank_mlp", "classification", "gp_matern", "dynamics",
                   "sinusoid", "linear,pool", "mastermind")
 
 

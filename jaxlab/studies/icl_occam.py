@@ -357,7 +357,7 @@ def summarize(eval_df: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.Da
         covered = curve.index.min() <= CODE_FROM and curve.index.max() >= ns[-1]
         row[f"code_length_{CODE_FROM}"] = (
             np.interp(ns, curve.index, curve.values).sum() if covered else np.nan)
-        for diag in ("mc_se", "mc_bias", "quad_delta"):  # the oracle's own error bar, worst n
+        for diag in ("mc_se", "mc_bias", "mc_split_bias", "quad_delta"):  # oracle error bars, worst n
             d = eval_df[(eval_df.metric == diag) & (eval_df.learner == learner) & (eval_df.seed == seed)
                         & (eval_df.run == run)]
             if not d.empty:
@@ -383,7 +383,8 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
         cells = "".join(f"{g[c].mean():>9.3f} ±{g[c].std(ddof=0):5.3f}"
                         if g[c].notna().all() else f"{'–':>16}" for c in cols)
         lines.append(f"{learner:<14}{cells}")
-        paper = PAPER_LINEAR.get(learner, {}) if config.task.family == "linear" else {}
+        fresh_linear = config.task.family == "linear" and not config.task.get("pool_size", 0)
+        paper = PAPER_LINEAR.get(learner, {}) if fresh_linear else {}
         ref = "".join(f"{paper.get(int(c[2:]), float('nan')) if c.startswith('n=') else float('nan'):>16.3f}"
                       for c in cols)
         if paper:
@@ -394,7 +395,8 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
                      f"{config.eval.n_tasks} evaluation episodes per seed")
         g = summary[summary.learner == "bayes"]
         for diag, what in (("mc_se", "Monte-Carlo standard error of its gen_error"),
-                           ("mc_bias", "Monte-Carlo upward bias of its gen_error"),
+                           ("mc_bias", "Monte-Carlo upward bias of its gen_error (delta method)"),
+                           ("mc_split_bias", "Monte-Carlo upward bias of its gen_error (split samples)"),
                            ("quad_delta", "quadrature indicator (grid vs half grid, MSE)")):
             if f"{diag}_max" in g and g[f"{diag}_max"].notna().any():
                 lines.append(f"  {what}: at most {g[f'{diag}_max'].max():.2g} over n and seeds")

@@ -126,8 +126,14 @@ class SinusoidRegression:
             empty = ~jnp.any(inside, axis=0)
             logw = jnp.where(empty[None], 0.0, logw)
             out = jnp.einsum("np,snp->sn", phi_e, a)[..., None]  # (S, N, 1)
-            pred = inference.weighted_mean(out, logw)
-            return inference.regression_terms(pred.value, pred.se, pred.ess, y_e)
+            def terms(o, lw):
+                pred = inference.weighted_mean(o, lw)
+                return inference.regression_terms(pred.value, pred.se, pred.ess, y_e)
+
+            result = terms(out, logw)
+            result["mc_split_bias"] = oracles.split_bias(
+                lambda o, lw: terms(o, lw)["loss"], out, logw, result["loss"])
+            return result
 
         return inference.map_blocks(lambda a: jax.vmap(one)(*a),
                                     (phi, ep.y, post.mean, post.cov, keys), block)
