@@ -7,7 +7,10 @@ context size n on 1,024 held-out tasks per seed beside the exact Bayes predictor
 Command (default: CPU-sized, about 8 minutes on a 2-core CPU):
     jaxlab run configs/icl_occam.py --workdir runs/icl_occam
 Variants: ``:smoke`` (seconds, for tests), ``:paper`` (the paper's sizes, for accelerators),
-``:sinusoid`` / ``:mastermind`` (other task families; combine as ``:sinusoid,smoke``).
+``:sinusoid`` / ``:mastermind`` (other task families; combine as ``:sinusoid,smoke``), and
+the further families of docs/task_families.md: ``:chebyshev``, ``:mlp``, ``:lowrank_mlp``,
+``:classification``, ``:gp_rbf``, ``:gp_matern``, ``:dynamics``; ``:pool`` draws every
+episode from a finite pool of ``task.pool_size`` tasks (0 = fresh tasks per episode).
 The SGD learner of §3.2 (96 dataset sizes x 8 tasks x 3 seeds = 2,304 early-stopped fits,
 one program) runs after the in-context learners; ``--config.sgd.enabled=False`` skips it.
 
@@ -21,29 +24,50 @@ from __future__ import annotations
 import ml_collections
 
 SIZES = ("smoke", "default", "paper")
-FAMILIES = ("linear", "sinusoid", "mastermind")
+FAMILIES = ("linear", "sinusoid", "mastermind", "chebyshev", "mlp", "lowrank_mlp",
+            "classification", "gp_rbf", "gp_matern", "dynamics")
+OPTIONS = ("pool",)
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """``arg``: comma-separated tokens, at most one size and one task family, e.g.
     ``smoke``, ``sinusoid``, ``sinusoid,paper`` (defaults: default, linear)."""
     tokens = [t for t in (arg or "").split(",") if t]
-    unknown = [t for t in tokens if t not in SIZES + FAMILIES]
+    unknown = [t for t in tokens if t not in SIZES + FAMILIES + OPTIONS]
     if unknown:
-        raise ValueError(f"unknown variant {unknown[0]!r}; choose from {SIZES + FAMILIES}")
+        raise ValueError(f"unknown variant {unknown[0]!r}; choose from {SIZES + FAMILIES + OPTIONS}")
     size = next((t for t in tokens if t in SIZES), "default")
     family = next((t for t in tokens if t in FAMILIES), "linear")
     c = ml_collections.ConfigDict()
     c.study = "icl_occam"
     c.seed = 0
 
-    c.task = ml_collections.ConfigDict(dict(family="linear", x_dim=3, y_dim=1, noise=0.2,
-                                            fixed_freq=True, code_length=8, n_colours=6,
-                                            code_colours=5))
+    c.task = ml_collections.ConfigDict(dict(
+        family="linear", x_dim=3, y_dim=1, noise=0.2, fixed_freq=True, code_length=8,
+        n_colours=6, code_colours=5,
+        degree=3, hidden=64, mlp_init="xavier", z_dim=10, n_classes=2, temperature=1e-6,
+        dim=3, x_len=20, y_len=20, dt=0.01,
+        pool_size=0,  # > 0: every episode comes from a finite pool of this many tasks
+        ridge_lambda=1.0,  # the ridge baseline's penalty (regression families)
+        oracle_samples=1024,  # Monte-Carlo oracles: samples per episode
+        oracle_tasks=256,  # Monte-Carlo / quadrature oracles: first episodes covered
+        gp_grid=8))  # GP oracle: grid x grid quadrature over (length, scale)
     if family == "sinusoid":  # spec §1 defaults: one input, 3 fixed frequencies, no noise
         c.task.update(family="sinusoid", x_dim=1, noise=0.0)
     if family == "mastermind":  # 8 positions, 6 colours; codes from colours 0..4 (reference)
         c.task.update(family="mastermind")
+    if family == "chebyshev":  # reference config: one input, degree 3, no noise
+        c.task.update(family="chebyshev", x_dim=1, noise=0.0)
+    if family in ("mlp", "lowrank_mlp"):  # x -> 64 -> y; noise 0.1 (explicit/implicit default)
+        c.task.update(family=family, x_dim=1, noise=0.1)
+    if family == "classification":  # explicit/implicit scripts: 2 inputs, 2 classes, T = 1e-6
+        c.task.update(family="classification", x_dim=2, y_dim=2, oracle_samples=4096)
+    if family in ("gp_rbf", "gp_matern"):  # one input (the reference asserts it)
+        c.task.update(family=family, x_dim=1, noise=0.0)
+    if family == "dynamics":  # 3-d state, 20 + 20 states, dt 0.01, no noise (reference)
+        c.task.update(family="dynamics", x_dim=60, y_dim=60, noise=0.0)
+    if "pool" in tokens:
+        c.task.pool_size = 64
     # kind: "explicit" (transformer -> z -> MLP), "implicit" (queries cross-attend to the
     # context) or "mamba" (explicit, selective-SSM aggregator). ssm_scan: "sequential" is
     # 2.9x faster than "associative" on this CPU (jaxlab bench); paper sizes use associative.
@@ -73,6 +97,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
     if family == "mastermind":  # spec §4: a wider MLP on one-hot guesses, cross-entropy
         c.sgd.update(hidden=256, tasks_per_size=4)
+    elif family not in ("linear", "sinusoid"):  # SGD rows exist for the paper's panels only
+        c.sgd.enabled = False
     if size == "smoke":
         c.model.update(d_model=16, n_layers=1, n_heads=2, d_ff=32, z_dim=16,
                        predictor_hidden=32, predictor_layers=3)
@@ -84,6 +110,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.eval.bayes_tasks = 2
         if family == "mastermind":
             c.task.update(code_length=4, n_colours=4, code_colours=3)
+        c.task.update(oracle_samples=128, oracle_tasks=8, gp_grid=4,
+                      pool_size=8 if c.task.pool_size else 0)
     elif size == "paper":
         c.model.update(d_model=256, n_layers=4, n_heads=4, d_ff=512, z_dim=128,
                        predictor_hidden=256, predictor_layers=5)

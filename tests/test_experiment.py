@@ -12,7 +12,7 @@ def test_tables_have_the_documented_columns(smoke_results):
     r = smoke_results
     assert {"run", "seed", "learner", "n_context", "metric", "value", "objective"} <= set(r.eval.columns)
     assert {"run", "seed", "step", "metric", "value", "objective"} <= set(r.train.columns)
-    assert set(r.eval.learner) == {"bayes", "prequential", "train", "sgd"}
+    assert set(r.eval.learner) == {"bayes", "prequential", "train", "sgd", "ridge"}
     n_runs = 2 * r.config.sweep.n_seeds
     assert r.train.run.nunique() == n_runs
     assert r.train.step.max() == r.config.train.steps
@@ -24,7 +24,7 @@ def test_tables_have_the_documented_columns(smoke_results):
     assert sorted(gen[gen.learner == "sgd"].n_context.unique()) == list(r.config.sgd.sizes)
     assert np.isfinite(gen.value).all()
     assert os.path.getsize(os.path.join(r.workdir, "figure.png")) > 10_000
-    assert "code_length" in r.summary.columns and len(r.summary) == n_runs + 2 * r.config.sweep.n_seeds
+    assert "code_length" in r.summary.columns and len(r.summary) == n_runs + 3 * r.config.sweep.n_seeds
 
 
 def test_resume_after_a_kill_equals_an_uninterrupted_run(smoke_results, tmp_path):
@@ -81,5 +81,5 @@ def test_learner_label_comes_from_hp_when_the_objective_is_not_swept(tmp_path):
     config.sweep.axes = {"learning_rate": (0.001,)}
     config.lock()
     r = experiment.run(config, str(tmp_path / "w"), progress=False)
-    assert set(r.eval.learner) == {"bayes", "train"}
+    assert set(r.eval.learner) == {"bayes", "train", "ridge"}
     assert "objective" not in r.eval.columns and "learning_rate" in r.eval.columns

@@ -17,8 +17,16 @@ from jaxlab import objectives
 from jaxlab.config import ConfigError, require
 from jaxlab.models.explicit import ExplicitICL
 from jaxlab.models.implicit import ImplicitICL
+from jaxlab.tasks import baselines as task_baselines
+from jaxlab.tasks import inference
+from jaxlab.tasks.chebyshev import ChebyshevRegression
+from jaxlab.tasks.classification import LinearClassification
+from jaxlab.tasks.dynamics import TransitionMatrix
+from jaxlab.tasks.gp import GPRegression
 from jaxlab.tasks.linear import LinearRegression
 from jaxlab.tasks.mastermind import Mastermind
+from jaxlab.tasks.mlp_tasks import LowRankMLPRegression, MLPRegression
+from jaxlab.tasks.pool import FinitePool
 from jaxlab.tasks.sinusoid import SinusoidRegression
 from jaxlab.studies import icl_sgd
 from jaxlab.train import Learner, Trainer, build_trainer
@@ -28,7 +36,12 @@ OBJECTIVES = ("prequential", "train")
 CHOICES = {"objective": OBJECTIVES}
 MODEL_KINDS = ("explicit", "implicit", "mamba")
 
-FAMILIES = ("linear", "sinusoid", "mastermind")
+FAMILIES = ("linear", "sinusoid", "mastermind", "chebyshev", "mlp", "lowrank_mlp",
+            "classification", "gp_rbf", "gp_matern", "dynamics")
+# Families whose oracle is Monte Carlo or quadrature: run on the first task.oracle_tasks
+# evaluation episodes (Mastermind's enumeration: eval.bayes_tasks).
+COSTLY_ORACLES = ("sinusoid", "mlp", "lowrank_mlp", "classification", "gp_rbf", "gp_matern")
+CATEGORICAL = ("mastermind", "classification")
 # Paper numbers (spec §6, linear regression, generalisation MSE at context size n).
 PAPER_LINEAR = {
     "bayes": {1: .803, 2: .581, 5: .163, 10: .068, 20: .050, 100: .042, 1000: .040},
@@ -36,7 +49,7 @@ PAPER_LINEAR = {
     "train": {1: .875, 2: .600, 5: .288, 10: .134, 20: .072, 100: .045, 1000: .043},
     "sgd": {5: .596, 10: .333, 20: .172, 100: .082, 1000: .059},
 }
-LEARNERS = ("bayes", "prequential", "train", "sgd")
+LEARNERS = ("bayes", "prequential", "train", "sgd", "ridge", "marginal")
 # Code lengths are summed from this context size on in the table's last column (the
 # smallest SGD dataset size of the reference, so every learner covers the range).
 CODE_FROM = 5
@@ -53,9 +66,18 @@ def validate(config: ml_collections.ConfigDict) -> None:
     elif t.family == "mastermind":
         require(1 <= t.code_colours <= t.n_colours, "task.code_colours",
                 f"must be in [1, task.n_colours={t.n_colours}], got {t.code_colours}")
-    else:
+    elif t.family == "sinusoid":
         require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
         require(t.y_dim == 1, "task.y_dim", f"must be 1 for sinusoid tasks, got {t.y_dim}")
+    else:
+        _validate_family(config)
+    if t.family == "classification":
+        require(not config.sgd.enabled, "sgd.enabled", "the SGD learner covers regression and Mastermind only")
+    pool = t.get("pool_size", 0)
+    require(pool >= 0, "task.pool_size", f"must be >= 0 (0 = fresh tasks per episode), got {pool}")
+    if pool:
+        require(t.family not in ("mastermind", "gp_rbf", "gp_matern"), "task.pool_size",
+                f"a finite pool needs a finite task latent; {t.family} has none here, so use 0")
     require(m.kind in MODEL_KINDS, "model.kind", f"must be one of {MODEL_KINDS}, got {m.kind!r}")
     require(m.ssm_scan in ("associative", "sequential"), "model.ssm_scan",
             f"must be 'associative' or 'sequential', got {m.ssm_scan!r}")
@@ -97,14 +119,66 @@ def validate(config: ml_collections.ConfigDict) -> None:
         icl_sgd.validate(config)
 
 
-def make_task(config: ml_collections.ConfigDict):
-    """The task family of ``config.task``: LinearRegression, SinusoidRegression or Mastermind."""
+def _validate_family(config: ml_collections.ConfigDict) -> None:
+    """One-line errors for the families added after linear/sinusoid/Mastermind."""
     t = config.task
+    g = lambda name, default: t.get(name, default)
+    for name in ("oracle_samples", "oracle_tasks", "gp_grid"):
+        require(g(name, 1) >= 1, f"task.{name}", f"must be >= 1, got {g(name, 1)}")
+    require(g("ridge_lambda", 1.0) > 0, "task.ridge_lambda", f"must be > 0, got {g('ridge_lambda', 1.0)}")
+    if t.family == "chebyshev":
+        require(g("degree", 3) >= 0, "task.degree", f"must be >= 0, got {g('degree', 3)}")
+        require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
+    elif t.family in ("mlp", "lowrank_mlp"):
+        require(t.noise > 0, "task.noise", "must be > 0: the importance-sampling oracle weighs "
+                f"prior draws by a Gaussian likelihood, got {t.noise}")
+        require(g("hidden", 64) >= 1, "task.hidden", f"must be >= 1, got {g('hidden', 64)}")
+        require(g("z_dim", 10) >= 1, "task.z_dim", f"must be >= 1, got {g('z_dim', 10)}")
+        require(g("mlp_init", "xavier") in ("xavier", "normal"), "task.mlp_init",
+                f"must be 'xavier' or 'normal', got {g('mlp_init', 'xavier')!r}")
+    elif t.family == "classification":
+        require(g("n_classes", 2) >= 2, "task.n_classes", f"must be >= 2, got {g('n_classes', 2)}")
+        require(g("temperature", 1e-6) > 0, "task.temperature",
+                f"must be > 0, got {g('temperature', 1e-6)}")
+    elif t.family in ("gp_rbf", "gp_matern"):
+        require(t.y_dim == 1, "task.y_dim", f"must be 1 for GP tasks, got {t.y_dim}")
+    elif t.family == "dynamics":
+        for name in ("dim", "x_len", "y_len"):
+            require(g(name, 1) >= 1, f"task.{name}", f"must be >= 1, got {g(name, 1)}")
+        require(g("dt", 0.01) > 0, "task.dt", f"must be > 0, got {g('dt', 0.01)}")
+        require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
+        require(t.x_dim == t.dim * t.x_len, "task.x_dim",
+                f"must equal task.dim * task.x_len = {t.dim * t.x_len}, got {t.x_dim}")
+        require(t.y_dim == t.dim * t.y_len, "task.y_dim",
+                f"must equal task.dim * task.y_len = {t.dim * t.y_len}, got {t.y_dim}")
+
+
+def make_task(config: ml_collections.ConfigDict):
+    """The task family of ``config.task`` (see jaxlab/tasks/ and docs/task_families.md),
+    wrapped in a finite pool of ``task.pool_size`` tasks when that is > 0."""
+    t = config.task
+    g = lambda name, default: t.get(name, default)
     if t.family == "mastermind":
         return Mastermind(t.code_length, t.n_colours, t.code_colours)
     if t.family == "sinusoid":
-        return SinusoidRegression(t.x_dim, 3, t.noise, t.fixed_freq)
-    return LinearRegression(t.x_dim, t.y_dim, t.noise)
+        base = SinusoidRegression(t.x_dim, 3, t.noise, t.fixed_freq)
+    elif t.family == "chebyshev":
+        base = ChebyshevRegression(t.x_dim, t.y_dim, g("degree", 3), t.noise)
+    elif t.family == "mlp":
+        base = MLPRegression(t.x_dim, t.y_dim, g("hidden", 64), t.noise, g("mlp_init", "xavier"))
+    elif t.family == "lowrank_mlp":
+        base = LowRankMLPRegression(t.x_dim, t.y_dim, g("hidden", 64), g("z_dim", 10), t.noise)
+    elif t.family == "classification":
+        base = LinearClassification(t.x_dim, g("n_classes", 2), g("temperature", 1e-6))
+    elif t.family in ("gp_rbf", "gp_matern"):
+        return GPRegression("rbf" if t.family == "gp_rbf" else "matern52", t.x_dim)
+    elif t.family == "dynamics":
+        base = TransitionMatrix(t.dim, t.x_len, t.y_len, g("dt", 0.01), t.noise)
+    else:
+        base = LinearRegression(t.x_dim, t.y_dim, t.noise)
+    if g("pool_size", 0) > 0:
+        return FinitePool(base, t.pool_size, config.seed)
+    return base
 
 
 def make_model(config: ml_collections.ConfigDict):
@@ -125,9 +199,12 @@ def episodes(task, key: jax.Array, n_tasks: int, n_points: int) -> tuple[jax.Arr
 
 
 def pointwise_loss(config: ml_collections.ConfigDict):
-    """Squared error (regression) or the two-output cross-entropy in nats (Mastermind)."""
+    """Squared error (regression), or the cross-entropy in nats of the categorical outputs
+    (two for Mastermind, one for classification)."""
     if config.task.family == "mastermind":
         return lambda pred, y: objectives.grouped_cross_entropy(pred, y, 2)
+    if config.task.family == "classification":
+        return lambda pred, y: objectives.grouped_cross_entropy(pred, y, 1)
     return objectives.squared_error
 
 
@@ -187,32 +264,67 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
     return Learner(init_params, sample_batch, loss, evaluate)
 
 
+def oracle_tasks(config: ml_collections.ConfigDict) -> int:
+    """How many of the evaluation episodes (the first ones) the oracle row covers."""
+    ev = config.eval
+    if config.task.family == "mastermind":
+        return min(ev.bayes_tasks, ev.n_tasks)
+    if config.task.family in COSTLY_ORACLES and not config.task.get("pool_size", 0):
+        return min(config.task.get("oracle_tasks", ev.n_tasks), ev.n_tasks)
+    return ev.n_tasks
+
+
+def oracle_method(config: ml_collections.ConfigDict) -> str | None:
+    """The oracle row's method (None: the family has no oracle in this configuration)."""
+    return make_task(config).oracle_method
+
+
 def bayes_evaluate(config: ml_collections.ConfigDict, key: jax.Array) -> dict:
-    """The exact Bayes predictor on the same episodes as ``evaluate``: the posterior-
-    predictive mean's squared error (linear), or the exact posterior's next-token NLL in
-    nats on the first ``eval.bayes_tasks`` episodes (Mastermind; enumeration is costly)."""
-    task, ev, m = make_task(config), config.eval, config.train.min_context
+    """The family's oracle (``oracle_method``) on the same episodes as ``evaluate`` (the first
+    ``oracle_tasks`` of them): {metric: (n,)} over n = min_context..N-1, with gen_error in
+    the learners' units and the oracle's diagnostics (expected_risk for closed forms;
+    mc_se, mc_bias, ess for Monte Carlo; quad_delta for quadrature)."""
+    task, ev, m, t = make_task(config), config.eval, config.train.min_context, config.task
     ep = task.sample(key, ev.n_tasks, ev.n_points)
-    if isinstance(task, Mastermind):
-        n = min(ev.bayes_tasks, ev.n_tasks)
-        nll = jax.lax.map(lambda a: task.bayes_nll(*a), (ep.x[:n], ep.y[:n]))
-        return {"gen_error": nll.mean(0)[m:]}
-    pred, var = task.bayes_next_token(ep.x, ep.y)
-    err = objectives.squared_error(pred, ep.y)
-    return {"gen_error": err.mean(0)[m:], "expected_risk": var.mean(0)[m:]}
+    n = oracle_tasks(config)
+    ep = jax.tree.map(lambda a: a[:n], ep) if n < ev.n_tasks else ep
+    opts = {}
+    if t.family in ("sinusoid", "mlp", "lowrank_mlp", "classification") and not t.get("pool_size", 0):
+        opts["n_samples"] = t.get("oracle_samples", 1024)
+    if t.family in ("gp_rbf", "gp_matern"):
+        opts["grid"] = t.get("gp_grid", 8)
+    per_point = task.oracle(ep, jax.random.fold_in(key, 5), **opts)
+    return {k: v[m:] for k, v in inference.aggregate(per_point).items()}
+
+
+def baseline_evaluate(config: ml_collections.ConfigDict, key: jax.Array) -> dict:
+    """The cheap baseline on the same episodes as ``evaluate``: ridge on [x, 1] (regression,
+    penalty task.ridge_lambda) or the add-one marginal label frequency (categorical)."""
+    task, ev, m = make_task(config), config.eval, config.train.min_context
+    x, y = episodes(task, key, ev.n_tasks, ev.n_points)
+    if config.task.family == "mastermind":
+        per_point = task_baselines.marginal_frequency(y, 2)
+    elif config.task.family == "classification":
+        per_point = task_baselines.marginal_frequency(y, 1)
+    else:
+        per_point = task_baselines.ridge(x, y, config.task.get("ridge_lambda", 1.0))
+    return {k: v[m:] for k, v in inference.aggregate(per_point).items()}
 
 
 def baselines(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
-    """Learners that are not trained by the engine, per seed: the Bayes oracle on the
-    evaluation episodes (linear tasks; the sinusoid oracle is not built yet) and, if
-    enabled, the SGD learner of §3.2 on its own tasks.
+    """Learners that are not trained by the engine, per seed: the family's oracle row
+    ("bayes", method in ``oracle_method``) and its cheap baseline ("ridge" or "marginal") on
+    the evaluation episodes, and, if enabled, the SGD learner of §3.2 on its own tasks.
 
     Returns {learner: (n_context (n,), {metric: (S, n)})}.
     """
     out = {}
-    if config.task.family in ("linear", "mastermind"):
+    if oracle_method(config) is not None:
         bayes = jax.jit(jax.vmap(lambda k: bayes_evaluate(config, k)))(seed_keys)
         out["bayes"] = (context_sizes(config), jax.device_get(bayes))
+    name = "marginal" if config.task.family in CATEGORICAL else "ridge"
+    base = jax.jit(jax.vmap(lambda k: baseline_evaluate(config, k)))(seed_keys)
+    out[name] = (context_sizes(config), jax.device_get(base))
     if config.sgd.enabled:
         sgd_keys = jax.vmap(lambda k: jax.random.fold_in(k, 3))(seed_keys)
         out["sgd"] = (np.asarray(config.sgd.sizes), jax.device_get(icl_sgd.evaluate(config, sgd_keys)))
@@ -255,6 +367,11 @@ def summarize(eval_df: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.Da
         covered = curve.index.min() <= CODE_FROM and curve.index.max() >= ns[-1]
         row[f"code_length_{CODE_FROM}"] = (
             np.interp(ns, curve.index, curve.values).sum() if covered else np.nan)
+        for diag in ("mc_se", "mc_bias", "mc_split_bias", "quad_delta"):  # oracle error bars, worst n
+            d = eval_df[(eval_df.metric == diag) & (eval_df.learner == learner) & (eval_df.seed == seed)
+                        & (eval_df.run == run)]
+            if not d.empty:
+                row[f"{diag}_max"] = float(d.value.max())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -263,7 +380,7 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
     """The printed table: seed mean (and std) per learner, paper numbers beside."""
     cols = [f"n={n}" for n in config.eval.report_n] + ["code_length", f"code_length_{CODE_FROM}"]
     n_hi = config.eval.n_points - 1
-    unit = "NLL (nats)" if config.task.family == "mastermind" else "MSE"
+    unit = "NLL (nats)" if config.task.family in CATEGORICAL else "MSE"
     lines = [f"generalisation {unit} at context size n (mean ± std over seeds); code_length = "
              f"sum over n={config.train.min_context}..{n_hi}, code_length_{CODE_FROM} over "
              f"n={CODE_FROM}..{n_hi}"]
@@ -276,20 +393,33 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
         cells = "".join(f"{g[c].mean():>9.3f} ±{g[c].std(ddof=0):5.3f}"
                         if g[c].notna().all() else f"{'–':>16}" for c in cols)
         lines.append(f"{learner:<14}{cells}")
-        paper = PAPER_LINEAR.get(learner, {}) if config.task.family == "linear" else {}
+        fresh_linear = config.task.family == "linear" and not config.task.get("pool_size", 0)
+        paper = PAPER_LINEAR.get(learner, {}) if fresh_linear else {}
         ref = "".join(f"{paper.get(int(c[2:]), float('nan')) if c.startswith('n=') else float('nan'):>16.3f}"
                       for c in cols)
         if paper:
             lines.append(f"{'  paper':<14}{ref.replace('nan', '  –')}")
+    method = oracle_method(config)
+    if method is not None:
+        lines.append(f"bayes = {method}; on the first {oracle_tasks(config)} of the "
+                     f"{config.eval.n_tasks} evaluation episodes per seed")
+        g = summary[summary.learner == "bayes"]
+        for diag, what in (("mc_se", "Monte-Carlo standard error of its gen_error"),
+                           ("mc_bias", "Monte-Carlo upward bias of its gen_error (delta method)"),
+                           ("mc_split_bias", "Monte-Carlo upward bias of its gen_error (split samples)"),
+                           ("quad_delta", "quadrature indicator (grid vs half grid, MSE)")):
+            if f"{diag}_max" in g and g[f"{diag}_max"].notna().any():
+                lines.append(f"  {what}: at most {g[f'{diag}_max'].max():.2g} over n and seeds")
     return "\n".join(lines)
 
 
 COLORS = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange", "sgd": "tab:green",
-          "explicit": "tab:blue", "implicit": "tab:red", "mamba": "tab:purple"}
+          "explicit": "tab:blue", "implicit": "tab:red", "mamba": "tab:purple",
+          "ridge": "tab:gray", "marginal": "tab:gray"}
 
 
 def error_label(family: str) -> str:
-    return "generalisation error (nats)" if family == "mastermind" else "generalisation error (MSE)"
+    return "generalisation error (nats)" if family in CATEGORICAL else "generalisation error (MSE)"
 
 
 def draw_curves(ax, eval_df: pd.DataFrame, by: str = "learner") -> None:
@@ -298,7 +428,7 @@ def draw_curves(ax, eval_df: pd.DataFrame, by: str = "learner") -> None:
     gen = eval_df[eval_df.metric == "gen_error"]
     for label, g in gen.groupby(by, sort=False):
         stats = g.groupby("n_context")["value"].agg(["mean", "min", "max"])
-        style = "--" if label == "bayes" else "-"
+        style = "--" if label == "bayes" else (":" if label in ("ridge", "marginal") else "-")
         ax.plot(stats.index, stats["mean"], style, color=COLORS.get(label), label=label)
         ax.fill_between(stats.index, stats["min"], stats["max"], color=COLORS.get(label), alpha=0.2)
     ax.set_xscale("log")

@@ -33,6 +33,8 @@ class LinearRegression:
     x_dim: int
     y_dim: int
     noise: float
+    kind = "regression"
+    oracle_method = "exact: closed-form Bayesian linear regression"
 
     @property
     def prior_var(self) -> float:
@@ -52,6 +54,32 @@ class LinearRegression:
     def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
         """Model inputs (x, y): the raw features, already real-valued."""
         return ep.x, ep.y
+
+    # Latent / point split (finite pools, importance sampling). ``sample`` keeps its own
+    # key schedule so that existing results are unchanged.
+    def sample_latent(self, key: jax.Array, n: int) -> jax.Array:
+        return jax.random.normal(key, (n, self.x_dim + 1, self.y_dim)) * jnp.sqrt(self.prior_var)
+
+    def predict(self, w: jax.Array, x: jax.Array) -> jax.Array:
+        """One task's noise-free f: w (x_dim + 1, y_dim), x (N, x_dim) -> (N, y_dim)."""
+        return _features(x) @ w
+
+    def loglik(self, mean: jax.Array, y: jax.Array) -> jax.Array:
+        from jaxlab.tasks.oracles import gaussian_loglik
+
+        return gaussian_loglik(mean, y, self.noise)
+
+    def sample_given(self, key: jax.Array, w: jax.Array, n_points: int) -> Episodes:
+        k_x, k_eps = jax.random.split(key)
+        x = jax.random.normal(k_x, (w.shape[0], n_points, self.x_dim))
+        y = jnp.einsum("bnp,bpo->bno", _features(x), w)
+        return Episodes(x, y + self.noise * jax.random.normal(k_eps, y.shape), w)
+
+    def oracle(self, ep: Episodes, key: jax.Array | None = None) -> dict:
+        """Per-point (B, N) squared error of the exact posterior-predictive mean and its
+        closed-form expectation ``expected_risk``."""
+        pred, var = self.bayes_next_token(ep.x, ep.y)
+        return {"loss": jnp.mean(jnp.square(pred - ep.y), -1), "expected_risk": var}
 
     def posterior(self, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Posterior over w after the first k points of each episode, for every k.

@@ -44,6 +44,8 @@ class Mastermind:
     code_length: int = 8
     n_colours: int = 6
     code_colours: int = 5  # the reference's off-by-one: codes use colours 0..4 only
+    kind = "mastermind"
+    oracle_method = "exact: enumeration of every secret code"
 
     def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> MastermindEpisodes:
         k_code, k_x = jax.random.split(key)
@@ -106,3 +108,8 @@ class Mastermind:
         logp = self.bayes_next_token(x, y)
         picked = jnp.take_along_axis(logp, y[..., None], axis=-1)[..., 0]  # (N, 2)
         return -picked.mean(-1)
+
+    def oracle(self, ep: MastermindEpisodes, key: jax.Array | None = None) -> dict:
+        """Per-point (B, N) exact next-token NLL, one episode at a time (costly: the study
+        runs it on a subset of the evaluation episodes)."""
+        return {"loss": jax.lax.map(lambda a: self.bayes_nll(*a), (ep.x, ep.y))}
