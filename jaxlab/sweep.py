@@ -193,10 +193,19 @@ def launch_submitit(spec: str, jobs: Sequence[Job], root: str, *, cluster: str |
                     parameters: dict | None = None, extra: Sequence[str] = ()) -> list[Any]:
     """Submits the jobs as one job array (``cluster``: None picks SLURM when available,
     "local" runs them with submitit's local executor). Returns the submitit jobs."""
+    # submitit configures logging when first imported, and that closes every handler the
+    # host program installed (pytest's, a notebook's): skip it here, keep it in the jobs.
+    previous = os.environ.get("SUBMITIT_LOG_LEVEL")
+    os.environ["SUBMITIT_LOG_LEVEL"] = "NOCONFIG"
     try:
         import submitit
     except ImportError:
         raise ConfigError("--launcher slurm needs submitit: pip install 'jaxlab[slurm]'") from None
+    finally:
+        if previous is None:
+            del os.environ["SUBMITIT_LOG_LEVEL"]
+        else:
+            os.environ["SUBMITIT_LOG_LEVEL"] = previous
     executor = submitit.AutoExecutor(folder=os.path.join(root, "submitit", "%j"), cluster=cluster)
     executor.update_parameters(name="jaxlab", **(parameters or {}))
     return executor.map_array(RunJob(), [run_command(spec, job, extra) for job in jobs])
