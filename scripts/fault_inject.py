@@ -190,8 +190,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--config", default=CONFIG)
     p.add_argument("--timeout", type=float, default=900.0, help="per process, seconds")
     p.add_argument("--out", help="write the summary and every record as JSON")
-    p.add_argument("overrides", nargs="*", help=f"--config.* overrides (default: {' '.join(OVERRIDES)})")
-    args = p.parse_args(argv)
+    p.epilog = f"Any --config.a.b=value arguments replace the default overrides ({' '.join(OVERRIDES)})."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    overrides = [a for a in argv if a.startswith("--config.")]
+    args = p.parse_args([a for a in argv if not a.startswith("--config.")])
+    args.overrides = overrides
     import tempfile
 
     root = args.workroot or tempfile.mkdtemp(prefix="jaxlab-faults-")
