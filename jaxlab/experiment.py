@@ -12,6 +12,7 @@ coordinates the checkpoint writes itself). Metrics leave the devices once per ch
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import time
@@ -209,15 +210,18 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
         log.info("%s already holds the finished study; loading it", workdir)
         return results_lib.load(workdir)
 
-    trainer = study.make_train(config)
     n_runs, n_pad = grid.n_runs, executor.padded(grid.n_runs)
     run_rows, swept = grid.run_table(), list(grid.axes)
     hps = executor.place(runs.pad_runs(grid.hp_arrays(), n_pad))
     keys = executor.place(runs.pad_runs(grid.keys(), n_pad))
 
-    state = executor.map_runs(trainer.init)(keys, hps)
+    programs = _programs(study, config, executor)
+    trainer, evaluate = programs["trainer"], programs["evaluate"]
+    state = programs["init"](keys, hps)
     t_compile = time.perf_counter()
-    chunk = executor.map_runs(trainer.train_chunk).lower(state, hps).compile()
+    if "chunk" not in programs:
+        programs["chunk"] = executor.map_runs(trainer.train_chunk).lower(state, hps).compile()
+    chunk = programs["chunk"]
     compile_s = time.perf_counter() - t_compile
     startup_s = time.perf_counter() - t_start
 
@@ -279,7 +283,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
     seed_keys = grid.seed_keys()
     run_seed_keys = executor.place(runs.pad_runs(
         seed_keys[jnp.asarray([row["seed"] for row in run_rows])], n_pad))
-    per_run = executor.gather(executor.map_runs(trainer.evaluate)(state, hps, run_seed_keys))
+    per_run = executor.gather(evaluate(state, hps, run_seed_keys))
     if primary:  # baselines and tables: process 0 alone, while the others wait
         baselines = study.baselines(config, seed_keys)
         train_df = _train_table(history, run_rows, swept)
@@ -298,6 +302,29 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
             wall_s=time.perf_counter() - t_start, **memory_stats(chunk))
     barrier("results-written")
     return results_lib.load(workdir)
+
+
+_PROGRAMS: "collections.OrderedDict[tuple, dict]" = collections.OrderedDict()
+
+
+def _programs(study, config, executor: runs.Executor) -> dict:
+    """The trainer and its run-mapped programs (init, evaluate; the compiled train chunk
+    is added by the first run) for this config and executor.
+
+    Kept for the few most recent (config, executor) pairs of the process, so running the
+    same config again (a resume, a notebook re-run, the tests) compiles nothing new.
+    """
+    key = (config_lib.to_json(config), executor, jax.process_count())
+    if key in _PROGRAMS:
+        _PROGRAMS.move_to_end(key)
+        return _PROGRAMS[key]
+    trainer = study.make_train(config)
+    programs = {"trainer": trainer, "init": executor.map_runs(trainer.init),
+                "evaluate": executor.map_runs(trainer.evaluate)}
+    _PROGRAMS[key] = programs
+    while len(_PROGRAMS) > 4:
+        _PROGRAMS.popitem(last=False)
+    return programs
 
 
 def _execute(study, config, workdir, progress, should_stop, t_start) -> results_lib.Results | None:

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import struct
 import sys
 
@@ -45,15 +46,19 @@ def test_twenty_kills_and_two_damaged_checkpoints(tmp_path):
     assert summary["corruption_detected"] == 2
 
 
-def _stopped_after(chunks: int, workdir: str) -> None:
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory):
+    """The short study stopped after 2 of its 4 chunks (checkpoints at steps 5 and 10)."""
+    workdir = str(tmp_path_factory.mktemp("stopped") / "w")
     assert experiment.run(short_config(), workdir, progress=False,
-                          should_stop=lambda c: c >= chunks) is None
+                          should_stop=lambda c: c >= 2) is None
+    return workdir
 
 
-def test_flipped_bytes_in_the_newest_checkpoint_fall_back_to_the_previous(tmp_path, caplog):
+def test_flipped_bytes_in_the_newest_checkpoint_fall_back_to_the_previous(stopped, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="jaxlab")
     workdir = str(tmp_path / "w")
-    _stopped_after(2, workdir)  # checkpoints at steps 5 and 10
+    shutil.copytree(stopped, workdir)
     fault_inject.damage(os.path.join(workdir, "checkpoints", "10"), "flip")
     resumed = experiment.run(short_config(), workdir, progress=False)
     assert "checkpoint at step 10 is unreadable or corrupt" in caplog.text
@@ -116,9 +121,9 @@ class FakeWandb:
 
 
 def test_a_nan_in_one_run_leaves_the_others_identical_and_each_run_is_its_own_series(
-        tmp_path, monkeypatch):
+        stopped, tmp_path, monkeypatch):
     workdir = str(tmp_path / "w")
-    _stopped_after(1, workdir)
+    shutil.copytree(stopped, workdir)
     config = short_config()
     study = studies.get(config.study)
     grid = experiment.make_grid(config, study.CHOICES)
