@@ -6,7 +6,8 @@
 1. Runs the study once, uninterrupted (the reference; its wall time T sets the range of kill
    moments).
 2. ``--kills`` times: starts the same command in a fresh workdir, sends SIGKILL or SIGTERM
-   (alternating) after a uniformly random delay in [0, T), checks that every file a reader
+   (alternating) after a uniformly random delay in [0, T) (a run that finishes before its
+   delay is recorded, checked, and the fault redrawn), checks that every file a reader
    would open (``*.parquet``, ``manifest.json``, ``config.json``) still parses, then runs
    the same command again to completion and compares every table with the reference
    (exact equality on CPU).
@@ -84,6 +85,14 @@ def identical(got: dict, want: dict) -> str | None:
     return None
 
 
+def _total_steps(workdir: str) -> int | None:
+    try:
+        with open(os.path.join(workdir, "config.json")) as f:
+            return json.load(f)["train"]["steps"]
+    except Exception:  # noqa: BLE001 - not written yet, or mid-write
+        return None
+
+
 def checkpoint_steps(workdir: str) -> list[int]:
     d = os.path.join(workdir, "checkpoints")
     return sorted(int(s) for s in os.listdir(d) if s.isdigit()) if os.path.isdir(d) else []
@@ -109,11 +118,14 @@ def kill_and_resume(workdir: str, sig: signal.Signals, delay: float, ref: dict, 
                             stderr=subprocess.DEVNULL)
     try:
         proc.wait(timeout=delay)
-        delivered = False
     except subprocess.TimeoutExpired:
+        pass
+    delivered = proc.poll() is None  # still running: the signal reaches a live run
+    if delivered:
         proc.send_signal(sig)
-        delivered = True
-        proc.wait(timeout=timeout)
+    proc.wait(timeout=timeout)
+    if sig == signal.SIGKILL and proc.returncode != -signal.SIGKILL:
+        delivered = False  # it exited on its own in the instant before the signal
     status = "none"
     if os.path.exists(os.path.join(workdir, "manifest.json")):
         try:
@@ -121,7 +133,12 @@ def kill_and_resume(workdir: str, sig: signal.Signals, delay: float, ref: dict, 
                 status = json.load(f).get("status", "none")
         except Exception:  # noqa: BLE001 - reported by unreadable()
             status = "unreadable"
+    steps = checkpoint_steps(workdir)
+    total = _total_steps(workdir)
+    phase = ("finished" if status == "done" else "before the first checkpoint" if not steps
+             else "training" if total is None or steps[-1] < total else "evaluating/writing")
     record = {"signal": sig.name, "delay_s": round(delay, 3), "delivered": delivered,
+              "phase": phase,
               "exit": proc.returncode, "status_after_kill": status,
               "checkpoints_after_kill": checkpoint_steps(workdir), "unreadable": unreadable(workdir)}
     resumed = run_to_end(cmd, timeout)
@@ -204,14 +221,18 @@ def main(argv: list[str] | None = None) -> dict:
     ref, duration = reference(os.path.join(root, "reference"), cmd_args, args.timeout)
     print(f"reference: {duration:.1f} s uninterrupted; tables {sorted(ref)}", flush=True)
     kills = []
-    for i in range(args.kills):
+    attempt = 0
+    while sum(r["delivered"] for r in kills) < args.kills and attempt < 3 * args.kills:
+        i = sum(r["delivered"] for r in kills)  # a run that finished first is redrawn
         sig = signal.SIGKILL if i % 2 == 0 else signal.SIGTERM
         delay = rng.uniform(0.0, duration)
-        workdir = os.path.join(root, f"kill-{i:02d}")
+        workdir = os.path.join(root, f"kill-{attempt:02d}")
+        attempt += 1
         r = kill_and_resume(workdir, sig, delay, ref, cmd_args, args.timeout)
         kills.append(r)
         print(f"kill {i:2d}: {sig.name:7s} at {delay:5.2f} s  exit {r['exit']}  "
-              f"state {r['status_after_kill']:7s} ckpts {r['checkpoints_after_kill']}  "
+              f"{'' if r['delivered'] else '(finished first) '}{r['phase']:27s} "
+              f"ckpts {r['checkpoints_after_kill']}  "
               f"resumed from {r['resumed_from']}  "
               f"{'identical' if r['identical'] else 'DIFFERENT: ' + str(r['difference'])}"
               f"{'  UNREADABLE: ' + str(r['unreadable']) if r['unreadable'] else ''}", flush=True)
@@ -233,6 +254,8 @@ def main(argv: list[str] | None = None) -> dict:
         "sigkill": sum(r["signal"] == "SIGKILL" for r in delivered),
         "sigterm": sum(r["signal"] == "SIGTERM" for r in delivered),
         "finished_before_signal": len(kills) - len(delivered),
+        "kills_by_phase": {ph: sum(r["phase"] == ph for r in delivered) for ph in
+                           ("before the first checkpoint", "training", "evaluating/writing", "finished")},
         "corrupted_checkpoints": len(corrupt),
         "corruption_detected": sum(bool(r.get("detected")) for r in corrupt),
         "resumed_identical": sum(r["identical"] for r in kills + corrupt),
