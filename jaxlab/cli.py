@@ -1,7 +1,12 @@
 """The ``jaxlab`` command.
 
     jaxlab run CONFIG[:ARG] --workdir DIR [--config.a.b=value ...]
+    jaxlab sweep CONFIG[:ARG] --workdir ROOT --axis field=v1,v2 [...] [--launcher local|slurm]
     jaxlab bench --workdir DIR [--quick]
+
+Several processes (hosts) share one run with ``--distributed`` (jax.distributed, its
+cluster auto-detection, e.g. under ``srun``) or ``--coordinator HOST:PORT --num-processes N
+--process-id I``.
 
 Config mistakes print one line naming the field and exit with status 2, before anything
 is written.
@@ -42,6 +47,25 @@ def _setup_jax() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+def _init_distributed(args: argparse.Namespace) -> None:
+    """Joins the processes of a multi-process run (before jax touches a device). CPU
+    collectives across processes go through gloo."""
+    if not (args.distributed or args.coordinator):
+        return
+    import jax
+
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    kwargs = {}
+    if args.coordinator:
+        if args.num_processes is None or args.process_id is None:
+            from jaxlab.config import ConfigError
+
+            raise ConfigError("--coordinator needs --num-processes and --process-id")
+        kwargs = dict(coordinator_address=args.coordinator, num_processes=args.num_processes,
+                      process_id=args.process_id)
+    jax.distributed.initialize(**kwargs)
+
+
 def _stop_on_signals() -> threading.Event:
     """SIGTERM / SIGINT ask the run to stop at the end of the current chunk (a second
     SIGINT interrupts at once; the newest checkpoint is still there)."""
@@ -66,10 +90,97 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("config", help="config file, optionally with :ARG (e.g. configs/icl_occam.py:smoke)")
     r.add_argument("--workdir", required=True, help="where checkpoints and results go")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--tensorboard", action="store_true",
+                   help="TensorBoard event files in WORKDIR/tensorboard, one series per run")
+    r.add_argument("--wandb", metavar="PROJECT", help="log train metrics to this W&B project")
+    d = r.add_argument_group("several processes (jax.distributed)")
+    d.add_argument("--distributed", action="store_true",
+                   help="join the other processes of this job (cluster auto-detection)")
+    d.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    d.add_argument("--num-processes", type=int)
+    d.add_argument("--process-id", type=int)
+    s = sub.add_parser("sweep", help="one job per point of fields that change shapes")
+    s.add_argument("config", help="config file, optionally with :ARG")
+    s.add_argument("--workdir", required=True, help="sweep root; job workdirs are ROOT/<config hash>")
+    s.add_argument("--axis", action="append", default=[], metavar="FIELD=V1,V2",
+                   help="a swept field and its values (repeat for a product); "
+                        "tuple values as a list literal: 'field=[(1, 2), (3, 4)]'")
+    s.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    s.add_argument("--parallel", type=int, default=1, help="local: jobs at a time")
+    s.add_argument("--cluster", choices=("slurm", "local", "debug"), default=None,
+                   help="slurm launcher: submitit cluster (default: SLURM if available; "
+                        "'local' runs the array with submitit's local executor)")
+    s.add_argument("--no-wait", action="store_true",
+                   help="slurm launcher: return after submitting (default: wait for the jobs)")
+    s.add_argument("--partition", help="SLURM partition")
+    s.add_argument("--timeout-min", type=int, default=60)
+    s.add_argument("--nodes", type=int, default=1)
+    s.add_argument("--tasks-per-node", type=int, default=1,
+                   help=">1 (or --nodes >1): the tasks of a job join by jax.distributed")
+    s.add_argument("--gpus-per-node", type=int, default=0)
+    s.add_argument("--cpus-per-task", type=int, default=None)
+    s.add_argument("--mem-gb", type=float, default=None)
+    s.add_argument("--array-parallelism", type=int, default=256)
+    s.add_argument("--slurm-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other sbatch option, e.g. account=abc or qos=high")
     b = sub.add_parser("bench", help="measure speed ratios and write bench.json")
     b.add_argument("--workdir", required=True)
     b.add_argument("--quick", action="store_true", help="tiny sizes (checks the benchmark runs)")
     return p
+
+
+def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Expands, records and launches a sweep; prints one line per job."""
+    from jaxlab import sweep
+
+    jobs = sweep.expand(args.config, overrides, args.axis, args.workdir)
+    sweep.record(args.workdir, args.config, jobs)
+    todo = []
+    for job in jobs:
+        state = sweep.status(job)
+        if state == "done":
+            print(f"{job.key}  {sweep._describe(job)}: finished, skipped")
+        else:
+            todo.append(job)
+    if not todo:
+        return 0
+    multi = args.nodes * args.tasks_per_node > 1
+    extra = ["--distributed"] if multi else []
+    if args.launcher == "local":
+        codes = sweep.launch_local(args.config, todo, args.workdir, args.parallel, extra)
+    else:
+        params = dict(timeout_min=args.timeout_min, nodes=args.nodes,
+                      tasks_per_node=args.tasks_per_node, gpus_per_node=args.gpus_per_node,
+                      slurm_array_parallelism=args.array_parallelism)
+        if args.partition:
+            params["slurm_partition"] = args.partition
+        if args.cpus_per_task:
+            params["cpus_per_task"] = args.cpus_per_task
+        if args.mem_gb:
+            params["mem_gb"] = args.mem_gb
+        if args.slurm_param:
+            params["slurm_additional_parameters"] = dict(
+                p.split("=", 1) for p in args.slurm_param)
+        submitted = sweep.launch_submitit(args.config, todo, args.workdir, cluster=args.cluster,
+                                          parameters=params, extra=extra)
+        for job, sub in zip(todo, submitted):
+            print(f"{job.key}  {sweep._describe(job)}: submitted as {sub.job_id}")
+        if args.no_wait:
+            return 0
+        codes = {}
+        for job, sub in zip(todo, submitted):
+            try:
+                codes[job.key] = sub.result()
+            except Exception as e:  # noqa: BLE001 - report every job, then fail
+                print(f"{job.key}: failed: {str(e).strip().splitlines()[-1][:300]}", file=sys.stderr)
+                codes[job.key] = 1
+    for job in todo:
+        code = codes.get(job.key)
+        word = {0: "finished", 143: "stopped (resumable)", None: "not started"}.get(code, f"failed ({code})")
+        print(f"{job.key}  {sweep._describe(job)}: {word}")
+    if any(c not in (0,) for c in codes.values()) or len(codes) < len(todo):
+        return 143 if all(c in (0, 143, None) for c in codes.values()) else 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,18 +201,25 @@ def main(argv: list[str] | None = None) -> int:
 
             config = config_lib.load(args.config, overrides)
             _setup_jax()
+            _init_distributed(args)
             stop = _stop_on_signals()
+            writers = (["tensorboard"] if args.tensorboard else []) + (
+                [f"wandb:{args.wandb}"] if args.wandb else [])
             results = experiment.run(config, args.workdir, progress=not args.no_progress,
-                                     should_stop=lambda _: stop.is_set())
+                                     should_stop=lambda _: stop.is_set(), writers=writers)
             if results is None:
                 print(f"jaxlab: stopped by a signal; the last chunk is checkpointed in "
                       f"{args.workdir}: run the same command to resume", file=sys.stderr)
                 return 143
+            if not experiment.is_primary():
+                return 0
             with open(os.path.join(args.workdir, "table.txt")) as f:
                 print(f.read(), end="")
             print(f"results: {results.workdir} (figure.png, eval.parquet, train.parquet)")
             if results.manifest.get("diverged"):
                 print(f"diverged runs (eval rows are NaN): {results.manifest['diverged']}")
+        elif args.command == "sweep":
+            return _sweep(args, overrides)
         elif args.command == "bench":
             if overrides:
                 raise ConfigError("jaxlab bench takes no --config overrides")

@@ -6,13 +6,19 @@ Tables (one row per observation):
   summary: learner, seed, run, n=<k>..., code_length
 Studies that compute their own tables may write others (``Results.tables`` holds every
 Parquet file by name). ``load(workdir)`` returns them as pandas DataFrames for notebooks. Every file is written
-to a temporary name and renamed, so a reader never sees half a table.
+to a temporary name and renamed, so a reader never sees half a table; in a run shared by
+several processes (jax.distributed) only process 0 writes.
+
+``load(ROOT)`` on the root of a ``jaxlab sweep`` concatenates every job's tables, with a
+``job`` column (the job's config hash) and one column per swept field (e.g.
+``model.d_model``); ``Results.jobs`` holds each job's own Results.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import sys
 from typing import Any
 
 import ml_collections
@@ -23,7 +29,15 @@ from jaxlab import config as config_lib
 TABLES = ("train", "eval", "summary")
 
 
+def is_writer() -> bool:
+    """False in every process but 0 of a multi-process jax run (they never write)."""
+    jax = sys.modules.get("jax")
+    return jax is None or jax.process_index() == 0
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
+    if not is_writer():
+        return
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
         f.write(data)
@@ -37,6 +51,8 @@ def atomic_write_text(path: str, text: str) -> None:
 
 
 def write_table(workdir: str, name: str, df: pd.DataFrame) -> None:
+    if not is_writer():
+        return
     tmp = os.path.join(workdir, f"{name}.parquet.tmp-{os.getpid()}")
     df.to_parquet(tmp, index=False)
     os.replace(tmp, os.path.join(workdir, f"{name}.parquet"))
@@ -65,10 +81,20 @@ class Results:
     eval: pd.DataFrame
     summary: pd.DataFrame
     tables: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    jobs: dict[str, "Results"] = dataclasses.field(default_factory=dict)
 
 
-def load(workdir: str) -> Results:
-    """The finished study in ``workdir`` as DataFrames (raises if it has not finished)."""
+SWEEP_FILE = "sweep.json"
+
+
+def load(workdir: str, *, partial: bool = False) -> Results:
+    """The finished study in ``workdir`` as DataFrames (raises if it has not finished).
+
+    On a sweep root, every job's tables concatenated (``partial=True``: the finished jobs
+    only; otherwise an unfinished job raises, naming it)."""
+    if not os.path.exists(os.path.join(workdir, "manifest.json")) and \
+            os.path.exists(os.path.join(workdir, SWEEP_FILE)):
+        return _load_sweep(workdir, partial)
     manifest = read_manifest(workdir)
     if manifest.get("status") != "done":
         raise FileNotFoundError(
@@ -79,3 +105,42 @@ def load(workdir: str) -> Results:
               for f in sorted(os.listdir(workdir)) if f.endswith(".parquet")}
     standard = {name: tables.get(name, pd.DataFrame()) for name in TABLES}
     return Results(workdir, config, manifest, **standard, tables=tables)
+
+
+def _column_value(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _load_sweep(root: str, partial: bool) -> Results:
+    with open(os.path.join(root, SWEEP_FILE)) as f:
+        sweep = json.load(f)
+    jobs, missing = {}, []
+    for job in sweep["jobs"]:
+        try:
+            jobs[job["key"]] = (job, load(os.path.join(root, job["workdir"])))
+        except FileNotFoundError:
+            missing.append(job["key"])
+    if missing and not partial:
+        raise FileNotFoundError(f"sweep {root!r}: jobs {', '.join(missing)} have not finished "
+                                f"(re-launch the sweep, or load(..., partial=True))")
+    if not jobs:
+        raise FileNotFoundError(f"sweep {root!r}: no job has finished")
+    names = sorted({name for _, r in jobs.values() for name in r.tables})
+    tables = {}
+    for name in names:
+        frames = []
+        for key, (job, r) in jobs.items():
+            if name not in r.tables:
+                continue
+            df = r.tables[name].copy()
+            df.insert(0, "job", key)
+            for i, (field, value) in enumerate(job["values"].items()):
+                df.insert(1 + i, field, [_column_value(value)] * len(df))
+            frames.append(df)
+        tables[name] = pd.concat(frames, ignore_index=True)
+    first = next(iter(jobs.values()))[1]
+    manifest = {"sweep": sweep["config"], "jobs": {k: r.manifest.get("status") for k, (_, r) in jobs.items()},
+                "unfinished": missing}
+    standard = {name: tables.get(name, pd.DataFrame()) for name in TABLES}
+    return Results(root, first.config, manifest, **standard, tables=tables,
+                   jobs={k: r for k, (_, r) in jobs.items()})

@@ -10,11 +10,16 @@ Executors map a per-run function over the run axis inside one compiled program:
   * ``chunked``: ``lax.map`` over groups of ``runs_per_batch`` runs (bounded memory, and
     on a CPU the cache-friendly layout: each group's activations stay cache-sized);
   * either of them sharded over the local devices with ``shard_map`` on a ``runs`` mesh
-    axis (the run count is padded up to a multiple of the device count).
+    axis (the run count is padded up to a multiple of the device count);
+  * with ``all_processes`` (several processes joined by ``jax.distributed``), the mesh
+    holds every process's devices: each process runs its own slice of the runs, inputs
+    are assembled into global arrays from the (identical) host values every process
+    holds, and ``gather`` brings whole outputs back to every host.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from typing import Any, Callable, Mapping, Sequence
 
@@ -92,18 +97,26 @@ class Executor:
     """How the per-run function is laid out over runs and devices.
 
     kind: "vmap" or "chunked"; runs_per_batch: group size for "chunked";
-    devices: number of local devices to shard the run axis over (1 = no sharding).
+    devices: number of devices to shard the run axis over (1 = no sharding): the first
+    ``devices`` local devices, or with ``all_processes`` every device of every process
+    (then ``devices`` must equal ``jax.device_count()``).
     """
 
     kind: str = "vmap"
     runs_per_batch: int = 1
     devices: int = 1
+    all_processes: bool = False
 
     def padded(self, n_runs: int) -> int:
         per = self.devices * (self.runs_per_batch if self.kind == "chunked" else 1)
         return -(-n_runs // per) * per
 
     def mesh(self) -> Mesh | None:
+        if self.all_processes:
+            if self.devices != jax.device_count():
+                raise ValueError(f"an all-process executor needs every device "
+                                 f"({jax.device_count()}), got devices={self.devices}")
+            return Mesh(np.asarray(jax.devices()), ("runs",))
         if self.devices <= 1:
             return None
         return Mesh(np.asarray(jax.local_devices()[: self.devices]), ("runs",))
@@ -133,11 +146,52 @@ class Executor:
                              check_vma=False)
 
     def place(self, tree: Any) -> Any:
-        """Put a run-stacked pytree on the devices the executor uses."""
+        """Put a run-stacked pytree on the devices the executor uses. Across processes,
+        every process must hold the same host values; each keeps only its own slice."""
         mesh = self.mesh()
         if mesh is None:
             return tree
-        return jax.device_put(tree, NamedSharding(mesh, P("runs")))
+        sharding = NamedSharding(mesh, P("runs"))
+        if not self.all_processes:
+            return jax.device_put(tree, sharding)
+
+        def assemble(a):
+            host = np.asarray(a)
+            return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+        return jax.tree.map(assemble, tree)
+
+    def gather(self, tree: Any) -> Any:
+        """The whole run-stacked pytree as host numpy arrays, on every process."""
+        if not self.all_processes:
+            return jax.device_get(tree)
+        from jax.experimental import multihost_utils
+
+        return jax.tree.map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
+
+    def replicated(self) -> jax.sharding.Sharding:
+        """Where a topology-free copy of the runs lives (every device of the mesh, or
+        the default device without one)."""
+        mesh = self.mesh()
+        if mesh is None:
+            return jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        return NamedSharding(mesh, P())
+
+    def unpadded(self, tree: Any, n_runs: int) -> Any:
+        """The first ``n_runs`` runs, replicated: the same array whatever the device count
+        (what a checkpoint holds, so it restores onto any topology)."""
+        return _resized(n_runs, self.replicated(), False)(tree)
+
+    def repadded(self, tree: Any, n_padded: int) -> Any:
+        """Inverse of ``unpadded``: pad to ``n_padded`` runs and shard over the mesh."""
+        mesh = self.mesh()
+        out = self.replicated() if mesh is None else NamedSharding(mesh, P("runs"))
+        return _resized(n_padded, out, True)(tree)
+
+
+@functools.lru_cache(maxsize=32)
+def _resized(n: int, sharding: jax.sharding.Sharding, pad: bool) -> Callable:
+    """One jitted resize per (size, placement), compiled once per run, not per chunk."""
+    return jax.jit(lambda t: pad_runs(t, n) if pad else unpad_runs(t, n), out_shardings=sharding)
 
 
 def pad_runs(tree: Any, n_padded: int) -> Any:
