@@ -6,8 +6,11 @@
 1. Runs the study once, uninterrupted (the reference; its wall time T sets the range of kill
    moments).
 2. ``--kills`` times: starts the same command in a fresh workdir, sends SIGKILL or SIGTERM
-   (alternating) after a uniformly random delay in [0, T) (a run that finishes before its
-   delay is recorded, checked, and the fault redrawn), checks that every file a reader
+   (alternating) at a random moment (default: one of the run's stretches, i.e. start-up,
+   any one chunk, or the final evaluation and writing, chosen uniformly, then a uniform
+   moment inside it, so kills land in every phase even on a loaded machine;
+   ``--moments uniform``: a uniform delay in [0, T)); a run that finishes first is
+   recorded, checked, and the fault redrawn. Checks that every file a reader
    would open (``*.parquet``, ``manifest.json``, ``config.json``) still parses, then runs
    the same command again to completion and compares every table with the reference
    (exact equality on CPU).
@@ -116,6 +119,9 @@ def kill_and_resume(workdir: str, sig: signal.Signals, delay: float, ref: dict, 
     cmd = command(workdir, **cmd_args)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    after_step, delay = delay if isinstance(delay, tuple) else (0, delay)
+    while after_step and proc.poll() is None and max(checkpoint_steps(workdir), default=0) < after_step:
+        time.sleep(0.02)
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
@@ -137,7 +143,8 @@ def kill_and_resume(workdir: str, sig: signal.Signals, delay: float, ref: dict, 
     total = _total_steps(workdir)
     phase = ("finished" if status == "done" else "before the first checkpoint" if not steps
              else "training" if total is None or steps[-1] < total else "evaluating/writing")
-    record = {"signal": sig.name, "delay_s": round(delay, 3), "delivered": delivered,
+    record = {"signal": sig.name, "after_step": after_step, "delay_s": round(delay, 3),
+              "delivered": delivered,
               "phase": phase,
               "exit": proc.returncode, "status_after_kill": status,
               "checkpoints_after_kill": checkpoint_steps(workdir), "unreadable": unreadable(workdir)}
@@ -203,6 +210,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--corrupt", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--moments", choices=("stretch", "uniform"), default="stretch",
+                   help="stretch: pick start-up, one chunk, or the final writing uniformly, "
+                        "then a uniform moment inside it (timed on the reference run; robust "
+                        "to a loaded machine); uniform: a uniform delay in [0, T)")
     p.add_argument("--workroot", default=None, help="where the workdirs go (default: a temp dir)")
     p.add_argument("--config", default=CONFIG)
     p.add_argument("--timeout", type=float, default=900.0, help="per process, seconds")
@@ -220,17 +231,33 @@ def main(argv: list[str] | None = None) -> dict:
     rng = random.Random(args.seed)
     ref, duration = reference(os.path.join(root, "reference"), cmd_args, args.timeout)
     print(f"reference: {duration:.1f} s uninterrupted; tables {sorted(ref)}", flush=True)
+    with open(os.path.join(root, "reference", "manifest.json")) as f:
+        m = json.load(f)
+    with open(os.path.join(root, "reference", "config.json")) as f:
+        train = json.load(f)["train"]
+    chunks = train["steps"] // train["chunk_steps"]
+    timing = {"chunks": chunks, "chunk_steps": train["chunk_steps"], "startup_s": m["startup_s"],
+              "chunk_s": m["train_s"] / chunks,
+              "end_s": max(0.5, m["wall_s"] - m["startup_s"] - m["train_s"])}
     kills = []
     attempt = 0
     while sum(r["delivered"] for r in kills) < args.kills and attempt < 3 * args.kills:
         i = sum(r["delivered"] for r in kills)  # a run that finished first is redrawn
         sig = signal.SIGKILL if i % 2 == 0 else signal.SIGTERM
-        delay = rng.uniform(0.0, duration)
+        if args.moments == "uniform":
+            delay = rng.uniform(0.0, duration)
+        else:  # a uniformly chosen stretch: start-up, one of the chunks, or the writing
+            c = rng.randint(0, timing["chunks"])
+            span = timing["startup_s"] if c == 0 else timing["chunk_s"] if c < timing["chunks"] \
+                else timing["end_s"]
+            delay = (c * timing["chunk_steps"], rng.uniform(0.0, span))
         workdir = os.path.join(root, f"kill-{attempt:02d}")
         attempt += 1
         r = kill_and_resume(workdir, sig, delay, ref, cmd_args, args.timeout)
         kills.append(r)
-        print(f"kill {i:2d}: {sig.name:7s} at {delay:5.2f} s  exit {r['exit']}  "
+        when = (f"{delay:5.2f} s" if not isinstance(delay, tuple)
+                else f"{delay[1]:5.2f} s after step {delay[0]:3d}")
+        print(f"kill {i:2d}: {sig.name:7s} {when}  exit {r['exit']}  "
               f"{'' if r['delivered'] else '(finished first) '}{r['phase']:27s} "
               f"ckpts {r['checkpoints_after_kill']}  "
               f"resumed from {r['resumed_from']}  "
