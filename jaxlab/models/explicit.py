@@ -14,6 +14,17 @@ import jax.numpy as jnp
 _xavier = nn.initializers.xavier_uniform()
 
 
+def context_tokens(module: nn.Module, x: jax.Array, y: jax.Array, d_model: int) -> jax.Array:
+    """[x0, Linear([x_1, y_1]), ..., Linear([x_N, y_N])]: (B, N, x_dim), (B, N, y_dim) ->
+    (B, N+1, d_model), x0 a learned zero-initialised token. Call from a compact
+    ``__call__``: the parameters ("embed", "start_token") belong to ``module``."""
+    b, n, _ = x.shape
+    xy = jnp.concatenate([x, y], axis=-1).reshape(b * n, -1)
+    tokens = nn.Dense(d_model, name="embed", parent=module)(xy).reshape(b, n, d_model)
+    start = module.param("start_token", nn.initializers.zeros, (d_model,))
+    return jnp.concatenate([jnp.broadcast_to(start, (b, 1, d_model)), tokens], axis=1)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with one fused QKV projection.
 
@@ -69,10 +80,7 @@ class ContextAggregator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
         b, n, _ = x.shape
-        xy = jnp.concatenate([x, y], axis=-1).reshape(b * n, -1)
-        tokens = nn.Dense(self.d_model, name="embed")(xy).reshape(b, n, self.d_model)
-        start = self.param("start_token", nn.initializers.zeros, (self.d_model,))
-        h = jnp.concatenate([jnp.broadcast_to(start, (b, 1, self.d_model)), tokens], axis=1)
+        h = context_tokens(self, x, y, self.d_model)
         for i in range(self.n_layers):
             h = PostLNEncoderLayer(self.n_heads, self.d_ff, name=f"layer_{i}")(h)
         z = nn.Dense(self.z_dim, name="to_z")(h.reshape(b * (n + 1), self.d_model))

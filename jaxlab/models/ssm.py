@@ -20,6 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxlab.models.explicit import context_tokens
+
 
 def selective_scan(decay: jax.Array, drive: jax.Array, scan: str = "associative") -> jax.Array:
     """h_t = decay_t * h_{t-1} + drive_t with h_{-1} = 0, along axis 1.
@@ -116,10 +118,7 @@ class MambaAggregator(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
         b, n, _ = x.shape
-        xy = jnp.concatenate([x, y], axis=-1).reshape(b * n, -1)
-        tokens = nn.Dense(self.d_model, name="embed")(xy).reshape(b, n, self.d_model)
-        start = self.param("start_token", nn.initializers.zeros, (self.d_model,))
-        h = jnp.concatenate([jnp.broadcast_to(start, (b, 1, self.d_model)), tokens], axis=1)
+        h = context_tokens(self, x, y, self.d_model)
         for i in range(self.n_layers):
             h = h + MambaMixer(self.d_state, self.d_conv, scan=self.scan, name=f"mixer_{i}")(
                 nn.LayerNorm(name=f"ln_mixer_{i}")(h))
