@@ -23,16 +23,15 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxlab.config import one_of, variant_tokens
+
 SWEEPS = ("sentence_length", "vocab_size", "zdim", "disentanglement", "length_vocab",
           "grammar_width", "grammar_depth", "composition")
 OTHER = ("emergent", "smoke")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    tokens = [t for t in (arg or "").split(",") if t]
-    unknown = [t for t in tokens if t not in SWEEPS + OTHER]
-    if unknown:
-        raise ValueError(f"unknown variant {unknown[0]!r}; choose from {SWEEPS + OTHER}")
+    tokens = variant_tokens(arg, SWEEPS, OTHER)
     smoke = "smoke" in tokens
     c = ml_collections.ConfigDict()
     c.study = "compositionality"

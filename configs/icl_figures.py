@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxlab.config import one_of, variant_tokens
+
 FIGURES = ("panels", "architectures")
 SIZES = ("smoke", "default", "paper")
 FAMILIES = ("linear", "sinusoid", "mastermind")
@@ -29,12 +31,9 @@ KINDS = ("explicit", "implicit", "mamba")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    tokens = [t for t in (arg or "").split(",") if t]
-    unknown = [t for t in tokens if t not in FIGURES + SIZES]
-    if unknown:
-        raise ValueError(f"unknown variant {unknown[0]!r}; choose from {FIGURES + SIZES}")
-    figure = next((t for t in tokens if t in FIGURES), "panels")
-    size = next((t for t in tokens if t in SIZES), "default")
+    tokens = variant_tokens(arg, FIGURES, SIZES)
+    figure = one_of(tokens, FIGURES, "panels")
+    size = one_of(tokens, SIZES, "default")
     c = ml_collections.ConfigDict()
     c.study = "icl_figures"
     c.figure = figure

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxlab.config import one_of, variant_tokens
+
 SIZES = ("smoke", "default", "paper")
 FAMILIES = ("linear", "sinusoid", "mastermind", "chebyshev", "mlp", "lowrank_mlp",
             "classification", "gp_rbf", "gp_matern", "dynamics")
@@ -32,12 +34,9 @@ OPTIONS = ("pool",)
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """``arg``: comma-separated tokens, at most one size and one task family, e.g.
     ``smoke``, ``sinusoid``, ``sinusoid,paper`` (defaults: default, linear)."""
-    tokens = [t for t in (arg or "").split(",") if t]
-    unknown = [t for t in tokens if t not in SIZES + FAMILIES + OPTIONS]
-    if unknown:
-        raise ValueError(f"unknown variant {unknown[0]!r}; choose from {SIZES + FAMILIES + OPTIONS}")
-    size = next((t for t in tokens if t in SIZES), "default")
-    family = next((t for t in tokens if t in FAMILIES), "linear")
+    tokens = variant_tokens(arg, SIZES, FAMILIES, OPTIONS)
+    size = one_of(tokens, SIZES, "default")
+    family = one_of(tokens, FAMILIES, "linear")
     c = ml_collections.ConfigDict()
     c.study = "icl_occam"
     c.seed = 0

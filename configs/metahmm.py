@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from jaxlab.config import one_of, variant_tokens
+
 SIZES = ("smoke", "default")
 FAMILIES = ("cpu", "small", "medium")
 MODELS = {  # layers, width, heads (spec table; gpt_small's 6 heads do not divide 128)
@@ -40,13 +42,9 @@ CONTROLS = ("skewed", "nomc")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    tokens = [t for t in (arg or "").split(",") if t]
-    known = SIZES + FAMILIES + tuple(MODELS) + CONTROLS
-    unknown = [t for t in tokens if t not in known]
-    if unknown:
-        raise ValueError(f"unknown variant {unknown[0]!r}; choose from {known}")
-    size = next((t for t in tokens if t in SIZES), "default")
-    family = next((t for t in tokens if t in FAMILIES), "cpu")
+    tokens = variant_tokens(arg, SIZES, FAMILIES, tuple(MODELS), CONTROLS)
+    size = one_of(tokens, SIZES, "default")
+    family = one_of(tokens, FAMILIES, "cpu")
     c = ml_collections.ConfigDict()
     c.study = "metahmm"
     c.seed = 0
@@ -91,9 +89,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.mc.update(enabled=False)  # the paper's MC predictor is the diffusion one (docs)
         if family == "medium":
             c.task.update(base_speeds=3, cycle_families=4, emission_groups=4)
-    for name, (layers, width, heads) in MODELS.items():
-        if name in tokens:
-            c.model.update(n_layers=layers, d_model=width, n_heads=heads, d_ff=4 * width)
+    model = one_of(tokens, tuple(MODELS), "")
+    if model:
+        layers, width, heads = MODELS[model]
+        c.model.update(n_layers=layers, d_model=width, n_heads=heads, d_ff=4 * width)
     if "skewed" in tokens:
         c.train.skewed = True
     if "nomc" in tokens:

@@ -24,6 +24,27 @@ def require(ok: bool, field: str, message: str) -> None:
         raise ConfigError(f"config.{field}: {message}")
 
 
+def variant_tokens(arg: str | None, *vocabularies: Sequence[str]) -> list[str]:
+    """The comma-separated tokens of a config file's argument (``"sinusoid,paper"``), each
+    checked against the given vocabularies: an unknown token is a one-line error naming it."""
+    tokens = [t for t in (arg or "").split(",") if t]
+    known = [t for vocabulary in vocabularies for t in vocabulary]
+    for token in tokens:
+        if token not in known:
+            raise ConfigError(f"unknown variant {token!r}; choose from {', '.join(known)}")
+    return tokens
+
+
+def one_of(tokens: Sequence[str], group: Sequence[str], default: str) -> str:
+    """The single token of ``group`` among ``tokens`` (``default`` if none); two tokens of
+    the same group (``"smoke,paper"``) are an error naming both."""
+    picked = [t for t in tokens if t in group]
+    if len(picked) > 1:
+        raise ConfigError(f"variants {picked[0]!r} and {picked[1]!r} exclude each other "
+                          f"(at most one of {', '.join(group)})")
+    return picked[0] if picked else default
+
+
 def _load_module(path: str):
     if not os.path.isfile(path):
         raise ConfigError(f"config file {path!r} does not exist")

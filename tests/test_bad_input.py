@@ -39,6 +39,9 @@ def test_unknown_config_file_and_variant(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["run", SMOKE.replace(":smoke", ":huge"), "--workdir", str(tmp_path / "b")]) == 2
     assert "unknown variant 'huge'" in capsys.readouterr().err
+    assert cli.main(["run", SMOKE.replace(":smoke", ":smoke,paper"), "--workdir", str(tmp_path / "c")]) == 2
+    assert "'smoke' and 'paper' exclude each other" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
 
 
 def test_workdir_with_another_config_is_refused(smoke_results):
