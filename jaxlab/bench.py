@@ -14,6 +14,8 @@ Keys:
                              jitted optimizer step per iteration (the reference's structure)
   sgd_vs_jitted_fit_loop     that ÷ a Python loop over fits, each fit one jitted program
   sgd_flops_fraction         useful FLOP/s of the vectorized fits ÷ matmul_peak_gflops
+  sgd_vs_jitted_fit_loop_at_peak  the ceiling of sgd_vs_jitted_fit_loop on this machine: the
+                             fit loop's time ÷ the time the same FLOPs take at matmul peak
   mastermind_oracle_episodes_per_s  exact Bayes predictive over all secret codes for
                              100-guess episodes (8 positions, 6 colours, codes from 5)
 """
@@ -232,6 +234,7 @@ def main(workdir: str, quick: bool = False) -> dict:
         "sgd_vs_step_loop": sgd["t_step_loop"] / sgd["t_many"],
         "sgd_vs_jitted_fit_loop": sgd["t_fit_loop"] / sgd["t_many"],
         "sgd_flops_fraction": sgd["useful_flops"] / sgd["t_many"] / 1e9 / peak,
+        "sgd_vs_jitted_fit_loop_at_peak": sgd["t_fit_loop"] / (sgd["useful_flops"] / 1e9 / peak),
         "sgd_total_steps": sgd["total_steps"],
         "sgd_same_stop_fraction": sgd["same_stop"],
         "mastermind_oracle_episodes_per_s": mastermind,

@@ -121,3 +121,50 @@ def test_prequential_code_length_sums_next_token_losses():
     nll = jnp.asarray([[2.0, 1.0, 0.5, 0.25], [1.0, 1.0, 1.0, 1.0]])
     np.testing.assert_allclose(prequential_code_length(nll), [3.75, 4.0])
     np.testing.assert_allclose(prequential_code_length(nll, start=2), [0.75, 2.0])
+
+
+def test_rank_counting_argsort_is_the_stable_argsort_ties_included():
+    scores = jax.random.uniform(jax.random.PRNGKey(3), (4, 80))
+    scores = scores.at[:, 10].set(scores[:, 40]).at[:, 3].set(scores[:, 70])  # ties
+    ours = jax.jit(jax.vmap(fits.stable_argsort))(scores)
+    np.testing.assert_array_equal(ours, jnp.argsort(scores, axis=-1, stable=True))
+    big = jax.random.uniform(jax.random.PRNGKey(4), (fits.RANK_SORT_MAX_ROWS + 1,))
+    np.testing.assert_array_equal(fits.stable_argsort(big), jnp.argsort(big, stable=True))
+
+
+def test_balanced_layout_deals_every_fit_once_and_evens_the_devices():
+    n_train = jnp.arange(1, 17)  # sorted by size, as a study lays its fits out
+    layout = np.asarray(fits.balanced_layout(n_train, 4))
+    assert sorted(layout.tolist()) == list(range(16))
+    per_device = np.asarray(n_train)[layout].reshape(4, 4).sum(axis=1)
+    assert per_device.max() - per_device.min() <= 4, per_device  # contiguous shards: 10 vs 58
+
+
+_TWO_DEVICES = """
+import jax, numpy as np, sys
+sys.path.insert(0, {tests!r})
+from test_coding_fits import MODEL, SPEC, _linear_fits, fits
+from jaxlab import runs
+assert jax.device_count() == 2
+data = _linear_fits()
+init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
+ex = runs.Executor("vmap", devices=2)
+sharded = jax.jit(fits.fit_many_on(ex, SPEC, init, lanes=2))(ex.place(data))
+alone = jax.jit(lambda d: fits.fit_many(SPEC, init, d, lanes=2))(data)
+np.testing.assert_array_equal(sharded.steps, alone.steps)
+np.testing.assert_allclose(sharded.best_loss, alone.best_loss, rtol=1e-5)
+print("SAME", np.asarray(sharded.steps).tolist())
+"""
+
+
+def test_fits_dealt_over_two_devices_come_back_in_order_and_equal_one_device():
+    import os
+    import subprocess
+    import sys
+
+    from scale_helpers import env_with_devices
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run([sys.executable, "-c", _TWO_DEVICES.format(tests=tests)],
+                         env=env_with_devices(2), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "SAME" in out.stdout, out.stderr[-3000:]
