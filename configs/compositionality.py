@@ -69,7 +69,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         # prequential coding (the reference: 50 repeats, hidden 256, patience 50)
         repeats=10, val_objects=8, prequential_seeds=2,
         embed=64, decoder_layers=3, decoder_hidden=64, decoder_learning_rate=1e-3,
-        batch_size=50, patience=5, min_delta=1e-3, max_epochs=60, lanes=16))
+        batch_size=50, patience=5, min_delta=1e-3, max_epochs=60, lanes=8))
     if smoke:
         c.n_seeds = 2
         c.n_samples = 48

@@ -89,12 +89,12 @@ def seed_parallel(spec: str, chunk: int, repeats: int, executor: runs.Executor,
 def architecture_step_times(spec: str, chunk: int, repeats: int, executor: runs.Executor,
                             n_seeds: int = 4) -> dict:
     """ms per seed-step of each ICL learner kind (n_seeds runs in one program), and the
-    Mamba aggregator with the sequential scan, all on the same config and executor."""
+    Mamba aggregator with each scan layout, all on the same config and executor."""
     over = (f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}")
+    mamba = ("--config.model.kind=mamba",)
     variants = {"explicit": (), "implicit": ("--config.model.kind=implicit",),
-                "mamba": ("--config.model.kind=mamba",),
-                "mamba_sequential_scan": ("--config.model.kind=mamba",
-                                          "--config.model.ssm_scan=sequential")}
+                "mamba": (*mamba, "--config.model.ssm_scan=sequential"),
+                "mamba_associative_scan": (*mamba, "--config.model.ssm_scan=associative")}
     out = {}
     for name, extra in variants.items():
         config, grid, trainer = _seed_setup(spec, n_seeds, *over, *extra)
@@ -239,7 +239,7 @@ def main(workdir: str, quick: bool = False) -> dict:
         "sgd_same_stop_fraction": sgd["same_stop"],
         "mastermind_oracle_episodes_per_s": mastermind,
         **arch,
-        "mamba_associative_vs_sequential_scan": (arch["ms_per_seed_step_mamba_sequential_scan"]
+        "mamba_associative_vs_sequential_scan": (arch["ms_per_seed_step_mamba_associative_scan"]
                                                  / arch["ms_per_seed_step_mamba"]),
     }
     for name in studies.names():

@@ -146,10 +146,11 @@ sys.path.insert(0, {tests!r})
 from test_coding_fits import MODEL, SPEC, _linear_fits, fits
 from jaxlab import runs
 assert jax.device_count() == 2
-data = _linear_fits()
+data = _linear_fits(n_fits=5)  # an odd count: padded to 6 inside, unpadded after
 init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
 ex = runs.Executor("vmap", devices=2)
-sharded = jax.jit(fits.fit_many_on(ex, SPEC, init, lanes=2))(ex.place(data))
+sharded = jax.jit(fits.fit_many_on(ex, SPEC, init, lanes=2))(data)
+assert sharded.steps.shape == (5,)
 alone = jax.jit(lambda d: fits.fit_many(SPEC, init, d, lanes=2))(data)
 np.testing.assert_array_equal(sharded.steps, alone.steps)
 np.testing.assert_allclose(sharded.best_loss, alone.best_loss, rtol=1e-5)

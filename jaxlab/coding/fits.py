@@ -244,9 +244,11 @@ def balanced_layout(n_train: jax.Array, n_devices: int) -> jax.Array:
 def fit_many_on(executor, spec: FitSpec, params: Params, lanes: int | None = None,
                 params_per_fit: bool = False) -> Callable[..., FitResult]:
     """``fit_many`` with the fit axis sharded over the executor's devices (each device runs
-    its own while_loop over its fits). The fit count must be padded to
-    ``executor.padded(F)`` (``jaxlab.runs.pad_runs``). With ``params_per_fit`` the returned
-    function takes (params, data), both with the fit axis; otherwise (data,).
+    its own while_loop over its fits, ``lanes`` in flight). A fit count that does not
+    divide evenly is padded by repeating the last fit (placing inputs already padded with
+    ``executor.padded(F)`` / ``jaxlab.runs.pad_runs`` avoids a re-layout). With
+    ``params_per_fit`` the returned function takes (params, data), both with the fit axis;
+    otherwise (data,).
 
     Fits of a study usually come sorted by size, and a fit's cost grows with its size, so
     the fits are dealt over the devices by ``balanced_layout`` (and put back in order
@@ -261,7 +263,10 @@ def fit_many_on(executor, spec: FitSpec, params: Params, lanes: int | None = Non
         data = args[-1]
         if n_devices == 1:
             return sharded(*args)
-        layout = balanced_layout(data.n_train, n_devices)
-        result = sharded(*jax.tree.map(lambda a: a[layout], args))
-        return jax.tree.map(lambda a: a[jnp.argsort(layout)], result)
+        n_fits = data.n_train.shape[0]
+        n_padded = -(-n_fits // n_devices) * n_devices
+        pad = lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], n_padded - n_fits, axis=0)])
+        layout = balanced_layout(pad(data.n_train), n_devices)
+        result = sharded(*jax.tree.map(lambda a: pad(a)[layout], args))
+        return jax.tree.map(lambda a: a[jnp.argsort(layout)][:n_fits], result)
     return run
