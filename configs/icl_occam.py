@@ -68,8 +68,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     if "pool" in tokens:
         c.task.pool_size = 64
     # kind: "explicit" (transformer -> z -> MLP), "implicit" (queries cross-attend to the
-    # context) or "mamba" (explicit, selective-SSM aggregator). ssm_scan: "sequential" is
-    # 2.9x faster than "associative" on this CPU (jaxlab bench); paper sizes use associative.
+    # context, the reference's DecoderTransformer2), "interleaved" (causal transformer over
+    # [x1, y1, x2, y2, ...], DecoderTransformer) or "mamba" (explicit, selective-SSM
+    # aggregator). ssm_scan: "sequential" is 1.5x faster than "associative" on this CPU
+    # (jaxlab bench); paper sizes use associative.
     c.model = ml_collections.ConfigDict(dict(
         kind="explicit", ssm_scan="sequential", d_model=64, n_layers=2, n_heads=4, d_ff=128, z_dim=64,
         predictor_hidden=128, predictor_layers=5, tie_predictor_hidden=True))

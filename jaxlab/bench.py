@@ -93,6 +93,7 @@ def architecture_step_times(spec: str, chunk: int, repeats: int, executor: runs.
     over = (f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}")
     mamba = ("--config.model.kind=mamba",)
     variants = {"explicit": (), "implicit": ("--config.model.kind=implicit",),
+                "interleaved": ("--config.model.kind=interleaved",),
                 "mamba": (*mamba, "--config.model.ssm_scan=sequential"),
                 "mamba_associative_scan": (*mamba, "--config.model.ssm_scan=associative")}
     out = {}

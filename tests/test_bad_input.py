@@ -20,7 +20,7 @@ CASES = [
     (["--config.train.min_context=30"], "config.train.min_context: must be in [0, train.n_points=24)"),
     (["--config.sweep.axes.objective=('bogus',)"], "config.sweep.axes.objective: values must be in"),
     (["--config.task.noise=0"], "config.task.noise: must be > 0"),
-    (["--config.model.kind=lstm"], "config.model.kind: must be one of ('explicit', 'implicit', 'mamba')"),
+    (["--config.model.kind=lstm"], "config.model.kind: must be one of ('explicit', 'implicit', 'interleaved', 'mamba')"),
 ]
 
 

@@ -1,5 +1,5 @@
 """No leakage: a query answered with context size k never sees point k or later, for every
-learner kind (explicit transformer, Mamba aggregator, implicit cross-attention)."""
+learner kind (explicit transformer, Mamba aggregator, implicit cross-attention, interleaved)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +9,7 @@ from conftest import smoke_config
 from jaxlab import studies
 from jaxlab.objectives import context_queries, query_losses
 
-KINDS = ("explicit", "mamba", "implicit")
+KINDS = ("explicit", "mamba", "implicit", "interleaved")
 
 
 def _untrained_model(kind: str, n_tasks: int, n_points: int):
@@ -60,3 +60,13 @@ def test_training_loss_never_sees_the_target(kind):
     preq, train = query_losses(answer(ep.y), queries)
     assert preq.shape == train.shape == (2, 9)
     assert bool(jnp.all(jnp.isfinite(train)))
+
+
+def test_interleaved_probes_compute_what_the_x_tokens_of_the_stream_compute():
+    """answer() reads DT1 through probe tokens; with x_q = x_k at context size k a probe must
+    equal the x token at position 2k of the plain causal pass over [x1, y1, x2, y2, ...]."""
+    model, ep, params = _untrained_model("interleaved", 3, 12)
+    probes = model.apply(params, ep.x, model.apply(params, ep.x, ep.y), 0, method=model.answer)
+    stream = model.apply(params, ep.x, ep.y, method=model.next_token_predictions)
+    np.testing.assert_allclose(probes, stream, rtol=2e-5, atol=2e-6)
+    assert float(jnp.std(stream[:, 1:] - stream[:, :-1])) > 1e-4  # predictions do vary with k

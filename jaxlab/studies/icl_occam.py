@@ -17,6 +17,7 @@ from jaxlab import objectives
 from jaxlab.config import ConfigError, require
 from jaxlab.models.explicit import ExplicitICL
 from jaxlab.models.implicit import ImplicitICL
+from jaxlab.models.interleaved import InterleavedICL
 from jaxlab.tasks import baselines as task_baselines
 from jaxlab.tasks import inference
 from jaxlab.tasks.chebyshev import ChebyshevRegression
@@ -34,7 +35,7 @@ from jaxlab.train import Learner, Trainer, build_trainer
 TITLE = "In-context learning and Occam's razor (arXiv 2410.14086)"
 OBJECTIVES = ("prequential", "train")
 CHOICES = {"objective": OBJECTIVES}
-MODEL_KINDS = ("explicit", "implicit", "mamba")
+MODEL_KINDS = ("explicit", "implicit", "interleaved", "mamba")
 
 FAMILIES = ("linear", "sinusoid", "mastermind", "chebyshev", "mlp", "lowrank_mlp",
             "classification", "gp_rbf", "gp_matern", "dynamics")
@@ -182,11 +183,13 @@ def make_task(config: ml_collections.ConfigDict):
 
 
 def make_model(config: ml_collections.ConfigDict):
-    """The learner of ``config.model.kind``: ExplicitICL (transformer or Mamba aggregator)
-    or ImplicitICL. Each maps (x, y) to a context and answers queries with ``answer``."""
+    """The learner of ``config.model.kind``: ExplicitICL (transformer or Mamba aggregator),
+    ImplicitICL (cross-attention) or InterleavedICL. Each maps (x, y) to a context and answers queries with ``answer``."""
     m, y_dim = config.model, make_task(config).y_dim
     if m.kind == "implicit":
         return ImplicitICL(m.d_model, m.n_layers, m.n_heads, m.d_ff, y_dim)
+    if m.kind == "interleaved":
+        return InterleavedICL(m.d_model, m.n_layers, m.n_heads, m.d_ff, y_dim)
     return ExplicitICL(m.d_model, m.n_layers, m.n_heads, m.d_ff, m.z_dim, m.predictor_hidden,
                        m.predictor_layers, y_dim, m.tie_predictor_hidden,
                        aggregator="mamba" if m.kind == "mamba" else "transformer",
@@ -414,7 +417,7 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
 
 
 COLORS = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange", "sgd": "tab:green",
-          "explicit": "tab:blue", "implicit": "tab:red", "mamba": "tab:purple",
+          "explicit": "tab:blue", "implicit": "tab:red", "mamba": "tab:purple", "interleaved": "tab:brown",
           "ridge": "tab:gray", "marginal": "tab:gray"}
 
 
