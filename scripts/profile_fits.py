@@ -1,6 +1,7 @@
 """Where the time of the vectorized SGD fits goes (the §3.2 learner, linear regression).
 
     python scripts/profile_fits.py [--lanes 4 8 16 32] [--chunk 4 8 16]
+    PYTHONPATH=. python scripts/profile_fits.py   # from a checkout without pip install -e
 
 Prints, from one run: the cost of one optimizer step per fit ("lane-step") of the vmapped
 ``fit_step`` at several lane counts, with the epoch-end work (validation loss, reshuffle)
@@ -12,15 +13,19 @@ from __future__ import annotations
 
 import argparse
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+from jaxlab.cli import use_cpu_cores_as_devices
 
-from jaxlab import config as config_lib
-from jaxlab import runs
-from jaxlab.bench import CONFIG, best_time
-from jaxlab.coding import fits
-from jaxlab.studies import icl_sgd
+use_cpu_cores_as_devices()  # the bench's device layout (one device per core), before jax loads
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jaxlab import config as config_lib  # noqa: E402
+from jaxlab import runs  # noqa: E402
+from jaxlab.bench import CONFIG, best_time  # noqa: E402
+from jaxlab.coding import fits  # noqa: E402
+from jaxlab.studies import icl_sgd  # noqa: E402
 
 
 def _setup(sizes, tasks_per_size, *overrides):
