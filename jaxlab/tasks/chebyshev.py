@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlab.tasks import inference, oracles
-from jaxlab.tasks.linear import Episodes
+from jaxlab.tasks.linear import Episodes, LatentTaskFamily
 
 
 def chebyshev_features(x: jax.Array, degree: int) -> jax.Array:
@@ -40,7 +40,7 @@ def gaussian_second_moments(degree: int) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
-class ChebyshevRegression:
+class ChebyshevRegression(LatentTaskFamily):
     x_dim: int = 1
     y_dim: int = 1
     degree: int = 3
@@ -74,13 +74,6 @@ class ChebyshevRegression:
         y = jax.vmap(self.predict)(c, x)
         y = y + self.noise * jax.random.normal(k_eps, y.shape)
         return Episodes(x, y, c)
-
-    def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
-        k_c, k_pts = jax.random.split(key)
-        return self.sample_given(k_pts, self.sample_latent(k_c, n_tasks), n_points)
-
-    def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
-        return ep.x, ep.y
 
     def oracle(self, ep: Episodes, key: jax.Array | None = None) -> dict:
         """Per-point (B, N) squared error of the exact posterior predictive mean, and its

@@ -20,11 +20,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxlab.tasks import oracles
-from jaxlab.tasks.linear import Episodes, _features
+from jaxlab.tasks.linear import Episodes, LatentTaskFamily, _features
 
 
 @dataclasses.dataclass(frozen=True)
-class LinearClassification:
+class LinearClassification(LatentTaskFamily):
     x_dim: int = 2
     n_classes: int = 2
     temperature: float = 1e-6
@@ -59,10 +59,6 @@ class LinearClassification:
         logits = jax.vmap(self.predict)(w, x)
         y = jax.random.categorical(k_y, logits / self.temperature, axis=-1)
         return Episodes(x, y[..., None].astype(jnp.int32), w)
-
-    def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
-        k_w, k_pts = jax.random.split(key)
-        return self.sample_given(k_pts, self.sample_latent(k_w, n_tasks), n_points)
 
     def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
         """x (B, N, x_dim) and one-hot labels (B, N, n_classes)."""

@@ -22,11 +22,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxlab.tasks import oracles
-from jaxlab.tasks.linear import Episodes
+from jaxlab.tasks.linear import Episodes, LatentTaskFamily
 
 
 @dataclasses.dataclass(frozen=True)
-class TransitionMatrix:
+class TransitionMatrix(LatentTaskFamily):
     dim: int = 3
     x_len: int = 20
     y_len: int = 20
@@ -91,13 +91,6 @@ class TransitionMatrix:
         traj = jnp.concatenate([s0[:, :, None], rest], axis=2)  # (B, N, T, dim)
         flat = traj.reshape(w.shape[0], n_points, -1)
         return Episodes(flat[..., : self.x_dim], flat[..., self.x_dim:], w)
-
-    def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
-        k_w, k_pts = jax.random.split(key)
-        return self.sample_given(k_pts, self.sample_latent(k_w, n_tasks), n_points)
-
-    def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
-        return ep.x, ep.y
 
     def _moments(self, states: jax.Array) -> tuple[jax.Array, jax.Array]:
         """states (..., T, dim) -> Gram sum_t s_t^T s_t and cross sum_t s_t^T (s_{t+1} - s_t)/dt."""

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlab.tasks import inference
-from jaxlab.tasks.linear import Episodes
+from jaxlab.tasks.linear import Episodes, LatentTaskFamily
 
 LENGTH_RANGE = (0.1, 0.6)
 SCALE_RANGE = (0.1, 1.0)
@@ -67,7 +67,7 @@ def _grid(g: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclasses.dataclass(frozen=True)
-class GPRegression:
+class GPRegression(LatentTaskFamily):
     kernel: str = "rbf"
     x_dim: int = 1
     y_dim: int = 1
@@ -92,13 +92,6 @@ class GPRegression:
         eps = jax.random.normal(k_y, (hyper.shape[0], n_points))
         y = jnp.einsum("bij,bj->bi", jnp.linalg.cholesky(cov), eps)[..., None]
         return Episodes(x, y, hyper)
-
-    def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
-        k_h, k_pts = jax.random.split(key)
-        return self.sample_given(k_pts, self.sample_latent(k_h, n_tasks), n_points)
-
-    def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
-        return ep.x, ep.y
 
     def known_hyper_predictive(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
         """The GP predictive given each task's true (l, s): mean (B, N), var (B, N)."""

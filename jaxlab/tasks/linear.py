@@ -23,6 +23,21 @@ class Episodes(NamedTuple):
     w: jax.Array
 
 
+class LatentTaskFamily:
+    """Mixin for a task family sampled in two steps: ``sample_latent(key, n_tasks)`` draws
+    each task's latent, ``sample_given(key, latent, n_points)`` its points. Real-valued
+    families feed (x, y) to the models as they are; others override ``encode``."""
+
+    def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
+        """Fresh tasks and their points, (B, N, ...): a pure function of ``key``."""
+        k_latent, k_points = jax.random.split(key)
+        return self.sample_given(k_points, self.sample_latent(k_latent, n_tasks), n_points)
+
+    def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
+        """Model inputs (x, y): the raw features, already real-valued."""
+        return ep.x, ep.y
+
+
 def _features(x: jax.Array) -> jax.Array:
     """[x, 1]: (..., x_dim) -> (..., x_dim + 1)."""
     return jnp.concatenate([x, jnp.ones_like(x[..., :1])], axis=-1)

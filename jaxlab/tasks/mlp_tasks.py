@@ -32,7 +32,7 @@ import numpy as np
 import scipy.linalg
 
 from jaxlab.tasks import oracles
-from jaxlab.tasks.linear import Episodes
+from jaxlab.tasks.linear import Episodes, LatentTaskFamily
 
 
 def mlp_apply(params: dict, x: jax.Array) -> jax.Array:
@@ -44,7 +44,7 @@ def _shapes(x_dim: int, hidden: int, y_dim: int) -> dict:
     return {"w1": (x_dim, hidden), "b1": (hidden,), "w2": (hidden, y_dim), "b2": (y_dim,)}
 
 
-class _MLPFamily:
+class _MLPFamily(LatentTaskFamily):
     kind = "regression"
     oracle_method = "Monte Carlo: self-normalised importance sampling from the prior"
 
@@ -60,13 +60,6 @@ class _MLPFamily:
         x = jax.random.normal(k_x, (n, n_points, self.x_dim))
         y = jax.vmap(self.predict)(latent, x)
         return Episodes(x, y + self.noise * jax.random.normal(k_eps, y.shape), latent)
-
-    def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
-        k_lat, k_pts = jax.random.split(key)
-        return self.sample_given(k_pts, self.sample_latent(k_lat, n_tasks), n_points)
-
-    def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
-        return ep.x, ep.y
 
     def oracle(self, ep: Episodes, key: jax.Array, n_samples: int = 1024, block: int = 8) -> dict:
         return oracles.importance_oracle(self, ep, key, n_samples, block)

@@ -20,11 +20,11 @@ import jax
 import jax.numpy as jnp
 
 from jaxlab.tasks import oracles
-from jaxlab.tasks.linear import Episodes
+from jaxlab.tasks.linear import Episodes, LatentTaskFamily
 
 
 @dataclasses.dataclass(frozen=True)
-class FinitePool:
+class FinitePool(LatentTaskFamily):
     base: object
     size: int
     seed: int = 0
@@ -47,10 +47,6 @@ class FinitePool:
 
     def sample_given(self, key: jax.Array, latent, n_points: int) -> Episodes:
         return self.base.sample_given(key, latent, n_points)
-
-    def sample(self, key: jax.Array, n_tasks: int, n_points: int) -> Episodes:
-        k_idx, k_pts = jax.random.split(key)
-        return self.sample_given(k_pts, self.sample_latent(k_idx, n_tasks), n_points)
 
     def encode(self, ep: Episodes):
         return self.base.encode(ep)
