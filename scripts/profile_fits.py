@@ -12,6 +12,7 @@ of whole-fit jitted programs. Used to choose ``sgd.lanes`` / ``sgd.chunk_steps``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from jaxlab.cli import use_cpu_cores_as_devices
 
@@ -73,7 +74,7 @@ def main() -> None:
     padded = ex.place(runs.pad_runs(data, ex.padded(n_fits)))
     for chunk in args.chunk:
         for lanes in args.lanes:
-            s = fits.FitSpec(**{**spec.__dict__, "chunk_steps": chunk})
+            s = dataclasses.replace(spec, chunk_steps=chunk)
             many = jax.jit(fits.fit_many_on(ex, s, init, lanes))
             t = best_time(lambda: many(padded), 3)
             print(f"  fit_many lanes {lanes:3d} chunk {chunk:3d}: {t:.3f} s = {t_loop / t:.2f}x the loop",

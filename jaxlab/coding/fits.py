@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxlab import runs
+
 Params = Any
 
 
@@ -264,9 +266,8 @@ def fit_many_on(executor, spec: FitSpec, params: Params, lanes: int | None = Non
         if n_devices == 1:
             return sharded(*args)
         n_fits = data.n_train.shape[0]
-        n_padded = -(-n_fits // n_devices) * n_devices
-        pad = lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], n_padded - n_fits, axis=0)])
-        layout = balanced_layout(pad(data.n_train), n_devices)
-        result = sharded(*jax.tree.map(lambda a: pad(a)[layout], args))
-        return jax.tree.map(lambda a: a[jnp.argsort(layout)][:n_fits], result)
+        args = runs.pad_runs(args, executor.padded(n_fits))
+        layout = balanced_layout(args[-1].n_train, n_devices)
+        result = sharded(*jax.tree.map(lambda a: a[layout], args))
+        return runs.unpad_runs(jax.tree.map(lambda a: a[jnp.argsort(layout)], result), n_fits)
     return run

@@ -132,12 +132,11 @@ def prequential_code(coder: Coder, cfg: PrequentialConfig, w: jax.Array, z: jax.
 
 
 def prequential_code_many(coder: Coder, cfg: PrequentialConfig, w: jax.Array, z: jax.Array,
-                          keys: jax.Array, lanes: int | None = None,
-                          devices: int | None = None) -> blockwise.BlockCode:
+                          keys: jax.Array, lanes: int | None = None) -> blockwise.BlockCode:
     """``prequential_code`` of D datasets w (D, N, k), z (D, N, ...) with keys (D,), every
     block fit of every dataset in ONE ``fits.fit_many`` queue per device (``lanes`` fits in
     flight, refilled as fits stop), instead of D vmapped queues that all wait for the
-    slowest fit; the fits are dealt over ``devices`` local devices (default: all). Same
+    slowest fit; the fits are dealt over all local devices. Same
     fits, same keys, same numbers as ``jax.vmap(prequential_code)`` (tested); returns a
     BlockCode whose leaves have the leading axis D."""
     n_data, n_items = w.shape[:2]
@@ -150,7 +149,7 @@ def prequential_code_many(coder: Coder, cfg: PrequentialConfig, w: jax.Array, z:
                         jnp.tile(jnp.asarray(bounds), n_data), per_fit(w[:, n_tr:]),
                         per_fit(z[:, n_tr:]), jnp.full((n_data * n_fits,), cfg.val_size),
                         jax.vmap(lambda k: jax.random.split(k, n_fits))(k_fit).reshape(n_data * n_fits, -1))
-    executor = runs.Executor("vmap", devices=devices or jax.local_device_count())
+    executor = runs.Executor("vmap", devices=jax.local_device_count())
     result = fits.fit_many_on(executor, coder.spec, None, lanes, params_per_fit=True)(
         jax.tree.map(per_fit, params), data)
     fitted = jax.tree.map(lambda a: a.reshape(n_data, n_fits, *a.shape[1:]), result.params)
