@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxlab.config import one_of, variant_tokens
+from jaxlab.config import base_config, one_of, variant_tokens
 
 SWEEPS = ("sentence_length", "vocab_size", "zdim", "disentanglement", "length_vocab",
           "grammar_width", "grammar_depth", "composition")
@@ -33,9 +33,8 @@ OTHER = ("emergent", "smoke")
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     tokens = variant_tokens(arg, SWEEPS, OTHER)
     smoke = "smoke" in tokens
-    c = ml_collections.ConfigDict()
+    c = base_config(training=False)
     c.study = "compositionality"
-    c.seed = 0
     c.experiment = "emergent" if "emergent" in tokens else "synthetic"
     c.sweeps = tuple(t for t in tokens if t in SWEEPS) or SWEEPS
     c.n_seeds = 10

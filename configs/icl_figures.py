@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxlab.config import one_of, variant_tokens
+from jaxlab.config import base_config, one_of, variant_tokens
 
 FIGURES = ("panels", "architectures")
 SIZES = ("smoke", "default", "paper")
@@ -34,7 +34,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     tokens = variant_tokens(arg, FIGURES, SIZES)
     figure = one_of(tokens, FIGURES, "panels")
     size = one_of(tokens, SIZES, "default")
-    c = ml_collections.ConfigDict()
+    c = base_config(training=False)
     c.study = "icl_figures"
     c.figure = figure
     c.base_config = "configs/icl_occam.py"  # relative to the repository root, or absolute

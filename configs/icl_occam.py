@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxlab.config import one_of, variant_tokens
+from jaxlab.config import base_config, one_of, variant_tokens
 
 SIZES = ("smoke", "default", "paper")
 FAMILIES = ("linear", "sinusoid", "mastermind", "chebyshev", "mlp", "lowrank_mlp",
@@ -37,9 +37,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     tokens = variant_tokens(arg, SIZES, FAMILIES, OPTIONS)
     size = one_of(tokens, SIZES, "default")
     family = one_of(tokens, FAMILIES, "linear")
-    c = ml_collections.ConfigDict()
+    c = base_config(steps=1500, chunk_steps=100, learning_rate=3e-3, n_seeds=3)
     c.study = "icl_occam"
-    c.seed = 0
 
     c.task = ml_collections.ConfigDict(dict(
         family="linear", x_dim=3, y_dim=1, noise=0.2, fixed_freq=True, code_length=8,
@@ -75,14 +74,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model = ml_collections.ConfigDict(dict(
         kind="explicit", ssm_scan="sequential", d_model=64, n_layers=2, n_heads=4, d_ff=128, z_dim=64,
         predictor_hidden=128, predictor_layers=5, tie_predictor_hidden=True))
-    c.train = ml_collections.ConfigDict(dict(
-        steps=1500, chunk_steps=100, batch_tasks=64, n_points=128, min_context=1,
-        micro_batches=16, grad_clip_norm=0.0, lr_schedule="cosine", warmup_steps=100))
+    c.train.update(batch_tasks=64, n_points=128, min_context=1, micro_batches=16,
+                   lr_schedule="cosine", warmup_steps=100)
     # Numeric leaves that may be swept (vmapped) without recompiling.
-    c.hp = ml_collections.ConfigDict(dict(learning_rate=3e-3, objective="prequential"))
-    c.sweep = ml_collections.ConfigDict(dict(
-        axes=ml_collections.ConfigDict(dict(objective=("prequential", "train"))),
-        n_seeds=3))
+    c.hp.objective = "prequential"
+    c.sweep.axes = ml_collections.ConfigDict(dict(objective=("prequential", "train")))
     c.eval = ml_collections.ConfigDict(dict(
         n_tasks=1024, n_points=101, batch_tasks=64, report_n=(1, 2, 5, 10, 20, 100),
         bayes_tasks=48))  # Mastermind's exact oracle enumerates every code: a subset
@@ -92,9 +88,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         train_fraction=0.8, batch_size=64, hidden=64, n_layers=5, learning_rate=1e-4,
         grad_clip_norm=0.05, patience=10, min_delta=1e-3, max_epochs=2000, restore_best=False,
         lanes=8, chunk_steps=8))
-    # kind: "vmap" (all runs at once) or "chunked" (lax.map over groups of runs_per_batch);
-    # devices: local devices to shard the run axis over (0 = all).
-    c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
 
     if family == "mastermind":  # spec §4: a wider MLP on one-hot guesses, cross-entropy
         c.sgd.update(hidden=256, tasks_per_size=4)

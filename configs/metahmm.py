@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxlab.config import one_of, variant_tokens
+from jaxlab.config import base_config, one_of, variant_tokens
 
 SIZES = ("smoke", "default")
 FAMILIES = ("cpu", "small", "medium")
@@ -45,9 +45,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     tokens = variant_tokens(arg, SIZES, FAMILIES, tuple(MODELS), CONTROLS)
     size = one_of(tokens, SIZES, "default")
     family = one_of(tokens, FAMILIES, "cpu")
-    c = ml_collections.ConfigDict()
+    c = base_config(steps=2000, chunk_steps=100, learning_rate=1e-3, n_seeds=3)
     c.study = "metahmm"
-    c.seed = 0
     # CPU family: 2*2*2 * 2^2 * 2*2 = 128 transition x 2^2*2 = 8 emission combos = 1,024 HMMs
     c.task = ml_collections.ConfigDict(dict(
         n_states=10, n_tokens=20, base_cycles=2, base_directions=2, base_speeds=2,
@@ -55,11 +54,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         family_speeds=2, emission_groups=2, emission_variants=2, emission_shifts=2,
         edges_per_state=3, emission_noise=1e-5, n_held_out=100, family_seed=0, length=64))
     c.model = ml_collections.ConfigDict(dict(n_layers=2, d_model=64, n_heads=4, d_ff=256))
-    c.train = ml_collections.ConfigDict(dict(
-        steps=2000, chunk_steps=100, batch=64, micro_batches=1, grad_clip_norm=1.0,
-        lr_schedule="cosine", warmup_steps=100, skewed=False))
-    c.hp = ml_collections.ConfigDict(dict(learning_rate=1e-3))
-    c.sweep = ml_collections.ConfigDict(dict(axes=ml_collections.ConfigDict(), n_seeds=3))
+    c.train.update(batch=64, grad_clip_norm=1.0, lr_schedule="cosine", warmup_steps=100,
+                   skewed=False)
     # Evaluation on held-out HMMs. The oracle's prior is uniform over the whole family
     # ("all": the reference's oracle; the only one whose support holds the held-out HMMs);
     # the oracle with the prior uniform over the training HMMs ("train": what the learners
@@ -77,7 +73,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         enabled=True, decoder_steps=800, posterior_steps=800, learning_rate=5e-4,
         n_seqs=64, positions=(0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48), samples=(1, 5, 50),
         row_batch=256))
-    c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
 
     if family in ("small", "medium"):  # the paper's families (reference data configs)
         c.task.update(n_states=20, n_tokens=50, base_cycles=4, base_speeds=2, cycle_families=3,

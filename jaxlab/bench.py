@@ -1,253 +1,32 @@
 """``jaxlab bench``: speed ratios measured in one run, written to ``<workdir>/bench.json``.
 
-Keys:
-  matmul_peak_gflops         dense float32 matmul through jnp (the ratios' base)
-  seed_parallel_speedup      8 seeds in one program / a loop of 8 single-seed runs of the
-                             same jitted train_chunk (default ICL config)
-  seed_parallel_speedup_naive  the same with a plain jit(vmap) on one device, no micro-batches
-  train_step_flops_fraction  FLOP/s of the 8-seed program / matmul_peak_gflops
-  compile_s, warm_start_s    cold compile of the default study; start-up of a re-run that
-                             finds the persistent compilation cache
-  sgd_fits_per_s             early-stopped SGD fits (the §3.2 linear-regression learner, 64
-                             fits) per second, all in one program
-  sgd_vs_step_loop           that ÷ the same fits one after another, a Python loop calling a
-                             jitted optimizer step per iteration (the reference's structure)
-  sgd_vs_jitted_fit_loop     that ÷ a Python loop over fits, each fit one jitted program
-  sgd_flops_fraction         useful FLOP/s of the vectorized fits ÷ matmul_peak_gflops
-  sgd_vs_jitted_fit_loop_at_peak  the ceiling of sgd_vs_jitted_fit_loop on this machine: the
-                             fit loop's time ÷ the time the same FLOPs take at matmul peak
-  mastermind_oracle_episodes_per_s  exact Bayes predictive over all secret codes for
-                             100-guess episodes (8 positions, 6 colours, codes from 5)
+The machine's matmul peak (``matmul_peak_gflops``, the base of every FLOP fraction), then
+each registered paper's ``bench(quick, peak_gflops)`` keys (see each paper's bench module;
+``--only NAME`` restricts to one paper). Part of the command line: it looks papers up.
 """
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
-import time
-from typing import Callable
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-from jaxlab import config as config_lib
-from jaxlab import experiment, runs, studies
-
-CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs",
-                      "icl_occam.py")
+from jaxlab import papers
+from jaxlab.timing import matmul_peak_gflops
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Minimum wall time of ``fn()`` (blocked until ready) over ``repeats`` calls."""
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-    f = jax.jit(lambda a: a @ a)
-    return 2 * n**3 / best_time(lambda: f(a), repeats) / 1e9
-
-
-def _seed_setup(spec: str, n_seeds: int, *overrides: str):
-    config = config_lib.load(spec, ["--config.sweep.axes.objective=('prequential',)",
-                                    f"--config.sweep.n_seeds={n_seeds}",
-                                    "--config.train.warmup_steps=0", *overrides])
-    study = studies.get(config.study)
-    grid = experiment.make_grid(config, study.CHOICES)
-    return config, grid, study.make_train(config)
-
-
-def seed_parallel(spec: str, chunk: int, repeats: int, executor: runs.Executor,
-                  *overrides: str) -> dict:
-    """Seconds per chunk of 8 seeds: one program vs a loop over the single-seed program."""
-    over = (f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}", *overrides)
-    config, grid, trainer = _seed_setup(spec, 8, *over)
-    hps, keys = grid.hp_arrays(), grid.keys()
-    n = executor.padded(grid.n_runs)
-    hps_p, keys_p = executor.place(runs.pad_runs((hps, keys), n))
-    state = executor.map_runs(trainer.init)(keys_p, hps_p)
-    many = executor.map_runs(trainer.train_chunk).lower(state, hps_p).compile()
-    t_many = best_time(lambda: many(state, hps_p), repeats)
-
-    single = jax.jit(trainer.train_chunk)
-    one = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
-    singles = [(jax.jit(trainer.init)(keys[r], one(hps, r)), one(hps, r)) for r in range(8)]
-    single_c = single.lower(*singles[0]).compile()
-    t_loop = best_time(lambda: [single_c(s, h) for s, h in singles], repeats)
-    return {"t_many": t_many, "t_loop": t_loop, "config": config}
-
-
-def architecture_step_times(spec: str, chunk: int, repeats: int, executor: runs.Executor,
-                            n_seeds: int = 4) -> dict:
-    """ms per seed-step of each ICL learner kind (n_seeds runs in one program), and the
-    Mamba aggregator with each scan layout, all on the same config and executor."""
-    over = (f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}")
-    mamba = ("--config.model.kind=mamba",)
-    variants = {"explicit": (), "implicit": ("--config.model.kind=implicit",),
-                "interleaved": ("--config.model.kind=interleaved",),
-                "mamba": (*mamba, "--config.model.ssm_scan=sequential"),
-                "mamba_associative_scan": (*mamba, "--config.model.ssm_scan=associative")}
-    out = {}
-    for name, extra in variants.items():
-        config, grid, trainer = _seed_setup(spec, n_seeds, *over, *extra)
-        n = executor.padded(grid.n_runs)
-        hps, keys = executor.place(runs.pad_runs((grid.hp_arrays(), grid.keys()), n))
-        state = executor.map_runs(trainer.init)(keys, hps)
-        step = executor.map_runs(trainer.train_chunk).lower(state, hps).compile()
-        out[f"ms_per_seed_step_{name}"] = best_time(lambda: step(state, hps), repeats) / (
-            n_seeds * chunk) * 1e3
-    return out
-
-
-def step_flops(spec: str, n_seeds: int, *overrides: str) -> float:
-    """XLA's FLOP count of one optimizer step of n_seeds runs (no inner loops to hide it)."""
-    config, grid, trainer = _seed_setup(
-        spec, n_seeds, "--config.train.chunk_steps=1", "--config.train.steps=1",
-        "--config.train.micro_batches=1", *overrides)
-    hps, keys = grid.hp_arrays(), grid.keys()
-    ex = runs.Executor("vmap")
-    state = ex.map_runs(trainer.init)(keys, hps)
-    compiled = ex.map_runs(trainer.train_chunk).lower(state, hps).compile()
-    cost = compiled.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    return float(cost["flops"])
-
-
-def startup_times(spec: str, *overrides: str) -> dict:
-    """compile_s of a cold start and start-up of a warm re-run, each in a fresh process."""
-    out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "JAXLAB_CACHE_DIR": os.path.join(tmp, "cache")}
-        for name in ("cold", "warm"):
-            workdir = os.path.join(tmp, name)
-            cmd = [sys.executable, "-m", "jaxlab.cli", "run", spec, "--workdir", workdir,
-                   "--no-progress", *overrides]
-            subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-            with open(os.path.join(workdir, "manifest.json")) as f:
-                out[name] = json.load(f)
-    return {"compile_s": out["cold"]["compile_s"], "cold_start_s": out["cold"]["startup_s"],
-            "warm_start_s": out["warm"]["startup_s"], "warm_compile_s": out["warm"]["compile_s"]}
-
-
-def sgd_fits(spec: str, n_sizes: int, tasks_per_size: int, repeats: int) -> dict:
-    """Times the same SGD fits three ways; returns seconds and the useful FLOP count."""
-    from jaxlab.coding import fits
-    from jaxlab.studies import icl_sgd
-
-    base = config_lib.load(spec)
-    sizes = np.unique(np.geomspace(min(base.sgd.sizes), max(base.sgd.sizes), n_sizes).astype(int))
-    config = config_lib.load(spec, [f"--config.sgd.sizes={tuple(int(n) for n in sizes)}",
-                                    f"--config.sgd.tasks_per_size={tasks_per_size}"])
-    fit_spec, model = icl_sgd.make_spec(config, config.task.y_dim)
-    data, (_, x_test, _) = icl_sgd.fit_data(config, jax.random.PRNGKey(0))
-    init = model.init(jax.random.PRNGKey(1), x_test[0, :1])
-    n_fits = data.n_train.shape[0]
-    one = lambda i: jax.tree.map(lambda a: a[i], data)
-
-    ex = runs.Executor("vmap", devices=jax.local_device_count())
-    padded = ex.place(runs.pad_runs(data, ex.padded(n_fits)))
-    many = jax.jit(fits.fit_many_on(ex, fit_spec, init, config.sgd.lanes))
-    result = jax.device_get(many(padded))
-    t_many = best_time(lambda: many(padded), repeats)
-
-    whole_fit = jax.jit(lambda d: fits.fit(fit_spec, init, d))
-    singles = [one(i) for i in range(n_fits)]
-    t_fit_loop = best_time(lambda: [whole_fit(d) for d in singles], 1)
-
-    step = jax.jit(lambda s, d: fits.fit_step(fit_spec, s, d))
-    start = jax.jit(lambda d: fits.init_fit(fit_spec, init, d))
-
-    def step_loop():
-        out = []
-        for d in singles:
-            state = start(d)
-            while not bool(state.done):
-                state = step(state, d)
-            out.append(state.steps)
-        return out
-
-    t_step_loop = best_time(step_loop, 1)
-    steps = np.asarray(result.steps)[:n_fits]
-    # Float rounding differs between layouts, so a fit whose validation loss sits on the
-    # min_delta threshold may stop a step apart; report how many stop identically.
-    same_stop = float(np.mean(steps == np.asarray(step_loop())))
-    step_cost = jax.jit(lambda s, d: fits.fit_step(fit_spec, s, d)).lower(
-        start(singles[0]), singles[0]).compile().cost_analysis()
-    step_cost = step_cost[0] if isinstance(step_cost, (list, tuple)) else step_cost
-    return {"n_fits": n_fits, "t_many": t_many, "t_fit_loop": t_fit_loop,
-            "t_step_loop": t_step_loop, "useful_flops": float(step_cost["flops"]) * steps.sum(),
-            "total_steps": int(steps.sum()), "same_stop": same_stop}
-
-
-def mastermind_oracle(quick: bool, repeats: int) -> float:
-    """Episodes per second of the exact Mastermind oracle (4 episodes per call)."""
-    from jaxlab.tasks.mastermind import Mastermind
-
-    game = Mastermind(code_length=4, n_colours=4, code_colours=3) if quick else Mastermind()
-    ep = game.sample(jax.random.PRNGKey(0), 4, 100)
-    f = jax.jit(lambda x, y: jax.lax.map(lambda a: game.bayes_nll(*a), (x, y)))
-    return 4 / best_time(lambda: f(ep.x, ep.y), repeats)
-
-
-def main(workdir: str, quick: bool = False) -> dict:
+def main(workdir: str, quick: bool = False, only: str | None = None) -> dict:
     os.makedirs(workdir, exist_ok=True)
-    spec = CONFIG + (":smoke" if quick else "")
-    chunk, repeats = (2, 1) if quick else (10, 3)
     print(f"jaxlab bench on {jax.device_count()} {jax.default_backend()} device(s)", flush=True)
     peak = matmul_peak_gflops(512 if quick else 2048)
     print(f"  matmul peak: {peak:.0f} GFLOP/s", flush=True)
-
-    tuned = seed_parallel(spec, chunk, repeats, runs.Executor("vmap", devices=jax.local_device_count()))
-    naive = seed_parallel(spec, chunk, repeats, runs.Executor("vmap"), "--config.train.micro_batches=1")
-    flops = step_flops(spec, 8)
-    flops_per_s = flops * chunk / tuned["t_many"]
-    short = ("--config.train.steps=10", "--config.train.chunk_steps=10", "--config.train.warmup_steps=1",
-             "--config.eval.n_tasks=64", "--config.sweep.n_seeds=1")
-    start = startup_times(spec, *short)
-    sgd = sgd_fits(spec, 4 if quick else 16, 2 if quick else 4, repeats)
-    mastermind = mastermind_oracle(quick, repeats)
-    arch = architecture_step_times(spec, chunk, repeats,
-                                   runs.Executor("vmap", devices=jax.local_device_count()))
-    result = {
-        "device_count": jax.device_count(),
-        "backend": jax.default_backend(),
-        "matmul_peak_gflops": peak,
-        "seed_parallel_speedup": tuned["t_loop"] / tuned["t_many"],
-        "seed_parallel_speedup_naive": naive["t_loop"] / naive["t_many"],
-        "ms_per_seed_step_one_program": tuned["t_many"] / (8 * chunk) * 1e3,
-        "ms_per_seed_step_loop": tuned["t_loop"] / (8 * chunk) * 1e3,
-        "ms_per_seed_step_naive_vmap": naive["t_many"] / (8 * chunk) * 1e3,
-        "train_step_gflop_8_seeds": flops / 1e9,
-        "train_step_gflops": flops_per_s / 1e9,
-        "train_step_flops_fraction": flops_per_s / 1e9 / peak,
-        **start,
-        "sgd_n_fits": sgd["n_fits"],
-        "sgd_fits_per_s": sgd["n_fits"] / sgd["t_many"],
-        "sgd_vs_step_loop": sgd["t_step_loop"] / sgd["t_many"],
-        "sgd_vs_jitted_fit_loop": sgd["t_fit_loop"] / sgd["t_many"],
-        "sgd_flops_fraction": sgd["useful_flops"] / sgd["t_many"] / 1e9 / peak,
-        "sgd_vs_jitted_fit_loop_at_peak": sgd["t_fit_loop"] / (sgd["useful_flops"] / 1e9 / peak),
-        "sgd_total_steps": sgd["total_steps"],
-        "sgd_same_stop_fraction": sgd["same_stop"],
-        "mastermind_oracle_episodes_per_s": mastermind,
-        **arch,
-        "mamba_associative_vs_sequential_scan": (arch["ms_per_seed_step_mamba_associative_scan"]
-                                                 / arch["ms_per_seed_step_mamba"]),
-    }
-    for name in studies.names():
-        study = studies.get(name)
-        if hasattr(study, "bench"):
+    result = {"device_count": jax.device_count(), "backend": jax.default_backend(),
+              "matmul_peak_gflops": peak}
+    for name in (only,) if only else papers.names():
+        paper = papers.get(name)
+        if hasattr(paper, "bench"):
             print(f"  {name} ...", flush=True)
-            result.update(study.bench(quick, peak))
+            result.update(paper.bench(quick, peak))
     path = os.path.join(workdir, "bench.json")
     with open(path, "w") as f:
         json.dump(result, f, indent=2)

@@ -52,10 +52,10 @@ def fingerprint(tree: Any) -> list[int]:
 
 
 class Checkpointer:
-    """Async saves into ``<workdir>/checkpoints/<step>``; keeps the two newest."""
+    """Async saves into ``<directory>/<step>``; keeps the two newest."""
 
-    def __init__(self, workdir: str, max_to_keep: int = 2):
-        self.directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
+    def __init__(self, directory: str, max_to_keep: int = 2):
+        self.directory = os.path.abspath(directory)
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                enable_async_checkpointing=True)
         self.manager = ocp.CheckpointManager(self.directory, options=options)

@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any, Sequence
 
 
 def use_cpu_cores_as_devices() -> None:
@@ -126,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure speed ratios and write bench.json")
     b.add_argument("--workdir", required=True)
     b.add_argument("--quick", action="store_true", help="tiny sizes (checks the benchmark runs)")
+    b.add_argument("--only", metavar="PAPER", help="only this paper's keys (and the matmul peak)")
     return p
 
 
@@ -139,7 +141,7 @@ def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
     for job in jobs:
         state = sweep.status(job)
         if state == "done":
-            print(f"{job.key}  {sweep._describe(job)}: finished, skipped")
+            print(f"{job.key}  {sweep.describe(job)}: finished, skipped")
         else:
             todo.append(job)
     if not todo:
@@ -161,10 +163,10 @@ def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
         if args.slurm_param:
             params["slurm_additional_parameters"] = dict(
                 p.split("=", 1) for p in args.slurm_param)
-        submitted = sweep.launch_submitit(args.config, todo, args.workdir, cluster=args.cluster,
+        submitted = sweep.launch_submitit(args.config, todo, args.workdir, RunJob(), cluster=args.cluster,
                                           parameters=params, extra=extra)
         for job, sub in zip(todo, submitted):
-            print(f"{job.key}  {sweep._describe(job)}: submitted as {sub.job_id}")
+            print(f"{job.key}  {sweep.describe(job)}: submitted as {sub.job_id}")
         if args.no_wait:
             return 0
         codes = {}
@@ -177,10 +179,27 @@ def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
     for job in todo:
         code = codes.get(job.key)
         word = {0: "finished", 143: "stopped (resumable)", None: "not started"}.get(code, f"failed ({code})")
-        print(f"{job.key}  {sweep._describe(job)}: {word}")
+        print(f"{job.key}  {sweep.describe(job)}: {word}")
     if any(c not in (0,) for c in codes.values()) or len(codes) < len(todo):
         return 143 if all(c in (0, 143, None) for c in codes.values()) else 1
     return 0
+
+
+class RunJob:
+    """What a submitit job executes: ``jaxlab run`` in the job's own process. On a SLURM
+    preemption or time-out submitit calls ``checkpoint``, which requeues the same job; it
+    resumes from the workdir's newest checkpoint."""
+
+    def __call__(self, argv: Sequence[str]) -> int:
+        code = main(list(argv))
+        if code not in (0, 143):
+            raise RuntimeError(f"jaxlab {' '.join(argv)} exited with status {code}")
+        return code
+
+    def checkpoint(self, argv: Sequence[str]) -> Any:
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(RunJob(), argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             from jaxlab import config as config_lib
-            from jaxlab import experiment
+            from jaxlab import papers
+            from jaxlab.processes import is_primary
 
             config = config_lib.load(args.config, overrides)
             _setup_jax()
@@ -205,17 +225,19 @@ def main(argv: list[str] | None = None) -> int:
             stop = _stop_on_signals()
             writers = (["tensorboard"] if args.tensorboard else []) + (
                 [f"wandb:{args.wandb}"] if args.wandb else [])
-            results = experiment.run(config, args.workdir, progress=not args.no_progress,
-                                     should_stop=lambda _: stop.is_set(), writers=writers)
+            results = papers.run(config, args.workdir, progress=not args.no_progress,
+                                 should_stop=lambda _: stop.is_set(), writers=writers)
             if results is None:
                 print(f"jaxlab: stopped by a signal; the last chunk is checkpointed in "
                       f"{args.workdir}: run the same command to resume", file=sys.stderr)
                 return 143
-            if not experiment.is_primary():
+            if not is_primary():
                 return 0
             with open(os.path.join(args.workdir, "table.txt")) as f:
                 print(f.read(), end="")
-            print(f"results: {results.workdir} (figure.png, eval.parquet, train.parquet)")
+            written = sorted(f for f in os.listdir(results.workdir)
+                             if f.endswith((".parquet", ".png")) and ".tmp-" not in f)
+            print(f"results: {results.workdir} ({', '.join(written)})")
             if results.manifest.get("diverged"):
                 print(f"diverged runs (eval rows are NaN): {results.manifest['diverged']}")
         elif args.command == "sweep":
@@ -226,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             _setup_jax()
             from jaxlab import bench
 
-            bench.main(args.workdir, quick=args.quick)
+            bench.main(args.workdir, quick=args.quick, only=args.only)
     except ConfigError as e:
         print(f"jaxlab: error: {e}", file=sys.stderr)
         return 2

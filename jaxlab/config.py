@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import math
 import os
 from typing import Any, Sequence
 
@@ -22,6 +23,76 @@ class ConfigError(ValueError):
 def require(ok: bool, field: str, message: str) -> None:
     if not ok:
         raise ConfigError(f"config.{field}: {message}")
+
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+EXECUTORS = ("vmap", "chunked")
+
+
+def base_config(*, training: bool = True, steps: int = 1000, chunk_steps: int = 100,
+                learning_rate: float = 1e-3, n_seeds: int = 1) -> ml_collections.ConfigDict:
+    """The engine's fields, which every ``configs/<paper>.py`` builds on.
+
+    seed      root of every run's key
+    executor  kind ("vmap" | "chunked"), runs_per_batch (chunked), devices (0 = all local)
+    and, with ``training``:
+    hp        per-run values that may be swept without recompiling (learning_rate, ...)
+    sweep     axes (hp field -> values) and n_seeds: runs = product of axes x seeds
+    train     steps, chunk_steps (steps per checkpointed ``lax.scan``), micro_batches
+              (gradient accumulation), the optimizer composed from optax: optimizer
+              ("adam" | "adamw" | "sgd"), weight_decay (adamw), momentum (sgd),
+              grad_clip_norm (0 = none), lr_schedule ("constant" | "cosine" with
+              warmup_steps, then decay to 0)
+    A paper adds its own groups (task, model, eval, ...) and fields.
+    """
+    c = ml_collections.ConfigDict()
+    c.study = ""
+    c.seed = 0
+    c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
+    if training:
+        c.hp = ml_collections.ConfigDict(dict(learning_rate=learning_rate))
+        c.sweep = ml_collections.ConfigDict(dict(axes=ml_collections.ConfigDict(), n_seeds=n_seeds))
+        c.train = ml_collections.ConfigDict(dict(
+            steps=steps, chunk_steps=chunk_steps, micro_batches=1, optimizer="adam",
+            weight_decay=0.0, momentum=0.0, grad_clip_norm=0.0, lr_schedule="constant",
+            warmup_steps=0))
+    return c
+
+
+def validate_base(config: ml_collections.ConfigDict) -> None:
+    """One-line errors for the engine's fields (those of ``base_config``) that are present."""
+    require(isinstance(config.get("study"), str) and config.study != "", "study",
+            "must name a registered paper")
+    ex = config.get("executor")
+    if ex is not None:
+        require(ex.kind in EXECUTORS, "executor.kind", f"must be one of {EXECUTORS}, got {ex.kind!r}")
+        require(ex.runs_per_batch >= 1, "executor.runs_per_batch", f"must be >= 1, got {ex.runs_per_batch}")
+        require(ex.devices >= 0, "executor.devices", f"must be >= 0 (0 = all), got {ex.devices}")
+    if "train" not in config:
+        return
+    tr = config.train
+    for name in ("steps", "chunk_steps", "micro_batches"):
+        require(tr[name] >= 1, f"train.{name}", f"must be >= 1, got {tr[name]}")
+    require(tr.steps % tr.chunk_steps == 0, "train.chunk_steps",
+            f"must divide train.steps={tr.steps}, got {tr.chunk_steps}")
+    require(tr.optimizer in OPTIMIZERS, "train.optimizer", f"must be one of {OPTIMIZERS}, got {tr.optimizer!r}")
+    require(tr.lr_schedule in LR_SCHEDULES, "train.lr_schedule",
+            f"must be one of {LR_SCHEDULES}, got {tr.lr_schedule!r}")
+    require(0 <= tr.warmup_steps < tr.steps, "train.warmup_steps",
+            f"must be in [0, train.steps={tr.steps}), got {tr.warmup_steps}")
+    for name in ("weight_decay", "momentum", "grad_clip_norm"):
+        require(math.isfinite(tr[name]) and tr[name] >= 0, f"train.{name}",
+                f"must be finite and >= 0, got {tr[name]}")
+    lr = config.hp.learning_rate
+    require(math.isfinite(lr) and lr > 0, "hp.learning_rate", f"must be finite and > 0, got {lr}")
+    for v in config.sweep.axes.get("learning_rate", ()):
+        require(math.isfinite(v) and v > 0, "sweep.axes.learning_rate",
+                f"values must be finite and > 0, got {v}")
+    require(config.sweep.n_seeds >= 1, "sweep.n_seeds", f"must be >= 1, got {config.sweep.n_seeds}")
+    for field in config.sweep.axes:
+        require(field in config.hp, f"sweep.axes.{field}",
+                f"is not a field of config.hp (fields: {', '.join(config.hp)})")
 
 
 def variant_tokens(arg: str | None, *vocabularies: Sequence[str]) -> list[str]:

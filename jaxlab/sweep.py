@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from jaxlab import config as config_lib
 from jaxlab.config import ConfigError
@@ -83,7 +83,7 @@ def _get(config, field: str) -> Any:
 def expand(spec: str, overrides: Sequence[str], axes: Sequence[str], root: str) -> list[Job]:
     """Every job of the sweep, each config loaded and validated (a bad value raises the
     one-line ConfigError before anything is launched)."""
-    from jaxlab import studies
+    from jaxlab import papers
 
     parsed = [parse_axis(a) for a in axes]
     fields = [f for f, _ in parsed]
@@ -93,7 +93,8 @@ def expand(spec: str, overrides: Sequence[str], axes: Sequence[str], root: str) 
     for combo in itertools.product(*(vals for _, vals in parsed)):
         extra = [f"--config.{f}={v}" for f, v in zip(fields, combo)]
         config = config_lib.load(spec, [*overrides, *extra])
-        studies.get(config.study).validate(config)
+        config_lib.validate_base(config)
+        papers.get(config.study).validate(config)
         key = config_hash(config)
         if key in seen:
             continue
@@ -154,7 +155,7 @@ def launch_local(spec: str, jobs: Sequence[Job], root: str, parallel: int = 1,
                 out = open(os.path.join(root, "logs", f"{job.key}.log"), "ab")
                 cmd = [sys.executable, "-m", "jaxlab.cli", *run_command(spec, job, extra)]
                 running[job.key] = (subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT), out)
-                log.info("job %s started (%s)", job.key, _describe(job))
+                log.info("job %s started (%s)", job.key, describe(job))
             if stopping:
                 pending.clear()
             for key, (proc, out) in list(running.items()):
@@ -170,29 +171,12 @@ def launch_local(spec: str, jobs: Sequence[Job], root: str, parallel: int = 1,
     return codes
 
 
-class RunJob:
-    """What a submitit job executes: ``jaxlab run`` in the job's own process. On a SLURM
-    preemption or time-out submitit calls ``checkpoint``, which requeues the same job; it
-    resumes from the workdir's newest checkpoint."""
-
-    def __call__(self, argv: Sequence[str]) -> int:
-        from jaxlab import cli
-
-        code = cli.main(list(argv))
-        if code not in (0, 143):
-            raise RuntimeError(f"jaxlab {' '.join(argv)} exited with status {code}")
-        return code
-
-    def checkpoint(self, argv: Sequence[str]) -> Any:
-        import submitit
-
-        return submitit.helpers.DelayedSubmission(RunJob(), argv)
-
-
-def launch_submitit(spec: str, jobs: Sequence[Job], root: str, *, cluster: str | None = None,
-                    parameters: dict | None = None, extra: Sequence[str] = ()) -> list[Any]:
-    """Submits the jobs as one job array (``cluster``: None picks SLURM when available,
-    "local" runs them with submitit's local executor). Returns the submitit jobs."""
+def launch_submitit(spec: str, jobs: Sequence[Job], root: str, job_fn: Callable[[list[str]], int],
+                    *, cluster: str | None = None, parameters: dict | None = None,
+                    extra: Sequence[str] = ()) -> list[Any]:
+    """Submits the jobs as one job array of ``job_fn(argv)`` calls, argv being each job's
+    ``jaxlab run`` arguments (``cluster``: None picks SLURM when available, "local" runs them
+    with submitit's local executor). Returns the submitit jobs."""
     # submitit configures logging when first imported, and that closes every handler the
     # host program installed (pytest's, a notebook's): skip it here, keep it in the jobs.
     previous = os.environ.get("SUBMITIT_LOG_LEVEL")
@@ -208,8 +192,8 @@ def launch_submitit(spec: str, jobs: Sequence[Job], root: str, *, cluster: str |
             os.environ["SUBMITIT_LOG_LEVEL"] = previous
     executor = submitit.AutoExecutor(folder=os.path.join(root, "submitit", "%j"), cluster=cluster)
     executor.update_parameters(name="jaxlab", **(parameters or {}))
-    return executor.map_array(RunJob(), [run_command(spec, job, extra) for job in jobs])
+    return executor.map_array(job_fn, [run_command(spec, job, extra) for job in jobs])
 
 
-def _describe(job: Job) -> str:
+def describe(job: Job) -> str:
     return ", ".join(f"{k}={v}" for k, v in job.values.items()) or "base config"

@@ -1,6 +1,6 @@
-"""``make_train(config) -> Trainer``: pure per-run init / train_chunk / evaluate.
+"""``build_trainer(config, learner) -> Trainer``: pure per-run init / train_chunk / evaluate.
 
-A study provides a ``Learner`` (how to initialise parameters, sample a batch, compute the
+A paper provides a ``Learner`` (how to initialise parameters, sample a batch, compute the
 loss and evaluate); this module wraps it with an optax optimizer whose learning rate lives
 in the optimizer state (``optax.inject_hyperparams``), gradient accumulation over
 micro-batches, and divergence isolation. Everything here is a function of one run: the
@@ -66,13 +66,25 @@ def lr_shape(train: ml_collections.ConfigDict) -> Callable[[jax.Array], jax.Arra
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """Adam (the reference's optimizer) with an injected, per-run learning rate."""
-    clip = config.train.get("grad_clip_norm", 0.0)
-    shape = lr_shape(config.train)
+    """The optimizer of ``config.train`` composed from optax transformations (optional
+    global-norm clipping, then adam / adamw / sgd with the scheduled learning rate), with
+    the per-run learning rate injected into its state (``optax.inject_hyperparams``)."""
+    tr = config.train
+    clip = tr.get("grad_clip_norm", 0.0)
+    shape = lr_shape(tr)
+    kind = tr.get("optimizer", "adam")
 
     def build(learning_rate):
-        adam = optax.adam(lambda count: learning_rate * shape(count))
-        return optax.chain(optax.clip_by_global_norm(clip), adam) if clip else adam
+        lr = lambda count: learning_rate * shape(count)
+        if kind == "adam":
+            opt = optax.adam(lr)
+        elif kind == "adamw":
+            opt = optax.adamw(lr, weight_decay=tr.weight_decay)
+        elif kind == "sgd":
+            opt = optax.sgd(lr, momentum=tr.momentum or None)
+        else:
+            raise ValueError(f"config.train.optimizer: must be adam, adamw or sgd, got {kind!r}")
+        return optax.chain(optax.clip_by_global_norm(clip), opt) if clip else opt
 
     return optax.inject_hyperparams(build)(learning_rate=config.hp.learning_rate)
 
@@ -135,10 +147,3 @@ def build_trainer(config: ml_collections.ConfigDict, learner: Learner) -> Traine
         return learner.evaluate(state.params, hp, key)
 
     return Trainer(init, train_chunk, evaluate, chunk_steps, config.train.steps)
-
-
-def make_train(config: ml_collections.ConfigDict) -> Trainer:
-    """The study named by ``config.study`` turned into a Trainer."""
-    from jaxlab import studies
-
-    return studies.get(config.study).make_train(config)

@@ -97,7 +97,7 @@ def _total_steps(workdir: str) -> int | None:
 
 
 def checkpoint_steps(workdir: str) -> list[int]:
-    d = os.path.join(workdir, "checkpoints")
+    d = os.path.join(workdir, "checkpoints", "train")
     return sorted(int(s) for s in os.listdir(d) if s.isdigit()) if os.path.isdir(d) else []
 
 
@@ -192,7 +192,7 @@ def corrupt_and_resume(workdir: str, mode: str, ref: dict, cmd_args: dict, timeo
     if len(steps) < 2:
         record.update(identical=False, data_lost=True, difference="fewer than two checkpoints")
         return record
-    record["damage"] = damage(os.path.join(workdir, "checkpoints", str(steps[-1])), mode)
+    record["damage"] = damage(os.path.join(workdir, "checkpoints", "train", str(steps[-1])), mode)
     resumed = run_to_end(cmd, timeout)
     record["resume_exit"] = resumed.returncode
     record["detected"] = "unreadable or corrupt" in resumed.stderr

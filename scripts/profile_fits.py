@@ -24,9 +24,10 @@ import numpy as np  # noqa: E402
 
 from jaxlab import config as config_lib  # noqa: E402
 from jaxlab import runs  # noqa: E402
-from jaxlab.bench import CONFIG, best_time  # noqa: E402
+from jaxlab.papers.icl_occam.bench import CONFIG  # noqa: E402
+from jaxlab.timing import best_time  # noqa: E402
 from jaxlab.coding import fits  # noqa: E402
-from jaxlab.studies import icl_sgd  # noqa: E402
+from jaxlab.papers.icl_occam import sgd as icl_sgd  # noqa: E402
 
 
 def _setup(sizes, tasks_per_size, *overrides):

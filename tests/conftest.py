@@ -22,7 +22,7 @@ def smoke_config(*overrides: str):
 @pytest.fixture(scope="session")
 def smoke_results(tmp_path_factory):
     """The smoke study, trained and evaluated once for the whole session."""
-    from jaxlab import experiment
+    from jaxlab import papers
 
     workdir = str(tmp_path_factory.mktemp("smoke"))
-    return experiment.run(smoke_config(), workdir, progress=False)
+    return papers.run(smoke_config(), workdir, progress=False)

@@ -19,10 +19,10 @@ def short_config(*overrides: str):
 def reference():
     """The short study run once per session, uninterrupted, in this process (1 device)."""
     if "ref" not in _CACHE:
-        from jaxlab import experiment
+        from jaxlab import papers
 
         workdir = os.path.join(tempfile.mkdtemp(prefix="jaxlab-ref-"), "w")
-        _CACHE["ref"] = experiment.run(short_config(), workdir, progress=False)
+        _CACHE["ref"] = papers.run(short_config(), workdir, progress=False)
     return _CACHE["ref"]
 
 

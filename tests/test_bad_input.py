@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT, SMOKE
-from jaxlab import cli, experiment
+from jaxlab import cli, papers
 from jaxlab.config import ConfigError
 from conftest import smoke_config
 
@@ -46,7 +46,7 @@ def test_unknown_config_file_and_variant(tmp_path, capsys):
 
 def test_workdir_with_another_config_is_refused(smoke_results):
     with pytest.raises(ConfigError, match=r"changed: config.train.steps"):
-        experiment.run(smoke_config("--config.train.steps=30"), smoke_results.workdir, progress=False)
+        papers.run(smoke_config("--config.train.steps=30"), smoke_results.workdir, progress=False)
 
 
 def test_cli_process_exits_nonzero_without_traceback(tmp_path):
@@ -68,7 +68,7 @@ def test_sigterm_stops_at_a_chunk_boundary_and_the_same_command_resumes(tmp_path
            "--no-progress", "--config.train.steps=2000", "--config.train.chunk_steps=10"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
-    while not list((workdir / "checkpoints").glob("[0-9]*")) and time.time() < deadline:
+    while not list((workdir / "checkpoints" / "train").glob("[0-9]*")) and time.time() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=240)

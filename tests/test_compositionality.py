@@ -12,7 +12,7 @@ import pytest
 import scipy.spatial.distance
 import scipy.stats
 
-from jaxlab.compositionality import codes, complexity, generators, topsim
+from jaxlab.papers.compositionality import codes, complexity, generators, topsim
 
 P = 0.01
 # One compiled sampler per padded shape instead of op-by-op dispatch.
@@ -194,10 +194,10 @@ CONFIG = os.path.join(ROOT, "configs", "compositionality.py")
 
 def test_synthetic_study_smoke(tmp_path):
     from jaxlab import config as config_lib
-    from jaxlab import experiment
+    from jaxlab import papers
 
     config = config_lib.load(f"{CONFIG}:smoke,sentence_length,composition")
-    res = experiment.run(config, str(tmp_path), progress=False)
+    res = papers.run(config, str(tmp_path), progress=False)
     sweep, summary = res.tables["sweep"], res.tables["summary"]
     # 3 lookup points and 2 grammars, 2 seeds each.
     assert len(sweep) == (3 + 2) * 2 and set(sweep.sweep) == {"sentence_length", "composition"}
@@ -214,7 +214,7 @@ def test_synthetic_study_smoke(tmp_path):
 def test_prequential_many_equals_vmapped_and_orders_languages():
     """One fit queue over all datasets gives blockwise_code's numbers; a compositional
     language costs less than a holistic one (C larger)."""
-    from jaxlab.compositionality import learned
+    from jaxlab.papers.compositionality import learned
 
     vals, reps = 5, 3
     attrs = np.array([(a, b) for a in range(vals) for b in range(vals)])
@@ -240,9 +240,9 @@ def test_prequential_many_equals_vmapped_and_orders_languages():
 
 def test_emergent_study_smoke(tmp_path):
     from jaxlab import config as config_lib
-    from jaxlab import experiment
+    from jaxlab import papers
 
-    res = experiment.run(config_lib.load(f"{CONFIG}:emergent,smoke"), str(tmp_path), progress=False)
+    res = papers.run(config_lib.load(f"{CONFIG}:emergent,smoke"), str(tmp_path), progress=False)
     results, curve, langs = res.tables["results"], res.tables["curve"], res.tables["languages"]
     assert set(results.kind) == {"resets", "no_resets", "compositional", "holistic"}
     assert len(langs) == 4 * 64 and langs.filter(like="token_").to_numpy().max() < 8
@@ -252,7 +252,7 @@ def test_emergent_study_smoke(tmp_path):
 
 
 def test_estimator_api_closed_form_and_learned():
-    from jaxlab.compositionality import compositionality, learned
+    from jaxlab.papers.compositionality import compositionality, learned
 
     shape = generators.LookupShape.covering([(2, 3, 4, 1)], 60)
     s = sample_lookup(jax.random.PRNGKey(4), 2, 3, 4, 1, shape)

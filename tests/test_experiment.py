@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import smoke_config
-from jaxlab import experiment, results
+from jaxlab import papers, results
 
 
 def test_tables_have_the_documented_columns(smoke_results):
@@ -29,9 +29,9 @@ def test_tables_have_the_documented_columns(smoke_results):
 
 def test_resume_after_a_kill_equals_an_uninterrupted_run(smoke_results, tmp_path):
     workdir = str(tmp_path / "resumed")
-    assert experiment.run(smoke_config(), workdir, progress=False, should_stop=lambda chunks: chunks >= 1) is None
+    assert papers.run(smoke_config(), workdir, progress=False, should_stop=lambda chunks: chunks >= 1) is None
     assert results.read_manifest(workdir)["status"] == "running"
-    resumed = experiment.run(smoke_config(), workdir, progress=False)
+    resumed = papers.run(smoke_config(), workdir, progress=False)
     for name in ("train", "eval"):
         pd.testing.assert_frame_equal(getattr(resumed, name), getattr(smoke_results, name),
                                       check_exact=False, rtol=1e-6)
@@ -43,8 +43,8 @@ def test_a_diverging_run_is_reported_and_isolated(tmp_path, caplog):
                           "--config.train.lr_schedule=constant")
     alone = smoke_config(*sweep, "--config.sweep.axes.learning_rate=(0.001,)",
                          "--config.train.lr_schedule=constant")
-    r = experiment.run(blowup, str(tmp_path / "blowup"), progress=False)
-    ok = experiment.run(alone, str(tmp_path / "alone"), progress=False)
+    r = papers.run(blowup, str(tmp_path / "blowup"), progress=False)
+    ok = papers.run(alone, str(tmp_path / "alone"), progress=False)
     assert r.manifest["diverged"] == [1]
     warning = [line for line in caplog.text.splitlines() if "diverged" in line]
     assert len(warning) == 1 and "run 1 (seed=0, " in warning[0]
@@ -58,18 +58,18 @@ def test_a_diverging_run_is_reported_and_isolated(tmp_path, caplog):
 
 
 def test_a_finished_workdir_is_loaded_not_retrained(smoke_results):
-    again = experiment.run(smoke_config(), smoke_results.workdir, progress=False)
+    again = papers.run(smoke_config(), smoke_results.workdir, progress=False)
     pd.testing.assert_frame_equal(again.eval, smoke_results.eval)
 
 
 def test_a_corrupt_checkpoint_is_skipped_with_a_warning(smoke_results, tmp_path, caplog):
     workdir = tmp_path / "corrupt"
-    assert experiment.run(smoke_config(), str(workdir), progress=False, should_stop=lambda chunks: chunks >= 1) is None
-    files = [p for p in (workdir / "checkpoints").rglob("*") if p.is_file() and p.stat().st_size > 0]
+    assert papers.run(smoke_config(), str(workdir), progress=False, should_stop=lambda chunks: chunks >= 1) is None
+    files = [p for p in (workdir / "checkpoints" / "train").rglob("*") if p.is_file() and p.stat().st_size > 0]
     assert files
     for p in files:  # truncate every file of the only checkpoint
         p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
-    resumed = experiment.run(smoke_config(), str(workdir), progress=False)
+    resumed = papers.run(smoke_config(), str(workdir), progress=False)
     assert "unreadable" in caplog.text
     pd.testing.assert_frame_equal(resumed.eval, smoke_results.eval, check_exact=False, rtol=1e-6)
 
@@ -80,6 +80,6 @@ def test_learner_label_comes_from_hp_when_the_objective_is_not_swept(tmp_path):
     config.unlock()
     config.sweep.axes = {"learning_rate": (0.001,)}
     config.lock()
-    r = experiment.run(config, str(tmp_path / "w"), progress=False)
+    r = papers.run(config, str(tmp_path / "w"), progress=False)
     assert set(r.eval.learner) == {"bayes", "train", "ridge"}
     assert "objective" not in r.eval.columns and "learning_rate" in r.eval.columns

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ROOT
 from scale_helpers import SHORT, reference, short_config
-from jaxlab import experiment, runs, studies
+from jaxlab import papers, runner, runs
 from jaxlab.checkpoint import Checkpointer, fingerprint
 
 _spec = importlib.util.spec_from_file_location("fault_inject", os.path.join(ROOT, "scripts", "fault_inject.py"))
@@ -52,7 +52,7 @@ def test_twenty_kills_and_two_damaged_checkpoints(tmp_path):
 def stopped(tmp_path_factory):
     """The short study stopped after 2 of its 4 chunks (checkpoints at steps 5 and 10)."""
     workdir = str(tmp_path_factory.mktemp("stopped") / "w")
-    assert experiment.run(short_config(), workdir, progress=False,
+    assert papers.run(short_config(), workdir, progress=False,
                           should_stop=lambda c: c >= 2) is None
     return workdir
 
@@ -61,8 +61,8 @@ def test_flipped_bytes_in_the_newest_checkpoint_fall_back_to_the_previous(stoppe
     caplog.set_level(logging.INFO, logger="jaxlab")
     workdir = str(tmp_path / "w")
     shutil.copytree(stopped, workdir)
-    fault_inject.damage(os.path.join(workdir, "checkpoints", "10"), "flip")
-    resumed = experiment.run(short_config(), workdir, progress=False)
+    fault_inject.damage(os.path.join(workdir, "checkpoints", "train", "10"), "flip")
+    resumed = papers.run(short_config(), workdir, progress=False)
     assert "checkpoint at step 10 is unreadable or corrupt" in caplog.text
     assert "resumed from the checkpoint at step 5" in caplog.text
     for name in ("train", "eval", "summary"):
@@ -76,7 +76,7 @@ def test_a_checkpoint_whose_bits_miss_their_fingerprint_is_rejected(tmp_path, ca
     ckpt.save(2, jax.tree.map(lambda a: a + 1, tree), {"loss": [[0.5], [0.25]]})
     ckpt.wait()
     ckpt.close()
-    meta = tmp_path / "checkpoints" / "2" / "meta" / "metadata"
+    meta = tmp_path / "2" / "meta" / "metadata"
     saved = json.loads(meta.read_text())
     saved["fingerprint"][0] ^= 1  # as if one stored bit of "n" had changed
     meta.write_text(json.dumps(saved))
@@ -127,11 +127,11 @@ def test_a_nan_in_one_run_leaves_the_others_identical_and_each_run_is_its_own_se
     workdir = str(tmp_path / "w")
     shutil.copytree(stopped, workdir)
     config = short_config()
-    study = studies.get(config.study)
-    grid = experiment.make_grid(config, study.CHOICES)
+    study = papers.get(config.study)
+    grid = runner.make_grid(config, study.CHOICES)
     trainer = study.make_train(config)
     target = runs.Executor("vmap").map_runs(trainer.init)(grid.keys(), grid.hp_arrays())
-    ckpt = Checkpointer(workdir)
+    ckpt = Checkpointer(os.path.join(workdir, "checkpoints", "train"))
     step, state, history = ckpt.restore_latest(target)
     bad = 2
     poisoned = state._replace(params=jax.tree.map(lambda a: a.at[bad].set(jnp.nan), state.params))
@@ -142,7 +142,7 @@ def test_a_nan_in_one_run_leaves_the_others_identical_and_each_run_is_its_own_se
 
     wandb = FakeWandb()
     monkeypatch.setitem(sys.modules, "wandb", wandb)
-    r = experiment.run(config, workdir, progress=False, writers=("tensorboard", "wandb:jaxlab-test"))
+    r = papers.run(config, workdir, progress=False, writers=("tensorboard", "wandb:jaxlab-test"))
     ref = reference()
     assert r.manifest["diverged"] == [bad]
     assert r.eval[r.eval.run == bad].value.isna().all()

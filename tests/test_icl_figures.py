@@ -5,7 +5,7 @@ import ml_collections
 import pytest
 
 from conftest import ROOT
-from jaxlab import experiment
+from jaxlab import papers, results
 from jaxlab import config as config_lib
 from jaxlab.config import ConfigError
 
@@ -28,7 +28,7 @@ TWO_KINDS = {kind: (f"--config.model.kind={kind}", "--config.sweep.axes.objectiv
 @pytest.fixture(scope="module")
 def figure_run(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("figure"))
-    return workdir, experiment.run(_figure_config(TWO_KINDS), workdir, progress=False)
+    return workdir, papers.run(_figure_config(TWO_KINDS), workdir, progress=False)
 
 
 def test_members_are_combined_with_their_architecture(figure_run):
@@ -47,17 +47,17 @@ def test_members_are_combined_with_their_architecture(figure_run):
     members = sorted(os.listdir(os.path.join(workdir, "members")))  # <family>-<kind>-<hash>
     assert [m.rsplit("-", 1)[0] for m in members] == [f"linear-{k}" for k in sorted(TWO_KINDS)]
     for member in members:  # each member is a finished study of its own
-        assert experiment.results_lib.load(os.path.join(workdir, "members", member)).eval.shape[0] > 0
+        assert results.load(os.path.join(workdir, "members", member)).eval.shape[0] > 0
 
 
 def test_rerun_loads_without_training(figure_run):
     workdir, res = figure_run
-    again = experiment.run(_figure_config(TWO_KINDS), workdir, progress=False)
+    again = papers.run(_figure_config(TWO_KINDS), workdir, progress=False)
     assert again.eval.equals(res.eval)
 
 
 def test_bad_member_is_named_before_anything_is_written(tmp_path):
     config = _figure_config({"broken": ("--config.model.kind=lstm",)})
     with pytest.raises(ConfigError, match=r"config.members.broken: config.model.kind: must be one of"):
-        experiment.run(config, str(tmp_path / "w"), progress=False)
+        papers.run(config, str(tmp_path / "w"), progress=False)
     assert not (tmp_path / "w").exists()

@@ -178,10 +178,10 @@ def _metahmm_config(*overrides):
 
 
 def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path):
-    from jaxlab import experiment
-    from jaxlab.studies import metahmm as study
+    from jaxlab import papers
+    from jaxlab.papers.metahmm import study
 
-    res = experiment.run(_metahmm_config(), str(tmp_path), progress=False)
+    res = papers.run(_metahmm_config(), str(tmp_path), progress=False)
     pos = res.tables["positions"]
     assert set(pos.learner) == {"gpt", "oracle", "oracle_train"}
     amb0 = pos[(pos.metric == "ambiguity") & (pos.position == 0)].set_index("learner").value
@@ -199,8 +199,8 @@ def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path)
 
 
 def test_mc_decoder_rows_match_a_full_forward_pass():
-    from jaxlab.studies import metahmm as study
-    from jaxlab.studies import metahmm_mc
+    from jaxlab.papers.metahmm import study
+    from jaxlab.papers.metahmm import mc as metahmm_mc
 
     config = _metahmm_config()
     fam = metahmm.build(study.family_spec(config))
@@ -227,18 +227,18 @@ def test_mc_decoder_rows_match_a_full_forward_pass():
 def test_smoke_study_with_the_monte_carlo_predictor(tmp_path):
     import os
 
-    from jaxlab import config as config_lib, experiment
+    from jaxlab import config as config_lib, papers
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = config_lib.load(os.path.join(root, "configs", "metahmm.py") + ":smoke")
-    res = experiment.run(config, str(tmp_path), progress=False)
+    res = papers.run(config, str(tmp_path), progress=False)
     mc = res.tables["mc"]
     assert {"gpt", "known_theta", "mc_oracle", "mc_amortised"} <= set(mc.learner)
     assert np.isfinite(mc.kl).all()
 
 
 def test_bench_hook_reports_the_oracle_keys():
-    from jaxlab.studies import metahmm as study
+    from jaxlab.papers.metahmm import study
 
     out = study.bench(True, 100.0)  # checks the fast oracle against the naive one inside
     for k in ("metahmm_oracle_s_per_seq", "metahmm_oracle_naive_s_per_seq",

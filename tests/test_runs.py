@@ -7,14 +7,14 @@ import jax
 import numpy as np
 
 from conftest import ROOT, smoke_config
-from jaxlab import experiment, runs, studies
+from jaxlab import runner, runs, papers
 
-STUDY = studies.get("icl_occam")
+STUDY = papers.get("icl_occam")
 
 
 def _setup(*overrides):
     config = smoke_config(*overrides)
-    grid = experiment.make_grid(config, STUDY.CHOICES)
+    grid = runner.make_grid(config, STUDY.CHOICES)
     return config, grid, STUDY.make_train(config)
 
 
@@ -74,11 +74,11 @@ import jax, numpy as np, sys
 sys.path.insert(0, {tests!r})
 from conftest import smoke_config
 from test_runs import comparable
-from jaxlab import experiment, runs, studies
+from jaxlab import runner, runs, papers
 assert jax.device_count() == 4, jax.devices()
-study = studies.get("icl_occam")
+study = papers.get("icl_occam")
 config = smoke_config("--config.sweep.n_seeds=3")  # 6 runs: padded to 8 on 4 devices
-grid = experiment.make_grid(config, study.CHOICES)
+grid = runner.make_grid(config, study.CHOICES)
 trainer = study.make_train(config)
 hps, keys = grid.hp_arrays(), grid.keys()
 outs = []

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, SMOKE
 from scale_helpers import SHORT, env_with_devices, free_port, reference, short_config
-from jaxlab import cli, experiment, results, sweep
+from jaxlab import cli, papers, results, sweep
 from jaxlab import config as config_lib
 
 
@@ -65,14 +65,14 @@ logging.basicConfig(level=logging.INFO)
 sys.path.insert(0, {tests!r})
 import jax
 from scale_helpers import short_config
-from jaxlab import experiment, results
+from jaxlab import papers, results
 assert jax.device_count() == {n}
 workdir = {workdir!r}
 if {stop}:
-    assert experiment.run(short_config(), workdir, progress=False, should_stop=lambda c: c >= 2) is None
+    assert papers.run(short_config(), workdir, progress=False, should_stop=lambda c: c >= 2) is None
     for copy in {copies!r}:
         shutil.copytree(workdir, copy)
-experiment.run(short_config(), workdir, progress=False)
+papers.run(short_config(), workdir, progress=False)
 print("DEVICES", results.read_manifest(workdir)["devices"])
 """
 
@@ -93,7 +93,7 @@ def test_four_devices_equal_one_and_their_checkpoint_resumes_on_one_and_two(tmp_
     assert "DEVICES 4" in log and "resumed from the checkpoint at step 10" in log
     _same_tables(results.load(four), reference())
 
-    resumed = experiment.run(short_config(), one, progress=False)  # this process: 1 device
+    resumed = papers.run(short_config(), one, progress=False)  # this process: 1 device
     assert "resumed from the checkpoint at step 10" in caplog.text
     assert resumed.manifest["devices"] == 1
     _same_tables(resumed, reference())
@@ -119,7 +119,7 @@ def test_sweep_through_submitit_resumes_unfinished_jobs_and_skips_finished_ones(
         config = config_lib.load(SMOKE, list(job.overrides))
         assert os.path.basename(job.workdir) == sweep.config_hash(config)
     partial = jobs[1]  # d_model=16 was stopped after one chunk (a preempted job)
-    assert experiment.run(config_lib.load(SMOKE, list(partial.overrides)), partial.workdir,
+    assert papers.run(config_lib.load(SMOKE, list(partial.overrides)), partial.workdir,
                           progress=False, should_stop=lambda c: c >= 1) is None
 
     assert cli.main(argv) == 0

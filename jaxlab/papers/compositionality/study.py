@@ -10,7 +10,7 @@ Spec: ../shared/specs/compositionality.md §A; docs: docs/compositionality.md.
   summary: mean/std over seeds per point with the paper's means (paper_c, c_rel_error)
   figure.png, table.txt
 and for the emergent-language experiment the ``languages``, ``curve`` and ``results``
-tables (see ``jaxlab.compositionality.emergent``).
+tables (see ``jaxlab.papers.compositionality.emergent``).
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from jaxlab import results as results_lib  # noqa: E402
-from jaxlab.compositionality import generators, sweeps  # noqa: E402
+from jaxlab import runner  # noqa: E402
+from jaxlab.papers.compositionality import emergent, generators, sweeps  # noqa: E402
 from jaxlab.config import require  # noqa: E402
 
 TITLE = "A Complexity-Based Theory of Compositionality (ICML 2025, arXiv 2410.14817)"
@@ -57,22 +58,20 @@ def validate(config: ml_collections.ConfigDict) -> None:
             except ValueError as e:
                 require(False, f"ranges.{s}", str(e))
     if config.experiment == "emergent":
-        from jaxlab.compositionality import emergent
-
         emergent.validate(config)
 
 
-def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
-            should_stop=None) -> bool:
+def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
+    """The synthetic sweeps (closed form) or, with ``experiment="emergent"``, the
+    emergent-language experiment; writes their tables, table.txt and figure.png."""
     if config.experiment == "emergent":
-        from jaxlab.compositionality import emergent
-
-        return emergent.execute(config, workdir, progress=progress, should_stop=should_stop)
-    if should_stop is not None and should_stop(0):
-        return False
+        emergent.run(config, session)
+        return
+    session.check_stop()
+    workdir = session.workdir
     cpu0 = time.process_time()
     times = {}
-    bar = tqdm(total=len(config.sweeps), disable=not progress, desc="compositionality sweeps")
+    bar = tqdm(total=len(config.sweeps), disable=not session.progress, desc="compositionality sweeps")
 
     def done(name, seconds):
         times[name] = seconds
@@ -87,7 +86,6 @@ def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool =
     plot(summary, os.path.join(workdir, "figure.png"))
     results_lib.atomic_write_text(os.path.join(workdir, "table.txt"), report(summary) + "\n")
     results_lib.update_manifest(workdir, sweep_s=times, sweeps_cpu_s=time.process_time() - cpu0)
-    return True
 
 
 # The spec's listed points (A2), shown in table.txt; the summary table holds all of them.
@@ -186,7 +184,7 @@ def plot(summary: pd.DataFrame, path: str) -> None:
 def _config(arg: str, *overrides: str):
     from jaxlab import config as config_lib
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
                         "configs", "compositionality.py")
     return config_lib.load(f"{path}:{arg}" if arg else path, list(overrides))
 
@@ -199,7 +197,7 @@ def _emergent_fits(quick: bool):
     import jax.numpy as jnp
 
     from jaxlab.coding import fits
-    from jaxlab.compositionality import emergent
+    from jaxlab.papers.compositionality import emergent
 
     over = (["--config.emergent.repeats=4", "--config.emergent.decoder_hidden=32",
              "--config.emergent.max_epochs=20", "--config.emergent.patience=3"] if quick else [])
@@ -240,7 +238,7 @@ def bench(quick: bool, peak_gflops: float) -> dict:
     jitted program; both warm (compiled before timing)."""
     import jax
 
-    from jaxlab.bench import best_time
+    from jaxlab.timing import best_time
 
     config = _config("smoke,sentence_length,composition" if quick else "")
     t, cpu = time.perf_counter(), time.process_time()

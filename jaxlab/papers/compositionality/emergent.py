@@ -48,7 +48,8 @@ import optax  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from jaxlab import results as results_lib  # noqa: E402
-from jaxlab.compositionality import learned, topsim  # noqa: E402
+from jaxlab import runner  # noqa: E402
+from jaxlab.papers.compositionality import learned, topsim  # noqa: E402
 from jaxlab.config import require  # noqa: E402
 
 # Paper (spec A2, emergent_languages_results.csv): mean ± std over 5 languages x 5 seeds.
@@ -290,14 +291,14 @@ def generate_languages(config) -> tuple[pd.DataFrame, np.ndarray, list[dict]]:
     return pd.DataFrame(rows), np.stack(all_msgs), runs
 
 
-def execute(config, workdir: str, *, progress: bool = True, should_stop=None) -> bool:
+def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
+    """Generates the languages, codes them prequentially, writes the tables and figure."""
     e, g = config.emergent, game_of(config)
-    if should_stop is not None and should_stop(0):
-        return False
+    workdir = session.workdir
+    session.check_stop()
     languages, messages, runs = generate_languages(config)
     results_lib.write_table(workdir, "languages", languages)
-    if should_stop is not None and should_stop(1):
-        return False
+    session.unit_done()
     cfg, coder = prequential_setup(e, g.n_objects)
     attrs = g.attributes()
     items = [(i, s) for i in range(len(runs)) for s in range(e.prequential_seeds)]
@@ -325,7 +326,6 @@ def execute(config, workdir: str, *, progress: bool = True, should_stop=None) ->
     results_lib.write_table(workdir, "results", res)
     plot(curve, res, os.path.join(workdir, "figure.png"))
     results_lib.atomic_write_text(os.path.join(workdir, "table.txt"), report(res) + "\n")
-    return True
 
 
 def report(res: pd.DataFrame) -> str:

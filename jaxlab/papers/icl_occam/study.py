@@ -7,6 +7,8 @@ Spec: ../shared/specs/icl_occam.md; docs: docs/icl_occam.md.
 """
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -14,22 +16,18 @@ import numpy as np
 import pandas as pd
 
 from jaxlab import objectives
-from jaxlab.config import ConfigError, require
+from jaxlab.config import require
 from jaxlab.models.explicit import ExplicitICL
 from jaxlab.models.implicit import ImplicitICL
 from jaxlab.models.interleaved import InterleavedICL
 from jaxlab.tasks import baselines as task_baselines
 from jaxlab.tasks import inference
-from jaxlab.tasks.chebyshev import ChebyshevRegression
-from jaxlab.tasks.classification import LinearClassification
-from jaxlab.tasks.dynamics import TransitionMatrix
-from jaxlab.tasks.gp import GPRegression
-from jaxlab.tasks.linear import LinearRegression
-from jaxlab.tasks.mastermind import Mastermind
-from jaxlab.tasks.mlp_tasks import LowRankMLPRegression, MLPRegression
-from jaxlab.tasks.pool import FinitePool
-from jaxlab.tasks.sinusoid import SinusoidRegression
-from jaxlab.studies import icl_sgd
+from jaxlab.papers.icl_occam import sgd as icl_sgd
+from jaxlab.papers.icl_occam import task as task_lib
+from jaxlab.papers.icl_occam.task import episodes, make_task, pointwise_loss
+from jaxlab import results as results_lib
+from jaxlab import runner
+from jaxlab.processes import is_primary
 from jaxlab.train import Learner, Trainer, build_trainer
 
 TITLE = "In-context learning and Occam's razor (arXiv 2410.14086)"
@@ -71,7 +69,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
         require(t.y_dim == 1, "task.y_dim", f"must be 1 for sinusoid tasks, got {t.y_dim}")
     else:
-        _validate_family(config)
+        task_lib.validate_family(config)
     if t.family == "classification":
         require(not config.sgd.enabled, "sgd.enabled", "the SGD learner covers regression and Mastermind only")
     pool = t.get("pool_size", 0)
@@ -88,18 +86,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"must divide model.d_model={m.d_model}, got {m.n_heads}")
     require(m.predictor_layers >= 2, "model.predictor_layers",
             f"must be >= 2, got {m.predictor_layers}")
-    for name in ("steps", "chunk_steps", "batch_tasks", "n_points", "micro_batches"):
+    for name in ("batch_tasks", "n_points"):
         require(tr[name] >= 1, f"train.{name}", f"must be >= 1, got {tr[name]}")
     require(0 <= tr.min_context < tr.n_points, "train.min_context",
             f"must be in [0, train.n_points={tr.n_points}), got {tr.min_context}")
     require(tr.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
             f"must divide train.batch_tasks={tr.batch_tasks}, got {tr.micro_batches}")
-    require(tr.lr_schedule in ("constant", "cosine"), "train.lr_schedule",
-            f"must be 'constant' or 'cosine', got {tr.lr_schedule!r}")
-    require(0 <= tr.warmup_steps < tr.steps, "train.warmup_steps",
-            f"must be in [0, train.steps={tr.steps}), got {tr.warmup_steps}")
-    require(tr.steps % tr.chunk_steps == 0, "train.chunk_steps",
-            f"must divide train.steps={tr.steps}, got {tr.chunk_steps}")
     require(ev.n_tasks >= 1 and ev.batch_tasks >= 1 and ev.n_tasks % ev.batch_tasks == 0,
             "eval.batch_tasks", f"must be >= 1 and divide eval.n_tasks={ev.n_tasks}, got {ev.batch_tasks}")
     require(tr.min_context < ev.n_points <= tr.n_points, "eval.n_points",
@@ -112,74 +104,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"must be one of {OBJECTIVES}, got {config.hp.objective!r}")
     for v in config.sweep.axes.get("objective", ()):
         require(v in OBJECTIVES, "sweep.axes.objective", f"values must be in {OBJECTIVES}, got {v!r}")
-    for v in config.sweep.axes.get("learning_rate", ()):
-        require(v > 0, "sweep.axes.learning_rate", f"values must be > 0, got {v}")
-    require(config.hp.learning_rate > 0, "hp.learning_rate",
-            f"must be > 0, got {config.hp.learning_rate}")
     if config.sgd.enabled:
         icl_sgd.validate(config)
 
 
-def _validate_family(config: ml_collections.ConfigDict) -> None:
-    """One-line errors for the families added after linear/sinusoid/Mastermind."""
-    t = config.task
-    g = lambda name, default: t.get(name, default)
-    for name in ("oracle_samples", "oracle_tasks", "gp_grid"):
-        require(g(name, 1) >= 1, f"task.{name}", f"must be >= 1, got {g(name, 1)}")
-    require(g("ridge_lambda", 1.0) > 0, "task.ridge_lambda", f"must be > 0, got {g('ridge_lambda', 1.0)}")
-    if t.family == "chebyshev":
-        require(g("degree", 3) >= 0, "task.degree", f"must be >= 0, got {g('degree', 3)}")
-        require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
-    elif t.family in ("mlp", "lowrank_mlp"):
-        require(t.noise > 0, "task.noise", "must be > 0: the importance-sampling oracle weighs "
-                f"prior draws by a Gaussian likelihood, got {t.noise}")
-        require(g("hidden", 64) >= 1, "task.hidden", f"must be >= 1, got {g('hidden', 64)}")
-        require(g("z_dim", 10) >= 1, "task.z_dim", f"must be >= 1, got {g('z_dim', 10)}")
-        require(g("mlp_init", "xavier") in ("xavier", "normal"), "task.mlp_init",
-                f"must be 'xavier' or 'normal', got {g('mlp_init', 'xavier')!r}")
-    elif t.family == "classification":
-        require(g("n_classes", 2) >= 2, "task.n_classes", f"must be >= 2, got {g('n_classes', 2)}")
-        require(g("temperature", 1e-6) > 0, "task.temperature",
-                f"must be > 0, got {g('temperature', 1e-6)}")
-    elif t.family in ("gp_rbf", "gp_matern"):
-        require(t.y_dim == 1, "task.y_dim", f"must be 1 for GP tasks, got {t.y_dim}")
-    elif t.family == "dynamics":
-        for name in ("dim", "x_len", "y_len"):
-            require(g(name, 1) >= 1, f"task.{name}", f"must be >= 1, got {g(name, 1)}")
-        require(g("dt", 0.01) > 0, "task.dt", f"must be > 0, got {g('dt', 0.01)}")
-        require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
-        require(t.x_dim == t.dim * t.x_len, "task.x_dim",
-                f"must equal task.dim * task.x_len = {t.dim * t.x_len}, got {t.x_dim}")
-        require(t.y_dim == t.dim * t.y_len, "task.y_dim",
-                f"must equal task.dim * task.y_len = {t.dim * t.y_len}, got {t.y_dim}")
 
 
-def make_task(config: ml_collections.ConfigDict):
-    """The task family of ``config.task`` (see jaxlab/tasks/ and docs/task_families.md),
-    wrapped in a finite pool of ``task.pool_size`` tasks when that is > 0."""
-    t = config.task
-    g = lambda name, default: t.get(name, default)
-    if t.family == "mastermind":
-        return Mastermind(t.code_length, t.n_colours, t.code_colours)
-    if t.family == "sinusoid":
-        base = SinusoidRegression(t.x_dim, 3, t.noise, t.fixed_freq)
-    elif t.family == "chebyshev":
-        base = ChebyshevRegression(t.x_dim, t.y_dim, g("degree", 3), t.noise)
-    elif t.family == "mlp":
-        base = MLPRegression(t.x_dim, t.y_dim, g("hidden", 64), t.noise, g("mlp_init", "xavier"))
-    elif t.family == "lowrank_mlp":
-        base = LowRankMLPRegression(t.x_dim, t.y_dim, g("hidden", 64), g("z_dim", 10), t.noise)
-    elif t.family == "classification":
-        base = LinearClassification(t.x_dim, g("n_classes", 2), g("temperature", 1e-6))
-    elif t.family in ("gp_rbf", "gp_matern"):
-        return GPRegression("rbf" if t.family == "gp_rbf" else "matern52", t.x_dim)
-    elif t.family == "dynamics":
-        base = TransitionMatrix(t.dim, t.x_len, t.y_len, g("dt", 0.01), t.noise)
-    else:
-        base = LinearRegression(t.x_dim, t.y_dim, t.noise)
-    if g("pool_size", 0) > 0:
-        return FinitePool(base, t.pool_size, config.seed)
-    return base
 
 
 def make_model(config: ml_collections.ConfigDict):
@@ -196,19 +126,8 @@ def make_model(config: ml_collections.ConfigDict):
                        ssm_scan=m.ssm_scan)
 
 
-def episodes(task, key: jax.Array, n_tasks: int, n_points: int) -> tuple[jax.Array, jax.Array]:
-    """Float model inputs (x, y), (B, N, x_dim) and (B, N, y_dim); one-hot for Mastermind."""
-    return task.encode(task.sample(key, n_tasks, n_points))
 
 
-def pointwise_loss(config: ml_collections.ConfigDict):
-    """Squared error (regression), or the cross-entropy in nats of the categorical outputs
-    (two for Mastermind, one for classification)."""
-    if config.task.family == "mastermind":
-        return lambda pred, y: objectives.grouped_cross_entropy(pred, y, 2)
-    if config.task.family == "classification":
-        return lambda pred, y: objectives.grouped_cross_entropy(pred, y, 1)
-    return objectives.squared_error
 
 
 def make_learner(config: ml_collections.ConfigDict) -> Learner:
@@ -337,6 +256,55 @@ def baselines(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
 def make_train(config: ml_collections.ConfigDict) -> Trainer:
     validate(config)
     return build_trainer(config, make_learner(config))
+
+
+def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
+    """Trains every (objective, seed) run in one program, evaluates them at every context
+    size beside the oracle, the cheap baseline and the SGD learner; writes the ``eval`` and
+    ``summary`` tables, ``table.txt`` and ``figure.png``."""
+    phase = runner.train_runs(config, make_learner(config), session, choices=CHOICES)
+    grid, executor = phase.grid, phase.executor
+    seed_keys = grid.seed_keys()
+    run_rows = phase.run_rows
+    run_seed_keys = phase.place(seed_keys[jnp.asarray([row["seed"] for row in run_rows])])
+    evaluate = runner.program(config, executor, "evaluate", lambda: phase.trainer.evaluate)
+    per_run = phase.gather(evaluate(phase.state, phase.hps, run_seed_keys))
+    diverged = set(np.flatnonzero(~phase.healthy).tolist())
+    if not is_primary():
+        return
+    eval_df = eval_table(config, per_run, baselines(config, seed_keys), run_rows,
+                         list(grid.axes), diverged)
+    summary_df = summarize(eval_df, config)
+    results_lib.write_table(session.workdir, "eval", eval_df)
+    results_lib.write_table(session.workdir, "summary", summary_df)
+    plot(eval_df, os.path.join(session.workdir, "figure.png"), config)
+    results_lib.atomic_write_text(os.path.join(session.workdir, "table.txt"),
+                                  report(summary_df, config) + "\n")
+
+
+def eval_table(config: ml_collections.ConfigDict, per_run: dict, baseline_curves: dict,
+               run_rows: list[dict], swept: list[str], diverged: set[int]) -> pd.DataFrame:
+    """Trained runs' curves {metric: (R, n)}, then each baseline learner's per-seed curves
+    (run = -1): run, seed, learner, n_context, metric, value, swept fields. A diverged
+    run's rows are NaN."""
+    n_ctx = context_sizes(config)
+    rows = []
+    for row in run_rows:
+        r = row["run"]
+        for metric, values in per_run.items():
+            vals = np.asarray(values[r], dtype=np.float64)
+            if r in diverged:
+                vals = np.full_like(vals, np.nan)
+            rows.append(pd.DataFrame({"run": r, "seed": row["seed"], "learner": learner_of(row),
+                                      "n_context": n_ctx, "metric": metric, "value": vals,
+                                      **{k: row[k] for k in swept}}))
+    for learner, (sizes, metrics) in baseline_curves.items():
+        for metric, values in metrics.items():
+            for seed, vals in enumerate(np.asarray(values, dtype=np.float64)):
+                rows.append(pd.DataFrame({"run": -1, "seed": seed, "learner": learner,
+                                          "n_context": sizes, "metric": metric, "value": vals,
+                                          **{k: None for k in swept}}))
+    return pd.concat(rows, ignore_index=True)
 
 
 def context_sizes(config: ml_collections.ConfigDict) -> np.ndarray:

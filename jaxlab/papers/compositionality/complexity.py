@@ -21,8 +21,8 @@ import jax
 import numpy as np
 import jax.numpy as jnp
 
-from jaxlab.compositionality import codes
-from jaxlab.compositionality.generators import Grammar, GrammarSample, LookupSample
+from jaxlab.papers.compositionality import codes
+from jaxlab.papers.compositionality.generators import Grammar, GrammarSample, LookupSample
 
 
 class Terms(NamedTuple):
@@ -136,7 +136,7 @@ def compositionality(sentences: jax.Array, representation: jax.Array, *, generat
     if generator is not None:
         terms = generator.terms(noise_std, precision)
         return {**terms.as_dict(), "method": "closed_form"}
-    from jaxlab.compositionality import learned
+    from jaxlab.papers.compositionality import learned
 
     w = jnp.asarray(sentences, jnp.int32)
     z = jnp.asarray(representation)

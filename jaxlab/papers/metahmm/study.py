@@ -5,7 +5,7 @@ freshly sampled from the training HMMs of a compositional family. On sequences f
 held-out HMMs their predictive is compared with the exact Bayes oracle at every position:
 symmetrised KL vs position, KL binned by the oracle's ambiguity A(t) = H[p(θ | x_<t)],
 prequential code length beside the oracle's (the Bayes-optimal one). Then, if
-``mc.enabled``, the Monte-Carlo predictor (``jaxlab.studies.metahmm_mc``).
+``mc.enabled``, the Monte-Carlo predictor (``jaxlab.papers.metahmm.mc``).
 
 Tables written to the workdir:
   positions  run, seed, learner, position, metric, value     (per-position means)
@@ -17,11 +17,8 @@ Spec: ../shared/specs/metahmm.md; docs: docs/metahmm.md.
 """
 from __future__ import annotations
 
-import copy
-import logging
-import os
-import time
-from typing import Any, Callable
+
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -29,17 +26,11 @@ import ml_collections
 import numpy as np
 import optax
 import pandas as pd
-from tqdm.auto import tqdm
 
-from jaxlab import experiment, runs
-from jaxlab import results as results_lib
-from jaxlab.checkpoint import Checkpointer
 from jaxlab.config import require
-from jaxlab.models.gpt import GPT, n_params, shift_inputs
+from jaxlab.models.gpt import GPT, shift_inputs
 from jaxlab.tasks import hmm_oracle, metahmm
-from jaxlab.train import Learner, build_trainer
-
-log = logging.getLogger("jaxlab")
+from jaxlab.train import Learner
 
 TITLE = "Next-token prediction should be ambiguity-sensitive (MetaHMM, arXiv 2506.16288)"
 CHOICES: dict = {}
@@ -75,14 +66,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for name in ("n_layers", "d_model", "n_heads", "d_ff"):
         require(m[name] >= 1, f"model.{name}", f"must be >= 1, got {m[name]}")
     require(m.d_model % m.n_heads == 0, "model.n_heads", f"must divide model.d_model={m.d_model}")
-    for name in ("steps", "chunk_steps", "batch", "micro_batches"):
-        require(tr[name] >= 1, f"train.{name}", f"must be >= 1, got {tr[name]}")
-    require(tr.steps % tr.chunk_steps == 0, "train.chunk_steps", f"must divide train.steps={tr.steps}")
+    require(tr.batch >= 1, "train.batch", f"must be >= 1, got {tr.batch}")
     require(tr.batch % tr.micro_batches == 0, "train.micro_batches",
             f"must divide train.batch={tr.batch}")
-    require(tr.lr_schedule in ("constant", "cosine"), "train.lr_schedule", "must be constant or cosine")
-    require(0 <= tr.warmup_steps < tr.steps, "train.warmup_steps", f"must be in [0, {tr.steps})")
-    require(config.hp.learning_rate > 0, "hp.learning_rate", "must be > 0")
     require(ev.split in ("held_out", "train"), "eval.split", "must be held_out or train")
     require(ev.prior in PRIORS, "eval.prior", f"must be one of {PRIORS}, got {ev.prior!r}")
     require(not (ev.split == "held_out" and ev.prior == "train" and mc.enabled), "eval.prior",
@@ -215,76 +201,8 @@ def run_oracle(config, fam, x, *, n_samples: int = 0, key=None) -> hmm_oracle.Or
 
 
 # ----------------------------------------------------------------------------- training
-def train_phase(name: str, config: ml_collections.ConfigDict, learner: Learner, workdir: str,
-                init_params: Callable | None, progress: bool,
-                should_stop: Callable[[int], bool] | None, chunks_before: int) -> tuple:
-    """Trains every run (hp points x seeds, one program) with checkpoints in
-    ``workdir/<name>``; resumes from its newest checkpoint. ``init_params(params_r, r)``
-    may replace each run's fresh parameters (e.g. to start from a pretrained model).
-
-    Returns (state, history, chunks_run) with state None if stopped by ``should_stop``.
-    """
-    grid = experiment.make_grid(config, CHOICES)
-    executor = experiment.make_executor(config)
-    trainer = build_trainer(config, learner)
-    n_pad = executor.padded(grid.n_runs)
-    hps = executor.place(runs.pad_runs(grid.hp_arrays(), n_pad))
-    keys = executor.place(runs.pad_runs(grid.keys(), n_pad))
-    if PHASES[name]:  # later phases draw their own batches
-        keys = jax.vmap(lambda k: jax.random.fold_in(k, PHASES[name]))(keys)
-    state = executor.map_runs(trainer.init)(keys, hps)
-    if init_params is not None:
-        state = state._replace(params=executor.place(init_params(state.params)))
-    chunk = executor.map_runs(trainer.train_chunk)
-    checkpointer = Checkpointer(os.path.join(workdir, name))
-    step, history = 0, {}
-    restored = checkpointer.restore_latest(state)
-    if restored is not None:
-        step, state, history = restored
-    bar = tqdm(total=trainer.total_steps, initial=step, unit="step", disable=not progress,
-               desc=f"metahmm {name}: {grid.n_runs} runs", dynamic_ncols=True)
-    done = 0
-    while step < trainer.total_steps:
-        if should_stop is not None and should_stop(chunks_before + done):
-            checkpointer.wait()
-            checkpointer.close()
-            bar.close()
-            return None, history, done
-        state, metrics = chunk(state, hps)
-        metrics = jax.device_get(metrics)
-        step += trainer.chunk_steps
-        for k, v in metrics.items():
-            history.setdefault(k, []).extend(np.asarray(v)[: grid.n_runs].T.tolist())
-        checkpointer.save(step, state, history)
-        done += 1
-        bar.set_postfix(loss=f"{np.nanmean(np.asarray(metrics['loss'])[:grid.n_runs, -1]):.4f}")
-        bar.update(trainer.chunk_steps)
-    bar.close()
-    checkpointer.wait()
-    checkpointer.close()
-    bad = [r for r, ok in enumerate(np.asarray(state.healthy)[: grid.n_runs]) if not ok]
-    if bad:
-        log.warning("metahmm %s: runs %s diverged; their rows are NaN", name, bad)
-    return state, history, done
-
-
-def history_table(history: dict, phase: str, config) -> pd.DataFrame:
-    grid = experiment.make_grid(config, CHOICES)
-    rows = grid.run_table()
-    frames = []
-    for metric, per_step in history.items():
-        arr = np.asarray(per_step, np.float64)  # (steps, R)
-        steps, n = arr.shape
-        frames.append(pd.DataFrame({
-            "phase": phase, "run": np.tile(np.arange(n), steps),
-            "seed": np.tile([r["seed"] for r in rows], steps),
-            "step": np.repeat(np.arange(1, steps + 1), n), "metric": metric,
-            "value": arr.reshape(-1)}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
 # ----------------------------------------------------------------------------- tables
-def _tidy(run: int, seed: int, learner: str, metrics: dict) -> list[pd.DataFrame]:
+def tidy_rows(run: int, seed: int, learner: str, metrics: dict) -> list[pd.DataFrame]:
     out = []
     for metric, values in metrics.items():
         v = np.asarray(values, np.float64)
@@ -424,88 +342,6 @@ def plot(positions: pd.DataFrame, ambiguity: pd.DataFrame, mc: pd.DataFrame | No
     plt.close(fig)
 
 
-# ----------------------------------------------------------------------------- driver
-def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
-            should_stop: Callable[[int], bool] | None = None) -> bool:
-    """Trains the GPT seeds, evaluates them against the oracle, then the MC predictor."""
-    t0 = time.perf_counter()
-    fam = metahmm.build(family_spec(config))
-    state, history, chunks = train_phase("lm", config, lm_learner(config, fam), workdir, None,
-                                         progress, should_stop, 0)
-    if state is None:
-        return False
-    train_tables = [history_table(history, "lm", config)]
-    grid = experiment.make_grid(config, CHOICES)
-    executor = experiment.make_executor(config)
-    run_rows = grid.run_table()
-    healthy = np.asarray(state.healthy)[: grid.n_runs]
-    model = make_model(config)
-    t_train = time.perf_counter() - t0
-
-    x, ids = eval_sequences(config, fam)
-    oracle = jax.device_get(run_oracle(config, fam, x))
-    x_np = np.asarray(x)
-    bos = config.task.n_tokens
-    logq = executor.map_runs(lambda p: model_log_probs(model, p, x, config.eval.block, bos))(
-        state.params)
-    logq = np.asarray(jax.device_get(logq))[: grid.n_runs]
-    logp = oracle.log_pred  # (P, n, T, V)
-    amb = oracle.entropy[0]  # (n, T) ambiguity under the primary prior
-    oracle_nll = -np.take_along_axis(logp, x_np[None, ..., None], -1)[..., 0]  # (P, n, T)
-
-    frames, amb_frames = [], []
-    primary, other = prior_order(config)
-    for p, prior in enumerate((primary, other)):
-        learner = "oracle" if p == 0 else f"oracle_{other}"
-        for seed in range(grid.n_seeds):
-            frames += _tidy(-1, seed, learner, {"nll": oracle_nll[p].mean(0),
-                                                "ambiguity": oracle.entropy[p].mean(0),
-                                                "epistemic": oracle.epistemic[p].mean(0)})
-    for r, row in enumerate(run_rows):
-        div = jax.device_get(divergences(jnp.asarray(logp[0]), jnp.asarray(logq[r])))
-        div_all = jax.device_get(divergences(jnp.asarray(logp[1]), jnp.asarray(logq[r])))["kl"]
-        nll = -np.take_along_axis(logq[r], x_np[..., None], -1)[..., 0]
-        metrics = {**{k: v.mean(0) for k, v in div.items()}, f"kl_{other}": div_all.mean(0),
-                   "nll": nll.mean(0)}
-        if not healthy[r]:
-            metrics = {k: np.full_like(v, np.nan) for k, v in metrics.items()}
-        frames += _tidy(r, row["seed"], "gpt", metrics)
-        amb_frames.append(ambiguity_rows(r, row["seed"], "gpt", np.asarray(div["kl"]), amb,
-                                         config.eval.ambiguity_edges))
-    positions = pd.concat(frames, ignore_index=True)
-    ambiguity = pd.concat(amb_frames, ignore_index=True)
-
-    mc = None
-    mc_s = 0.0
-    if config.mc.enabled:
-        from jaxlab.studies import metahmm_mc
-
-        t_mc = time.perf_counter()
-        out = metahmm_mc.run(config, fam, state, x, ids, oracle, workdir, progress, should_stop,
-                              chunks)
-        if out is None:
-            return False
-        mc, mc_amb, mc_history = out
-        ambiguity = pd.concat([ambiguity, mc_amb], ignore_index=True)
-        train_tables += mc_history
-        mc_s = time.perf_counter() - t_mc
-
-    summary = summarize(positions, config)
-    for name, df in (("positions", positions), ("ambiguity", ambiguity), ("summary", summary),
-                     ("train", pd.concat(train_tables, ignore_index=True))):
-        results_lib.write_table(workdir, name, df)
-    if mc is not None:
-        results_lib.write_table(workdir, "mc", mc)
-    plot(positions, ambiguity, mc, os.path.join(workdir, "figure.png"), config)
-    table = report(summary, ambiguity, config, mc)
-    results_lib.atomic_write_text(os.path.join(workdir, "table.txt"), table + "\n")
-    results_lib.update_manifest(
-        workdir, n_runs=grid.n_runs, diverged=[r for r, ok in enumerate(healthy) if not ok],
-        n_params=n_params(jax.tree.map(lambda a: a[0], state.params)), train_s=t_train,
-        mc_s=mc_s, n_hmms=fam.n_hmms, n_train_hmms=int(len(fam.train_ids)))
-    return True
-
-
 # ----------------------------------------------------------------------------- bench
 def bench(quick: bool, peak_gflops: float) -> dict:
     """metahmm_oracle_s_per_seq: exact oracle over the paper's 12,288 HMMs, length-200
@@ -513,7 +349,7 @@ def bench(quick: bool, peak_gflops: float) -> dict:
     metahmm_oracle_vs_naive: a naive per-sequence filter (every HMM its own log-space
     scan, the reference's layout) ÷ that; metahmm_oracle_flops_fraction: useful matmul
     FLOP/s ÷ the matmul peak. ``quick``: 1,024-HMM CPU family, length 64."""
-    from jaxlab.bench import best_time
+    from jaxlab.timing import best_time
 
     if quick:
         spec = metahmm.FamilySpec(n_states=10, n_tokens=20, base_cycles=2, cycle_families=2,

@@ -31,7 +31,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from jaxlab.compositionality import codes
+from jaxlab.papers.compositionality import codes
 
 
 class LookupShape(NamedTuple):

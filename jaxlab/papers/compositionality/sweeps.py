@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from jaxlab.compositionality import complexity, generators, topsim
+from jaxlab.papers.compositionality import complexity, generators, topsim
 
 LOOKUP_SWEEPS = ("sentence_length", "vocab_size", "zdim", "disentanglement", "length_vocab")
 GRAMMAR_SWEEPS = ("grammar_width", "grammar_depth", "composition")
@@ -203,7 +203,7 @@ def point_of(sweep: str, row) -> object:
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Mean and std over seeds per (sweep, point), with the paper's means beside ours."""
-    from jaxlab.compositionality.paper import PAPER
+    from jaxlab.papers.compositionality.paper import PAPER
 
     keys = ["sweep", "sentence_length", "vocab_size", "zdim", "disentanglement",
             "grammar_width", "grammar_depth", "composition", "n_rules"]

@@ -1,7 +1,7 @@
 """Multi-run figures of "In-context learning and Occam's razor": member runs of the
 icl_occam study (one per task family, or per family x architecture), combined.
 
-Each member is a full ``experiment.run`` in ``WORKDIR/members/<name>`` (its own compiled
+Each member is a full run of the icl_occam paper in ``WORKDIR/members/<name>`` (its own compiled
 program, checkpoints and tables), so a killed figure resumes member by member. The
 combined ``eval``/``summary`` tables carry ``member``, ``family`` and ``model`` columns.
 Config: configs/icl_figures.py.
@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Callable
 
 import ml_collections
 import numpy as np
 import pandas as pd
 
 from jaxlab import config as config_lib
+from jaxlab import experiment, runner
 from jaxlab import results as results_lib
 from jaxlab.config import ConfigError, require
-from jaxlab.studies import icl_occam
+from jaxlab.papers import icl_occam as icl_paper
+from jaxlab.papers.icl_occam import study as icl_occam
 
 TITLE = "In-context learning and Occam's razor (arXiv 2410.14086): multi-run figures"
 FIGURES = ("panels", "architectures")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def member_configs(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
@@ -57,19 +58,18 @@ def validate(config: ml_collections.ConfigDict) -> None:
     member_configs(config)
 
 
-def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
-            should_stop: Callable[[int], bool] | None = None) -> bool:
+def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
     """Runs (or resumes, or loads) every member, then writes the combined tables and figure."""
-    from jaxlab import experiment
-
+    workdir = session.workdir
     evals, summaries = [], []
     root = config.members_root or os.path.join(workdir, "members")
     for i, (name, sub) in enumerate(member_configs(config).items()):
         member_dir = os.path.join(root, member_dirname(sub))
         print(f"icl_figures: member {i + 1}/{len(config.members)} ({name}): {member_dir}", flush=True)
-        res = experiment.run(sub, member_dir, progress=progress, should_stop=should_stop)
+        res = experiment.run(icl_paper, sub, member_dir, progress=session.progress,
+                             should_stop=session.should_stop)
         if res is None:
-            return False
+            raise runner.Stopped()
         tag = dict(member=name, family=sub.task.family, model=sub.model.kind)
         evals.append(res.eval.assign(**tag))
         summaries.append(res.summary.assign(**tag))
@@ -80,7 +80,6 @@ def execute(config: ml_collections.ConfigDict, workdir: str, *, progress: bool =
     plot(eval_df, os.path.join(workdir, "figure.png"), config)
     results_lib.atomic_write_text(os.path.join(workdir, "table.txt"),
                                   report(summary_df, config) + "\n")
-    return True
 
 
 def _curve_label(eval_df: pd.DataFrame, figure: str) -> pd.DataFrame:

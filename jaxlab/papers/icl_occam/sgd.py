@@ -17,6 +17,7 @@ import optax
 from jaxlab.coding import fits
 from jaxlab.config import require
 from jaxlab.models.mlp import MLP
+from jaxlab.papers.icl_occam.task import episodes, make_task, pointwise_loss
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -40,7 +41,6 @@ def split_sizes(sizes: np.ndarray, train_fraction: float) -> tuple[np.ndarray, n
 
 def make_spec(config: ml_collections.ConfigDict, out_dim: int) -> tuple[fits.FitSpec, MLP]:
     """The fit recipe; ``out_dim`` is the encoded target width (18 logits for Mastermind)."""
-    from jaxlab.studies.icl_occam import pointwise_loss
 
     s = config.sgd
     model = MLP(s.hidden, s.n_layers, out_dim)
@@ -53,7 +53,6 @@ def make_spec(config: ml_collections.ConfigDict, out_dim: int) -> tuple[fits.Fit
 
 
 def _encoded_y_dim(config: ml_collections.ConfigDict) -> int:
-    from jaxlab.studies.icl_occam import episodes, make_task
 
     shape = jax.eval_shape(lambda k: episodes(make_task(config), k, 1, 1), jax.random.PRNGKey(0))
     return shape[1].shape[-1]
@@ -61,7 +60,6 @@ def _encoded_y_dim(config: ml_collections.ConfigDict) -> int:
 
 def fit_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[fits.FitData, tuple]:
     """The fits of one seed: (FitData with leading axis F, (sizes (F,), x_test, y_test))."""
-    from jaxlab.studies.icl_occam import episodes, make_task
 
     s = config.sgd
     sizes = np.repeat(np.asarray(s.sizes), s.tasks_per_size)
@@ -94,7 +92,6 @@ def evaluate(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     """
     from jaxlab import runs
 
-    from jaxlab.studies.icl_occam import pointwise_loss
 
     s = config.sgd
     spec, model = make_spec(config, _encoded_y_dim(config))

@@ -1,5 +1,5 @@
 """The Monte-Carlo predictor of the MetaHMM study at CPU scale (spec metahmm.md, "Monte
-Carlo predictor"); called by ``jaxlab.studies.metahmm.execute`` after the GPTs are trained.
+Carlo predictor"); called by ``jaxlab.papers.metahmm.pipeline.run`` after the GPTs are trained.
 
   decoder    p(x_t | x_<t, θ): the pretrained GPT plus a soft conditioning token (the sum
              of one embedding per latent factor added to BOS; the reference's "known"
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import optax
 
-from jaxlab import experiment
+from jaxlab import runner, runs
 from jaxlab.models.gpt import shift_inputs
-from jaxlab.studies import metahmm as study
+from jaxlab.papers.metahmm import study
 from jaxlab.tasks import metahmm
 from jaxlab.train import Learner
 
@@ -42,7 +42,7 @@ def phase_config(config: ml_collections.ConfigDict, steps: int) -> ml_collection
     return c
 
 
-def _from_pretrained(pretrained, skip: tuple[str, ...] = ()):
+def from_pretrained(pretrained, skip: tuple[str, ...] = ()):
     """params_fresh -> the same tree with every module the pretrained GPT also has copied
     from it (run-stacked trees), except the names in ``skip``."""
 
@@ -151,33 +151,27 @@ def decoder_at(model, params, x: jax.Array, pos: np.ndarray, cond: jax.Array, bo
     return out[:rows].reshape(n, n_p, n_s, -1)
 
 
-def run(config, fam, lm_state, x, ids, oracle, workdir, progress, should_stop, chunks_before):
-    """Trains the decoder and the amortised posterior (all seeds in one program each) and
-    evaluates the MC predictor. Returns (mc table, ambiguity rows, history tables) or None
-    if stopped."""
+def run(config: ml_collections.ConfigDict, fam: metahmm.Family, lm: runner.Phase, x: jax.Array,
+        ids: jax.Array, oracle, session: runner.Session) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Trains the decoder and the amortised posterior (phases ``decoder`` and ``posterior``,
+    all seeds in one program each, starting from the GPTs of phase ``lm``) and evaluates
+    the MC predictor. Returns (mc table, ambiguity rows)."""
     mc = config.mc
     spec = study.family_spec(config)
     sizes = spec.factor_sizes
-    grid = experiment.make_grid(config, study.CHOICES)
-    executor = experiment.make_executor(config)
+    grid, executor = lm.grid, lm.executor
     run_rows = grid.run_table()
     n_runs, bos = grid.n_runs, config.task.n_tokens
+    lm_params = lm.gather(lm.state.params)
 
     dec_cfg = phase_config(config, mc.decoder_steps)
-    dec_state, dec_hist, done = study.train_phase(
-        "decoder", dec_cfg, decoder_learner(dec_cfg, fam), workdir,
-        _from_pretrained(lm_state.params), progress, should_stop, chunks_before)
-    if dec_state is None:
-        return None
+    dec = runner.train_runs(dec_cfg, decoder_learner(dec_cfg, fam), session, "decoder",
+                            init_params=from_pretrained(lm_params), key_salt=study.PHASES["decoder"])
     post_cfg = phase_config(config, mc.posterior_steps)
-    post_state, post_hist, _ = study.train_phase(
-        "posterior", post_cfg, posterior_learner(post_cfg, fam), workdir,
-        _from_pretrained(lm_state.params, skip=("head",)), progress, should_stop,
-        chunks_before + done)
-    if post_state is None:
-        return None
-    histories = [study.history_table(dec_hist, "decoder", config),
-                 study.history_table(post_hist, "posterior", config)]
+    post = runner.train_runs(post_cfg, posterior_learner(post_cfg, fam), session, "posterior",
+                             init_params=from_pretrained(lm_params, skip=("head",)),
+                             key_salt=study.PHASES["posterior"])
+    dec_state, post_state = dec.state, post.state
 
     n, pos = mc.n_seqs, np.asarray(mc.positions)
     t_max = int(pos.max()) + 1
@@ -210,16 +204,14 @@ def run(config, fam, lm_state, x, ids, oracle, workdir, progress, should_stop, c
 
     keys = jax.vmap(lambda k: jax.random.fold_in(k, 13))(grid.keys())
     # to the executor's padded run count (trained states already have it)
-    pad = lambda tree: executor.place(jax.tree.map(
-        lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], executor.padded(n_runs) - a.shape[0], 0)]),
-        tree))
+    pad = lambda tree: executor.place(runs.pad_runs(tree, executor.padded(n_runs)))
     args = pad((dec_state.params, post_state.params, oracle_theta, keys))
     preds, q_true = jax.device_get(executor.map_runs(per_run)(*args))
 
     gpt_model = study.make_model(config)
     gpt_logq = jax.device_get(executor.map_runs(
         lambda p: study.model_log_probs(gpt_model, p, xm, min(n, config.eval.block), bos))(
-            pad(lm_state.params)))
+            lm.state.params))
     oracle_at = logp[:, pos]  # (n, P, V)
     rows, amb_frames = [], []
     edges = config.eval.ambiguity_edges
@@ -247,4 +239,4 @@ def run(config, fam, lm_state, x, ids, oracle, workdir, progress, should_stop, c
             rows.append({"run": r, "seed": run_rows[r]["seed"], "learner": "posterior_nll_true",
                          "n_samples": 0, "position": int(p), "kl": float(-q_true[r][:, j].mean()),
                          "ambiguity": amb[:, j].mean()})
-    return pd.DataFrame(rows), pd.concat(amb_frames, ignore_index=True), histories
+    return pd.DataFrame(rows), pd.concat(amb_frames, ignore_index=True)
