@@ -123,7 +123,8 @@ class Session:
         if self.stats:
             first = next(iter(self.stats.values()))
             out.update({k: first.get(k) for k in ("startup_s", "steps_per_s", "run_steps_per_s",
-                                                   "chunk_program_bytes")})
+                                                   "chunk_program_bytes", "n_runs", "devices",
+                                                   "executor")})
             out["compile_s"] = sum(s["compile_s"] for s in self.stats.values())
             out["train_s"] = sum(s["train_s"] for s in self.stats.values())
         return out

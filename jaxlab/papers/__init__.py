@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "icl_figures": "jaxlab.papers.icl_occam.figures",
     "compositionality": "jaxlab.papers.compositionality",
     "metahmm": "jaxlab.papers.metahmm",
+    "example_sine": "jaxlab.papers.example_sine",
 }
 
 

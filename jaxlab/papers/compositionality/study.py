@@ -77,6 +77,7 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
         times[name] = seconds
         bar.set_postfix(last=name)
         bar.update(1 if name != "grammar" else sum(s in sweeps.GRAMMAR_SWEEPS for s in config.sweeps))
+        session.unit_done()  # a stop here loses only this process's sweeps (seconds of work)
 
     df = sweeps.run_sweeps(config.sweeps, config, done)
     bar.close()

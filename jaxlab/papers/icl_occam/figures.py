@@ -24,6 +24,9 @@ from jaxlab.papers.icl_occam import study as icl_occam
 
 TITLE = "In-context learning and Occam's razor (arXiv 2410.14086): multi-run figures"
 FIGURES = ("panels", "architectures")
+# The paper contract (tests) runs the smoke figure with shorter members.
+CONTRACT_OVERRIDES = ("--config.member_overrides=('--config.sgd.enabled=False', "
+                      "'--config.train.steps=10', '--config.eval.n_tasks=16')",)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
