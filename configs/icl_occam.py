@@ -24,10 +24,10 @@ from __future__ import annotations
 import ml_collections
 
 from jaxlab.config import base_config, one_of, variant_tokens
+from jaxlab.tasks import families
 
 SIZES = ("smoke", "default", "paper")
-FAMILIES = ("linear", "sinusoid", "mastermind", "chebyshev", "mlp", "lowrank_mlp",
-            "classification", "gp_rbf", "gp_matern", "dynamics")
+FAMILIES = families.NAMES  # linear, sinusoid, mastermind, chebyshev, mlp, lowrank_mlp, ...
 OPTIONS = ("pool",)
 
 
@@ -40,31 +40,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c = base_config(steps=1500, chunk_steps=100, learning_rate=3e-3, n_seeds=3)
     c.study = "icl_occam"
 
-    c.task = ml_collections.ConfigDict(dict(
-        family="linear", x_dim=3, y_dim=1, noise=0.2, fixed_freq=True, code_length=8,
-        n_colours=6, code_colours=5,
-        degree=3, hidden=64, mlp_init="xavier", z_dim=10, n_classes=2, temperature=1e-6,
-        dim=3, x_len=20, y_len=20, dt=0.01,
-        pool_size=0,  # > 0: every episode comes from a finite pool of this many tasks
-        ridge_lambda=1.0,  # the ridge baseline's penalty (regression families)
-        oracle_samples=1024,  # Monte-Carlo oracles: samples per episode
-        oracle_tasks=256,  # Monte-Carlo / quadrature oracles: first episodes covered
-        gp_grid=8))  # GP oracle: grid x grid quadrature over (length, scale)
-    if family == "sinusoid":  # spec §1 defaults: one input, 3 fixed frequencies, no noise
-        c.task.update(family="sinusoid", x_dim=1, noise=0.0)
-    if family == "mastermind":  # 8 positions, 6 colours; codes from colours 0..4 (reference)
-        c.task.update(family="mastermind")
-    if family == "chebyshev":  # reference config: one input, degree 3, no noise
-        c.task.update(family="chebyshev", x_dim=1, noise=0.0)
-    if family in ("mlp", "lowrank_mlp"):  # x -> 64 -> y; noise 0.1 (explicit/implicit default)
-        c.task.update(family=family, x_dim=1, noise=0.1)
-    if family == "classification":  # explicit/implicit scripts: 2 inputs, 2 classes, T = 1e-6
-        c.task.update(family="classification", x_dim=2, y_dim=2, oracle_samples=4096)
-    if family in ("gp_rbf", "gp_matern"):  # one input (the reference asserts it)
-        c.task.update(family=family, x_dim=1, noise=0.0)
-    if family == "dynamics":  # 3-d state, 20 + 20 states, dt 0.01, no noise (reference)
-        c.task.update(family="dynamics", x_dim=60, y_dim=60, noise=0.0)
-    if "pool" in tokens:
+    # The family's own fields and defaults (jaxlab/tasks/families.py, docs/task_families.md):
+    # e.g. --config.task.noise=0.1 overrides one of them; a field the family lacks is an error.
+    c.task = families.task_config(family)
+    if "pool" in tokens:  # every episode from a finite pool of 64 tasks (smoke: 8)
         c.task.pool_size = 64
     # kind: "explicit" (transformer -> z -> MLP), "implicit" (queries cross-attend to the
     # context, the reference's DecoderTransformer2), "interleaved" (causal transformer over
@@ -104,8 +83,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.eval.bayes_tasks = 2
         if family == "mastermind":
             c.task.update(code_length=4, n_colours=4, code_colours=3)
-        c.task.update(oracle_samples=128, oracle_tasks=8, gp_grid=4,
-                      pool_size=8 if c.task.pool_size else 0)
+        for field, value in dict(oracle_samples=128, oracle_tasks=8, gp_grid=4).items():
+            if field in c.task:  # the oracle sizes of the families that have them
+                c.task[field] = value
+        if c.task.pool_size:
+            c.task.pool_size = 8
     elif size == "paper":
         c.model.update(d_model=256, n_layers=4, n_heads=4, d_ff=512, z_dim=128,
                        predictor_hidden=256, predictor_layers=5)

@@ -314,7 +314,7 @@ def test_the_study_validates_and_builds_every_family(arg):
     ("gp_rbf,pool", None, "task.pool_size"),
     ("classification", "--config.sgd.enabled=True", "sgd.enabled"),
     ("classification", "--config.task.n_classes=1", "task.n_classes"),
-    ("dynamics", "--config.task.x_len=7", "task.x_dim"),
+    ("dynamics", "--config.task.dt=0.0", "task.dt"),
     ("chebyshev", "--config.task.degree=-1", "task.degree"),
 ])
 def test_impossible_task_parameters_are_one_line_errors(arg, override, field):

@@ -20,10 +20,8 @@ from jaxlab.config import require
 from jaxlab.models.explicit import ExplicitICL
 from jaxlab.models.implicit import ImplicitICL
 from jaxlab.models.interleaved import InterleavedICL
-from jaxlab.tasks import baselines as task_baselines
-from jaxlab.tasks import inference
+from jaxlab.tasks import families, inference
 from jaxlab.papers.icl_occam import sgd as icl_sgd
-from jaxlab.papers.icl_occam import task as task_lib
 from jaxlab.papers.icl_occam.task import episodes, make_task, pointwise_loss
 from jaxlab import results as results_lib
 from jaxlab import runner
@@ -35,12 +33,7 @@ OBJECTIVES = ("prequential", "train")
 CHOICES = {"objective": OBJECTIVES}
 MODEL_KINDS = ("explicit", "implicit", "interleaved", "mamba")
 
-FAMILIES = ("linear", "sinusoid", "mastermind", "chebyshev", "mlp", "lowrank_mlp",
-            "classification", "gp_rbf", "gp_matern", "dynamics")
-# Families whose oracle is Monte Carlo or quadrature: run on the first task.oracle_tasks
-# evaluation episodes (Mastermind's enumeration: eval.bayes_tasks).
-COSTLY_ORACLES = ("sinusoid", "mlp", "lowrank_mlp", "classification", "gp_rbf", "gp_matern")
-CATEGORICAL = ("mastermind", "classification")
+FAMILIES = families.NAMES
 # Paper numbers (spec §6, linear regression, generalisation MSE at context size n).
 PAPER_LINEAR = {
     "bayes": {1: .803, 2: .581, 5: .163, 10: .068, 20: .050, 100: .042, 1000: .040},
@@ -57,26 +50,9 @@ CODE_FROM = 5
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raises ConfigError naming the field for any impossible value."""
     t, m, tr, ev = config.task, config.model, config.train, config.eval
-    require(t.family in FAMILIES, "task.family", f"must be one of {FAMILIES}, got {t.family!r}")
-    for name in ("x_dim", "y_dim"):
-        require(t[name] >= 1, f"task.{name}", f"must be >= 1, got {t[name]}")
-    if t.family == "linear":
-        require(t.noise > 0, "task.noise", f"must be > 0 (the Bayes oracle divides by it), got {t.noise}")
-    elif t.family == "mastermind":
-        require(1 <= t.code_colours <= t.n_colours, "task.code_colours",
-                f"must be in [1, task.n_colours={t.n_colours}], got {t.code_colours}")
-    elif t.family == "sinusoid":
-        require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
-        require(t.y_dim == 1, "task.y_dim", f"must be 1 for sinusoid tasks, got {t.y_dim}")
-    else:
-        task_lib.validate_family(config)
+    families.validate(t)
     if t.family == "classification":
         require(not config.sgd.enabled, "sgd.enabled", "the SGD learner covers regression and Mastermind only")
-    pool = t.get("pool_size", 0)
-    require(pool >= 0, "task.pool_size", f"must be >= 0 (0 = fresh tasks per episode), got {pool}")
-    if pool:
-        require(t.family not in ("mastermind", "gp_rbf", "gp_matern"), "task.pool_size",
-                f"a finite pool needs a finite task latent; {t.family} has none here, so use 0")
     require(m.kind in MODEL_KINDS, "model.kind", f"must be one of {MODEL_KINDS}, got {m.kind!r}")
     require(m.ssm_scan in ("associative", "sequential"), "model.ssm_scan",
             f"must be 'associative' or 'sequential', got {m.ssm_scan!r}")
@@ -188,12 +164,7 @@ def make_learner(config: ml_collections.ConfigDict) -> Learner:
 
 def oracle_tasks(config: ml_collections.ConfigDict) -> int:
     """How many of the evaluation episodes (the first ones) the oracle row covers."""
-    ev = config.eval
-    if config.task.family == "mastermind":
-        return min(ev.bayes_tasks, ev.n_tasks)
-    if config.task.family in COSTLY_ORACLES and not config.task.get("pool_size", 0):
-        return min(config.task.get("oracle_tasks", ev.n_tasks), ev.n_tasks)
-    return ev.n_tasks
+    return families.oracle_tasks(config.task, config.eval.n_tasks, config.eval.bayes_tasks)
 
 
 def oracle_method(config: ml_collections.ConfigDict) -> str | None:
@@ -206,16 +177,11 @@ def bayes_evaluate(config: ml_collections.ConfigDict, key: jax.Array) -> dict:
     ``oracle_tasks`` of them): {metric: (n,)} over n = min_context..N-1, with gen_error in
     the learners' units and the oracle's diagnostics (expected_risk for closed forms;
     mc_se, mc_bias, ess for Monte Carlo; quad_delta for quadrature)."""
-    task, ev, m, t = make_task(config), config.eval, config.train.min_context, config.task
+    task, ev, m = make_task(config), config.eval, config.train.min_context
     ep = task.sample(key, ev.n_tasks, ev.n_points)
     n = oracle_tasks(config)
     ep = jax.tree.map(lambda a: a[:n], ep) if n < ev.n_tasks else ep
-    opts = {}
-    if t.family in ("sinusoid", "mlp", "lowrank_mlp", "classification") and not t.get("pool_size", 0):
-        opts["n_samples"] = t.get("oracle_samples", 1024)
-    if t.family in ("gp_rbf", "gp_matern"):
-        opts["grid"] = t.get("gp_grid", 8)
-    per_point = task.oracle(ep, jax.random.fold_in(key, 5), **opts)
+    per_point = task.oracle(ep, jax.random.fold_in(key, 5), **families.oracle_options(config.task))
     return {k: v[m:] for k, v in inference.aggregate(per_point).items()}
 
 
@@ -224,12 +190,7 @@ def baseline_evaluate(config: ml_collections.ConfigDict, key: jax.Array) -> dict
     penalty task.ridge_lambda) or the add-one marginal label frequency (categorical)."""
     task, ev, m = make_task(config), config.eval, config.train.min_context
     x, y = episodes(task, key, ev.n_tasks, ev.n_points)
-    if config.task.family == "mastermind":
-        per_point = task_baselines.marginal_frequency(y, 2)
-    elif config.task.family == "classification":
-        per_point = task_baselines.marginal_frequency(y, 1)
-    else:
-        per_point = task_baselines.ridge(x, y, config.task.get("ridge_lambda", 1.0))
+    per_point = families.baseline(config.task, x, y)
     return {k: v[m:] for k, v in inference.aggregate(per_point).items()}
 
 
@@ -244,7 +205,7 @@ def baselines(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     if oracle_method(config) is not None:
         bayes = jax.jit(jax.vmap(lambda k: bayes_evaluate(config, k)))(seed_keys)
         out["bayes"] = (context_sizes(config), jax.device_get(bayes))
-    name = "marginal" if config.task.family in CATEGORICAL else "ridge"
+    name = families.baseline_name(config.task)
     base = jax.jit(jax.vmap(lambda k: baseline_evaluate(config, k)))(seed_keys)
     out[name] = (context_sizes(config), jax.device_get(base))
     if config.sgd.enabled:
@@ -351,7 +312,7 @@ def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
     """The printed table: seed mean (and std) per learner, paper numbers beside."""
     cols = [f"n={n}" for n in config.eval.report_n] + ["code_length", f"code_length_{CODE_FROM}"]
     n_hi = config.eval.n_points - 1
-    unit = "NLL (nats)" if config.task.family in CATEGORICAL else "MSE"
+    unit = "NLL (nats)" if families.is_categorical(config.task.family) else "MSE"
     lines = [f"generalisation {unit} at context size n (mean ± std over seeds); code_length = "
              f"sum over n={config.train.min_context}..{n_hi}, code_length_{CODE_FROM} over "
              f"n={CODE_FROM}..{n_hi}"]
@@ -390,7 +351,7 @@ COLORS = {"bayes": "k", "prequential": "tab:blue", "train": "tab:orange", "sgd":
 
 
 def error_label(family: str) -> str:
-    return "generalisation error (nats)" if family in CATEGORICAL else "generalisation error (MSE)"
+    return "generalisation error (nats)" if families.is_categorical(family) else "generalisation error (MSE)"
 
 
 def draw_curves(ax, eval_df: pd.DataFrame, by: str = "learner") -> None:
