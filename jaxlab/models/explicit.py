@@ -11,46 +11,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-_xavier = nn.initializers.xavier_uniform()
-
-
-def context_tokens(module: nn.Module, x: jax.Array, y: jax.Array, d_model: int) -> jax.Array:
-    """[x0, Linear([x_1, y_1]), ..., Linear([x_N, y_N])]: (B, N, x_dim), (B, N, y_dim) ->
-    (B, N+1, d_model), x0 a learned zero-initialised token. Call from a compact
-    ``__call__``: the parameters ("embed", "start_token") belong to ``module``."""
-    b, n, _ = x.shape
-    xy = jnp.concatenate([x, y], axis=-1).reshape(b * n, -1)
-    tokens = nn.Dense(d_model, name="embed", parent=module)(xy).reshape(b, n, d_model)
-    start = module.param("start_token", nn.initializers.zeros, (d_model,))
-    return jnp.concatenate([jnp.broadcast_to(start, (b, 1, d_model)), tokens], axis=1)
-
-
-class CausalSelfAttention(nn.Module):
-    """Multi-head causal self-attention with one fused QKV projection.
-
-    (B, T, d) -> (B, T, d). Token rows are flattened to 2-D before the dense layers, the
-    layout XLA:CPU multiplies fastest.
-    """
-
-    n_heads: int
-
-    @nn.compact
-    def __call__(self, h: jax.Array) -> jax.Array:
-        b, t, d = h.shape
-        dh = d // self.n_heads
-        qkv = nn.Dense(3 * d, kernel_init=_xavier, name="qkv")(h.reshape(b * t, d))
-        # heads-major (3, B, H, T, dh): both attention products are plain batched matmuls
-        q, k, v = qkv.reshape(b, t, 3, self.n_heads, dh).transpose(2, 0, 3, 1, 4)
-        scores = (q @ k.swapaxes(-1, -2)) / jnp.sqrt(dh).astype(h.dtype)
-        causal = jnp.tril(jnp.ones((t, t), dtype=bool))
-        scores = jnp.where(causal, scores, jnp.finfo(h.dtype).min)
-        weights = jax.nn.softmax(scores, axis=-1)
-        out = (weights @ v).transpose(0, 2, 1, 3).reshape(b * t, d)
-        return nn.Dense(d, kernel_init=_xavier, name="out")(out).reshape(b, t, d)
+from jaxlab.models.attention import MultiHeadAttention, causal_mask
+from jaxlab.models.layers import context_tokens, xavier_uniform
+from jaxlab.models.ssm import MambaAggregator
 
 
 class PostLNEncoderLayer(nn.Module):
-    """``nn.TransformerEncoderLayer`` semantics: post-LN, ReLU feed-forward, no dropout."""
+    """``nn.TransformerEncoderLayer`` semantics: causal multi-head self-attention (fused
+    QKV), post-LN, ReLU feed-forward, no dropout. (B, T, d) -> (B, T, d)."""
 
     n_heads: int
     d_ff: int
@@ -58,10 +26,12 @@ class PostLNEncoderLayer(nn.Module):
     @nn.compact
     def __call__(self, h: jax.Array) -> jax.Array:
         b, t, d = h.shape
-        h = nn.LayerNorm(name="ln_attn")(h + CausalSelfAttention(self.n_heads, name="attn")(h))
+        attn = MultiHeadAttention(self.n_heads, kernel_init=xavier_uniform, name="attn")(
+            h, mask=causal_mask(t))
+        h = nn.LayerNorm(name="ln_attn")(h + attn)
         rows = h.reshape(b * t, d)
-        ff = nn.Dense(self.d_ff, kernel_init=_xavier, name="ff_in")(rows)
-        ff = nn.Dense(d, kernel_init=_xavier, name="ff_out")(nn.relu(ff))
+        ff = nn.Dense(self.d_ff, kernel_init=xavier_uniform, name="ff_in")(rows)
+        ff = nn.Dense(d, kernel_init=xavier_uniform, name="ff_out")(nn.relu(ff))
         return nn.LayerNorm(name="ln_ff")(h + ff.reshape(b, t, d))
 
 
@@ -131,8 +101,6 @@ class ExplicitICL(nn.Module):
 
     def setup(self):
         if self.aggregator == "mamba":
-            from jaxlab.models.ssm import MambaAggregator
-
             self.context = MambaAggregator(self.d_model, self.n_layers, self.z_dim,
                                            3 * self.d_model, scan=self.ssm_scan)
         else:

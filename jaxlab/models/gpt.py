@@ -1,8 +1,8 @@
 """Small causal token transformer (GPT): the implicit next-token learner of the MetaHMM study.
 
-Spec: ../shared/specs/metahmm.md, "Models". Pre-LN blocks, sinusoidal positions, fused QKV
-attention in the heads-major layout of ``jaxlab.models.explicit`` (which has no mask input,
-so the attention is re-stated here with a segment mask for packed rows).
+Spec: ../shared/specs/metahmm.md, "Models". Pre-LN blocks, sinusoidal positions
+(``layers.sinusoidal_encoding``), fused-QKV causal attention (``attention.MultiHeadAttention``)
+with a segment mask for packed rows.
 
 Shapes: B rows, T positions. ``tokens`` (B, T) int32 are the inputs (BOS = ``vocab``, so
 the embedding has vocab + 1 rows); ``positions`` (B, T) int32 each token's position in its
@@ -17,45 +17,32 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxlab.models.attention import MultiHeadAttention, causal_mask
+from jaxlab.models.layers import sinusoidal_encoding
+
 _init = nn.initializers.normal(0.02)
 
 
-def sinusoidal(positions: jax.Array, d: int) -> jax.Array:
-    """(...,) int -> (..., d) the Transformer's sin/cos position code."""
-    half = d // 2
-    freq = jnp.exp(-jnp.log(10000.0) * jnp.arange(half) / max(half, 1))
-    ang = positions[..., None].astype(jnp.float32) * freq
-    return jnp.concatenate([jnp.sin(ang), jnp.cos(ang)], -1)[..., :d]
-
-
-class MaskedSelfAttention(nn.Module):
-    """Causal multi-head attention inside segments. (B, T, d), (B, T) -> (B, T, d)."""
-
-    n_heads: int
-
-    @nn.compact
-    def __call__(self, h: jax.Array, segment: jax.Array | None) -> jax.Array:
-        b, t, d = h.shape
-        dh = d // self.n_heads
-        qkv = nn.Dense(3 * d, kernel_init=_init, name="qkv")(h.reshape(b * t, d))
-        q, k, v = qkv.reshape(b, t, 3, self.n_heads, dh).transpose(2, 0, 3, 1, 4)
-        scores = (q @ k.swapaxes(-1, -2)) / jnp.sqrt(dh).astype(h.dtype)
-        mask = jnp.tril(jnp.ones((t, t), bool))[None]
-        if segment is not None:
-            mask = mask & (segment[:, :, None] == segment[:, None, :])
-        scores = jnp.where(mask[:, None], scores, jnp.finfo(h.dtype).min)
-        out = (jax.nn.softmax(scores, -1) @ v).transpose(0, 2, 1, 3).reshape(b * t, d)
-        return nn.Dense(d, kernel_init=_init, name="out")(out).reshape(b, t, d)
+def segment_causal_mask(segment: jax.Array | None, t: int) -> jax.Array:
+    """Causal mask, restricted to equal segments when ``segment`` (B, T) is given:
+    (B or 1, 1, T, T) bool, True = visible."""
+    mask = causal_mask(t)[None]
+    if segment is not None:
+        mask = mask & (segment[:, :, None] == segment[:, None, :])
+    return mask[:, None]
 
 
 class Block(nn.Module):
+    """Pre-LN block: masked self-attention, GELU feed-forward. (B, T, d), mask -> (B, T, d)."""
+
     n_heads: int
     d_ff: int
 
     @nn.compact
-    def __call__(self, h: jax.Array, segment: jax.Array | None) -> jax.Array:
+    def __call__(self, h: jax.Array, mask: jax.Array) -> jax.Array:
         b, t, d = h.shape
-        h = h + MaskedSelfAttention(self.n_heads, name="attn")(nn.LayerNorm(name="ln1")(h), segment)
+        attn = MultiHeadAttention(self.n_heads, kernel_init=_init, name="attn")
+        h = h + attn(nn.LayerNorm(name="ln1")(h), mask=mask)
         rows = nn.LayerNorm(name="ln2")(h).reshape(b * t, d)
         ff = nn.Dense(d, kernel_init=_init, name="ff_out")(
             nn.gelu(nn.Dense(self.d_ff, kernel_init=_init, name="ff_in")(rows)))
@@ -80,9 +67,10 @@ class GPT(nn.Module):
             z = sum(nn.Embed(k, self.d_model, embedding_init=_init, name=f"cond_{i}")(cond[:, i])
                     for i, k in enumerate(self.cond_sizes))  # (B, d)
             h = h + jnp.where((tokens == self.vocab)[..., None], z[:, None], 0.0)
-        h = h + sinusoidal(positions, self.d_model)
+        h = h + sinusoidal_encoding(positions, self.d_model)
+        mask = segment_causal_mask(segment, t)
         for i in range(self.n_layers):
-            h = Block(self.n_heads, self.d_ff, name=f"block_{i}")(h, segment)
+            h = Block(self.n_heads, self.d_ff, name=f"block_{i}")(h, mask)
         h = nn.LayerNorm(name="ln_f")(h).reshape(b * t, self.d_model)
         return nn.Dense(self.n_out, kernel_init=_init, name="head")(h).reshape(b, t, self.n_out)
 

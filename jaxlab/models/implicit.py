@@ -16,32 +16,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxlab.models.explicit import _xavier
-
-
-class ContextCrossAttention(nn.Module):
-    """Queries (B, K, d) attend to memory (B, N+1, d); query j sees slots 0..first_k + j."""
-
-    n_heads: int
-
-    @nn.compact
-    def __call__(self, h: jax.Array, memory: jax.Array, first_k: int) -> jax.Array:
-        b, kq, d = h.shape
-        t = memory.shape[1]
-        dh = d // self.n_heads
-        q = nn.Dense(d, kernel_init=_xavier, name="q")(h.reshape(b * kq, d))
-        kv = nn.Dense(2 * d, kernel_init=_xavier, name="kv")(memory.reshape(b * t, d))
-        q = q.reshape(b, kq, self.n_heads, dh).transpose(0, 2, 1, 3)
-        k, v = kv.reshape(b, t, 2, self.n_heads, dh).transpose(2, 0, 3, 1, 4)
-        scores = (q @ k.swapaxes(-1, -2)) / jnp.sqrt(dh).astype(h.dtype)
-        visible = jnp.arange(t)[None, :] <= first_k + jnp.arange(kq)[:, None]  # (K, N+1)
-        scores = jnp.where(visible, scores, jnp.finfo(h.dtype).min)
-        out = (jax.nn.softmax(scores, axis=-1) @ v).transpose(0, 2, 1, 3).reshape(b * kq, d)
-        return nn.Dense(d, kernel_init=_xavier, name="out")(out).reshape(b, kq, d)
+from jaxlab.models.attention import MultiHeadAttention
+from jaxlab.models.layers import xavier_uniform
 
 
 class PostLNCrossLayer(nn.Module):
-    """Post-LN cross-attention + ReLU feed-forward (no query self-attention, no dropout)."""
+    """Post-LN cross-attention + ReLU feed-forward (no query self-attention, no dropout).
+
+    Queries h (B, K, d) attend to memory (B, N+1, d); query j sees slots 0..first_k + j.
+    -> (B, K, d).
+    """
 
     n_heads: int
     d_ff: int
@@ -49,11 +33,13 @@ class PostLNCrossLayer(nn.Module):
     @nn.compact
     def __call__(self, h: jax.Array, memory: jax.Array, first_k: int) -> jax.Array:
         b, kq, d = h.shape
-        attn = ContextCrossAttention(self.n_heads, name="cross")(h, memory, first_k)
+        visible = jnp.arange(memory.shape[1])[None, :] <= first_k + jnp.arange(kq)[:, None]
+        attn = MultiHeadAttention(self.n_heads, fused_qkv=False, kernel_init=xavier_uniform,
+                                  name="cross")(h, memory, mask=visible)  # mask (K, N+1)
         h = nn.LayerNorm(name="ln_cross")(h + attn)
         rows = h.reshape(b * kq, d)
-        ff = nn.Dense(self.d_ff, kernel_init=_xavier, name="ff_in")(rows)
-        ff = nn.Dense(d, kernel_init=_xavier, name="ff_out")(nn.relu(ff))
+        ff = nn.Dense(self.d_ff, kernel_init=xavier_uniform, name="ff_in")(rows)
+        ff = nn.Dense(d, kernel_init=xavier_uniform, name="ff_out")(nn.relu(ff))
         return nn.LayerNorm(name="ln_ff")(h + ff.reshape(b, kq, d))
 
 

@@ -21,20 +21,19 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxlab.models.explicit import _xavier
-
-
-def sinusoidal_encoding(positions: jax.Array, d: int) -> jax.Array:
-    """(...,) integer positions -> (..., d): sin on even channels, cos on odd ones."""
-    rates = jnp.exp(-jnp.log(10000.0) * jnp.arange(0, d, 2) / d)
-    angles = positions[..., None].astype(jnp.float32) * rates
-    return jnp.stack([jnp.sin(angles), jnp.cos(angles)], axis=-1).reshape(*positions.shape, d)
+from jaxlab.models.attention import causal_mask, dot_product_attention, merge_heads, split_heads
+from jaxlab.models.layers import sinusoidal_encoding, xavier_uniform
 
 
 class InterleavedICL(nn.Module):
     """``__call__(x, y)`` -> stream states (L, B, 2N, d), the input of every layer;
     ``answer(x_query, states, first_k)`` -> (B, K, y_dim), query column j answered from
-    the first ``first_k + j`` pairs."""
+    the first ``first_k + j`` pairs.
+
+    Each layer's projections are flat Dense layers ("layer_{i}_q", "layer_{i}_kv",
+    "layer_{i}_out") shared by the stream and the probes; the attention itself is
+    ``attention.dot_product_attention``.
+    """
 
     d_model: int
     n_layers: int
@@ -46,13 +45,14 @@ class InterleavedICL(nn.Module):
         d = self.d_model
         self.embed_x = nn.Dense(d, name="embed_x")
         self.embed_y = nn.Dense(d, name="embed_y")
-        self.q = [nn.Dense(d, kernel_init=_xavier, name=f"layer_{i}_q") for i in range(self.n_layers)]
-        self.kv = [nn.Dense(2 * d, kernel_init=_xavier, name=f"layer_{i}_kv") for i in range(self.n_layers)]
-        self.out = [nn.Dense(d, kernel_init=_xavier, name=f"layer_{i}_out") for i in range(self.n_layers)]
-        self.ff_in = [nn.Dense(self.d_ff, kernel_init=_xavier, name=f"layer_{i}_ff_in")
-                      for i in range(self.n_layers)]
-        self.ff_out = [nn.Dense(d, kernel_init=_xavier, name=f"layer_{i}_ff_out")
-                       for i in range(self.n_layers)]
+        layer_dense = lambda width, name: [
+            nn.Dense(width, kernel_init=xavier_uniform, name=f"layer_{i}_{name}")
+            for i in range(self.n_layers)]
+        self.q = layer_dense(d, "q")
+        self.kv = layer_dense(2 * d, "kv")
+        self.out = layer_dense(d, "out")
+        self.ff_in = layer_dense(self.d_ff, "ff_in")
+        self.ff_out = layer_dense(d, "ff_out")
         self.ln_attn = [nn.LayerNorm(name=f"layer_{i}_ln_attn") for i in range(self.n_layers)]
         self.ln_ff = [nn.LayerNorm(name=f"layer_{i}_ln_ff") for i in range(self.n_layers)]
         self.readout = nn.Dense(self.y_dim, name="readout")
@@ -62,51 +62,36 @@ class InterleavedICL(nn.Module):
         b, t, d = a.shape
         return layer(a.reshape(b * t, d)).reshape(b, t, -1)
 
-    def _heads(self, a: jax.Array) -> jax.Array:
-        b, t, d = a.shape
-        return a.reshape(b, t, self.n_heads, d // self.n_heads).transpose(0, 2, 1, 3)
-
-    def _merge(self, a: jax.Array) -> jax.Array:
-        b, h, t, dh = a.shape
-        return a.transpose(0, 2, 1, 3).reshape(b, t, h * dh)
-
     def _feed_forward(self, i: int, h: jax.Array, attn: jax.Array) -> jax.Array:
         h = self.ln_attn[i](h + self._dense(self.out[i], attn))
         ff = self._dense(self.ff_out[i], nn.relu(self._dense(self.ff_in[i], h)))
         return self.ln_ff[i](h + ff)
 
+    def _heads(self, a: jax.Array) -> jax.Array:
+        """(B, T, d) -> (B, H, T, d / H)."""
+        return split_heads(a, self.n_heads)
+
     def _stream_layer(self, i: int, h: jax.Array) -> jax.Array:
-        """Causal self-attention over the interleaved stream (B, T, d)."""
-        t, dh = h.shape[1], self.d_model // self.n_heads
+        """Causal self-attention over the interleaved stream (B, T, d), then feed-forward."""
         q = self._heads(self._dense(self.q[i], h))
-        k, v = jnp.split(self._dense(self.kv[i], h), 2, axis=-1)
-        k, v = self._heads(k), self._heads(v)
-        scores = (q @ k.swapaxes(-1, -2)) / jnp.sqrt(dh).astype(h.dtype)
-        causal = jnp.tril(jnp.ones((t, t), bool))
-        scores = jnp.where(causal, scores, jnp.finfo(h.dtype).min)
-        return self._feed_forward(i, h, self._merge(jax.nn.softmax(scores, axis=-1) @ v))
+        k, v = map(self._heads, jnp.split(self._dense(self.kv[i], h), 2, axis=-1))
+        attn = dot_product_attention(q, k, v, causal_mask(h.shape[1]))
+        return self._feed_forward(i, h, merge_heads(attn))
 
     def _probe_layer(self, i: int, p: jax.Array, stream: jax.Array, k_ctx: jax.Array) -> jax.Array:
         """Probes (B, K, d) attend to the stream's first 2 k_ctx[j] tokens and to themselves."""
-        t, dh = stream.shape[1], self.d_model // self.n_heads
         q = self._heads(self._dense(self.q[i], p))                      # (B, H, K, dh)
-        ks, vs = jnp.split(self._dense(self.kv[i], stream), 2, axis=-1)
-        kp, vp = jnp.split(self._dense(self.kv[i], p), 2, axis=-1)
-        ks, vs, kp, vp = map(self._heads, (ks, vs, kp, vp))
-        scale = jnp.sqrt(dh).astype(p.dtype)
-        to_stream = (q @ ks.swapaxes(-1, -2)) / scale                   # (B, H, K, T)
-        visible = jnp.arange(t)[None, :] < 2 * k_ctx[:, None]           # (K, T)
-        to_stream = jnp.where(visible, to_stream, jnp.finfo(p.dtype).min)
-        to_self = jnp.sum(q * kp, axis=-1, keepdims=True) / scale       # (B, H, K, 1)
-        weights = jax.nn.softmax(jnp.concatenate([to_stream, to_self], axis=-1), axis=-1)
-        attn = weights[..., :t] @ vs + weights[..., t:] * vp
-        return self._feed_forward(i, p, self._merge(attn))
+        ks, vs = map(self._heads, jnp.split(self._dense(self.kv[i], stream), 2, axis=-1))
+        kp, vp = map(self._heads, jnp.split(self._dense(self.kv[i], p), 2, axis=-1))
+        visible = jnp.arange(stream.shape[1])[None, :] < 2 * k_ctx[:, None]   # (K, T)
+        attn = dot_product_attention(q, ks, vs, visible, self_kv=(kp, vp))
+        return self._feed_forward(i, p, merge_heads(attn))
 
     def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
         b, n, _ = x.shape
         ex, ey = self._dense(self.embed_x, x), self._dense(self.embed_y, y)
         h = jnp.stack([ex, ey], axis=2).reshape(b, 2 * n, self.d_model)   # x1, y1, x2, y2, ...
-        h = h + sinusoidal_encoding(jnp.arange(2 * n), self.d_model)
+        h = h + sinusoidal_encoding(jnp.arange(2 * n), self.d_model, interleave=True)
         states = [h]
         for i in range(self.n_layers - 1):  # the last layer's stream output is never read
             states.append(self._stream_layer(i, states[-1]))
@@ -122,7 +107,8 @@ class InterleavedICL(nn.Module):
     def answer(self, x_query: jax.Array, states: jax.Array, first_k: int) -> jax.Array:
         kq = x_query.shape[1]
         k_ctx = first_k + jnp.arange(kq)
-        p = self._dense(self.embed_x, x_query) + sinusoidal_encoding(2 * k_ctx, self.d_model)
+        pe = sinusoidal_encoding(2 * k_ctx, self.d_model, interleave=True)
+        p = self._dense(self.embed_x, x_query) + pe
         for i in range(self.n_layers):
             p = self._probe_layer(i, p, states[i], k_ctx)
         return self._dense(self.readout, p)

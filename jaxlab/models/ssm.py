@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxlab.models.explicit import context_tokens
+from jaxlab.models.layers import context_tokens
 
 
 def selective_scan(decay: jax.Array, drive: jax.Array, scan: str = "associative") -> jax.Array:
