@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import smoke_config
-from jaxlab import papers
+from jaxlab.papers.icl_occam import study
 from jaxlab.objectives import context_queries, query_losses
 
 KINDS = ("explicit", "mamba", "implicit", "interleaved")
@@ -14,7 +14,6 @@ KINDS = ("explicit", "mamba", "implicit", "interleaved")
 
 def _untrained_model(kind: str, n_tasks: int, n_points: int):
     """The smoke study's model of ``kind``, freshly initialised, and episodes of its task."""
-    study = papers.get("icl_occam")
     config = smoke_config(f"--config.model.kind={kind}")
     model, task = study.make_model(config), study.make_task(config)
     ep = task.sample(jax.random.PRNGKey(0), n_tasks, n_points)

@@ -292,7 +292,7 @@ def _config(arg, *overrides):
 
 @pytest.mark.parametrize("arg", STUDY_FAMILIES)
 def test_the_study_validates_and_builds_every_family(arg):
-    from jaxlab.papers.icl_occam import study as icl_occam as study
+    from jaxlab.papers.icl_occam import study
 
     config = _config(arg)
     study.validate(config)
@@ -318,7 +318,7 @@ def test_the_study_validates_and_builds_every_family(arg):
     ("chebyshev", "--config.task.degree=-1", "task.degree"),
 ])
 def test_impossible_task_parameters_are_one_line_errors(arg, override, field):
-    from jaxlab.papers.icl_occam import study as icl_occam as study
+    from jaxlab.papers.icl_occam import study
 
     config = _config(arg, *([override] if override else []))
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")) as err:

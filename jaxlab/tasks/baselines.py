@@ -14,13 +14,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxlab.tasks import inference
-from jaxlab.tasks.linear import _features
+from jaxlab.tasks.linear import with_bias
 
 
 def ridge(x: jax.Array, y: jax.Array, lam: float) -> dict:
     """x (B, N, x_dim), y (B, N, y_dim) -> {"loss": (B, N) squared error of the ridge fit
     on points < k, predicting point k}."""
-    phi = _features(x)
+    phi = with_bias(x)
     p = phi.shape[-1]
     out = inference.gaussian_linear_filter(phi, y, jnp.zeros((p, y.shape[-1])),
                                            jnp.eye(p) / lam, 1.0)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlab.tasks import oracles
-from jaxlab.tasks.linear import Episodes, LatentTaskFamily, _features
+from jaxlab.tasks.linear import Episodes, LatentTaskFamily, with_bias
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +41,7 @@ class LinearClassification(LatentTaskFamily):
 
     def predict(self, w: jax.Array, x: jax.Array) -> jax.Array:
         """Logits of one task: w (x_dim + 1, C), x (N, x_dim) -> (N, C)."""
-        return _features(x) @ w
+        return with_bias(x) @ w
 
     def log_probs(self, logits: jax.Array) -> jax.Array:
         return jax.nn.log_softmax(logits / self.temperature, axis=-1)

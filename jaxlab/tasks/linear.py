@@ -38,7 +38,7 @@ class LatentTaskFamily:
         return ep.x, ep.y
 
 
-def _features(x: jax.Array) -> jax.Array:
+def with_bias(x: jax.Array) -> jax.Array:
     """[x, 1]: (..., x_dim) -> (..., x_dim + 1)."""
     return jnp.concatenate([x, jnp.ones_like(x[..., :1])], axis=-1)
 
@@ -63,7 +63,7 @@ class LinearRegression:
             self.prior_var)
         x = jax.random.normal(k_x, (n_tasks, n_points, self.x_dim))
         eps = jax.random.normal(k_eps, (n_tasks, n_points, self.y_dim))
-        y = jnp.einsum("bnp,bpo->bno", _features(x), w) + self.noise * eps
+        y = jnp.einsum("bnp,bpo->bno", with_bias(x), w) + self.noise * eps
         return Episodes(x, y, w)
 
     def encode(self, ep: Episodes) -> tuple[jax.Array, jax.Array]:
@@ -77,7 +77,7 @@ class LinearRegression:
 
     def predict(self, w: jax.Array, x: jax.Array) -> jax.Array:
         """One task's noise-free f: w (x_dim + 1, y_dim), x (N, x_dim) -> (N, y_dim)."""
-        return _features(x) @ w
+        return with_bias(x) @ w
 
     def loglik(self, mean: jax.Array, y: jax.Array) -> jax.Array:
         from jaxlab.tasks.oracles import gaussian_loglik
@@ -87,7 +87,7 @@ class LinearRegression:
     def sample_given(self, key: jax.Array, w: jax.Array, n_points: int) -> Episodes:
         k_x, k_eps = jax.random.split(key)
         x = jax.random.normal(k_x, (w.shape[0], n_points, self.x_dim))
-        y = jnp.einsum("bnp,bpo->bno", _features(x), w)
+        y = jnp.einsum("bnp,bpo->bno", with_bias(x), w)
         return Episodes(x, y + self.noise * jax.random.normal(k_eps, y.shape), w)
 
     def oracle(self, ep: Episodes, key: jax.Array | None = None) -> dict:
@@ -104,7 +104,7 @@ class LinearRegression:
         covariance (independent outputs, same design).
         """
         chex.assert_rank([x, y], 3)
-        phi = _features(x)
+        phi = with_bias(x)
         p = phi.shape[-1]
         s2 = self.noise**2
         outer = jnp.einsum("bni,bnj->bnij", phi, phi)
@@ -124,7 +124,7 @@ class LinearRegression:
         error the mean is the Bayes-optimal prediction and the variance its expected risk.
         """
         mean_w, cov_w = self.posterior(x, y)
-        phi = _features(x)
+        phi = with_bias(x)
         pred = jnp.einsum("bni,bnio->bno", phi, mean_w[:, :-1])
         var = jnp.einsum("bni,bnij,bnj->bn", phi, cov_w[:, :-1], phi) + self.noise**2
         return pred, var
