@@ -61,7 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.emergent = ml_collections.ConfigDict(dict(
         # the game (CPU-sized: the reference runs 80 generations of 1200/200/3000 rounds)
         n_attributes=2, n_values=8, message_length=2, vocab_size=8,
-        language_seeds=3, generations=30, hidden=64,
+        language_seeds=3, generations=30, generations_per_chunk=5, hidden=64,
         imitation_steps=300, listener_steps=100, game_steps=400, game_batch=64,
         candidates=15, learning_rate=3e-3, imitation_fraction=0.75, dense_reward=True,
         entropy=0.02,
@@ -75,7 +75,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.ranges.update(sentence_length=(1, 4, 16), vocab_size=(2, 5, 10), zdim=(16, 64),
                         disentanglement=(1, 4), length_vocab_k=(8, 16), grammar_width=(1, 3),
                         grammar_depth=(1, 2))
-        c.emergent.update(language_seeds=1, generations=2, hidden=32, imitation_steps=20,
+        c.emergent.update(language_seeds=1, generations=2, generations_per_chunk=1, hidden=32, imitation_steps=20,
                           listener_steps=20, game_steps=20, repeats=4, val_objects=8,
                           prequential_seeds=1, embed=8, decoder_hidden=16, decoder_layers=2,
                           batch_size=16, patience=2, max_epochs=4, lanes=8)

@@ -194,7 +194,8 @@ def program(config: ml_collections.ConfigDict, executor: runs.Executor, name: st
 # ----------------------------------------------------------------------------- runner
 def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, session: Session,
                phase: str = "train", *, choices: Mapping[str, tuple] | None = None,
-               init_params: Callable[[Any], Any] | None = None, key_salt: int = 0) -> Phase:
+               init_params: Callable[[Any], Any] | None = None, key_salt: int = 0,
+               keys: jax.Array | None = None) -> Phase:
     """Trains every run of ``config.sweep`` (one program) through one training phase.
 
     learner: a per-run ``Learner`` (wrapped with the optimizer of ``config.train``), or a
@@ -205,6 +206,8 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
       training, e.g. to start from an earlier phase's model.
     key_salt: a non-zero salt folds into every run's key (a later phase draws its own
       batches).
+    keys: (n_runs, 2) run keys replacing the grid's ``fold_in(fold_in(root, point), seed)``
+      (a paper whose reference seeds its runs otherwise); keep each a function of its run.
 
     Raises ``Stopped`` when ``session`` asks to stop (its last chunk is checkpointed).
     """
@@ -212,7 +215,7 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
     executor = make_executor(config)
     n_runs, n_pad = grid.n_runs, executor.padded(grid.n_runs)
     run_rows, swept = grid.run_table(), list(grid.axes)
-    keys = grid.keys()
+    keys = grid.keys() if keys is None else keys
     if key_salt:
         keys = jax.vmap(lambda k: jax.random.fold_in(k, key_salt))(keys)
     hps = executor.place(runs.pad_runs(grid.hp_arrays(), n_pad))

@@ -51,6 +51,7 @@ from jaxlab import results as results_lib  # noqa: E402
 from jaxlab import runner  # noqa: E402
 from jaxlab.papers.compositionality import learned, topsim  # noqa: E402
 from jaxlab.config import require  # noqa: E402
+from jaxlab.train import Trainer, TrainState  # noqa: E402
 
 # Paper (spec A2, emergent_languages_results.csv): mean ± std over 5 languages x 5 seeds.
 PAPER = {"resets": {"c": (1.95, 0.33), "k_data": (6161.0, 1110.0), "k_f": 5710.0},
@@ -68,6 +69,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     n_obj = e.n_values ** e.n_attributes
     require(1 <= e.val_objects < n_obj - 1, "emergent.val_objects",
             f"must be in [1, {n_obj - 2}] (objects: {n_obj}), got {e.val_objects}")
+    require(e.generations_per_chunk >= 1 and e.generations % e.generations_per_chunk == 0,
+            "emergent.generations_per_chunk",
+            f"must be >= 1 and divide emergent.generations={e.generations}, got {e.generations_per_chunk}")
     require(0 < e.imitation_fraction <= 1, "emergent.imitation_fraction",
             f"must be in (0, 1], got {e.imitation_fraction}")
 
@@ -136,8 +140,10 @@ def _select(flag, new, old):
     return jax.tree.map(lambda a, b: jnp.where(flag, a, b), new, old)
 
 
-def make_iterated_learning(g: Game, e: ml_collections.ConfigDict):
-    """Returns language(key, resets) -> (messages (O, L) int32, game accuracy): one run."""
+def make_iterated_learning(g: Game, e: ml_collections.ConfigDict) -> Trainer:
+    """One run of iterated learning as a per-run ``Trainer`` whose steps are generations
+    (its metric ``game_accuracy`` is the listener's accuracy over the last fifth of each
+    generation's game); ``evaluate`` gives the language."""
     opt = optax.adam(e.learning_rate)
     x_all = g.object_inputs()
     b, n_obj = e.game_batch, g.n_objects
@@ -213,15 +219,34 @@ def make_iterated_learning(g: Game, e: ml_collections.ConfigDict):
                                          jax.random.split(k_imit, e.imitation_steps))
         return (spk, lis), jnp.mean(acc[-max(1, e.game_steps // 5):])
 
-    def language(key, resets):
+    def init(key: jax.Array, hp: dict) -> TrainState:
+        """A run: fresh speaker and listener; ``key`` holds the generations' key."""
         k_s, k_l, k_g = jax.random.split(key, 3)
-        carry = (speaker_init(g, k_s), listener_init(g, k_l))
-        gens = jax.random.split(k_g, e.generations)
-        (spk, _), acc = jax.lax.scan(generation, carry, (gens, jnp.broadcast_to(resets, (e.generations,))))
-        messages = jnp.argmax(speaker_logits(g, spk, x_all), -1).astype(jnp.int32)
-        return messages, acc
+        params = {"speaker": speaker_init(g, k_s), "listener": listener_init(g, k_l)}
+        return TrainState(jnp.zeros((), jnp.int32), params, jnp.zeros(()), k_g, jnp.array(True))
 
-    return language
+    def train_chunk(state: TrainState, hp: dict) -> tuple[TrainState, dict]:
+        """``generations_per_chunk`` generations; hp["kind"] 0 = resets, 1 = no resets."""
+        resets = hp["kind"] == 0
+        gens = jax.random.split(state.key, e.generations)
+
+        def one(s: TrainState, _):
+            (spk, lis), acc = generation((s.params["speaker"], s.params["listener"]),
+                                         (gens[s.step], resets))
+            new = {"speaker": spk, "listener": lis}
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(new)]))
+            healthy = s.healthy & finite
+            return s._replace(step=s.step + 1, params=_select(healthy, new, s.params),
+                              healthy=healthy), {"loss": 1.0 - acc, "game_accuracy": acc}
+
+        return jax.lax.scan(one, state, None, length=e.generations_per_chunk)
+
+    def messages(state: TrainState, hp: dict, key: jax.Array) -> dict:
+        """The language: the final speaker's argmax message of every object, (O, L) int32."""
+        return {"messages": jnp.argmax(speaker_logits(g, state.params["speaker"], x_all),
+                                       -1).astype(jnp.int32)}
+
+    return Trainer(init, train_chunk, messages, e.generations_per_chunk, e.generations)
 
 
 # ----------------------------------------------------------------- prequential coding
@@ -259,17 +284,40 @@ def game_of(config) -> Game:
     return Game(e.n_attributes, e.n_values, e.message_length, e.vocab_size, e.hidden, e.candidates)
 
 
-def generate_languages(config) -> tuple[pd.DataFrame, np.ndarray, list[dict]]:
-    """Every language: the iterated-learning runs (seeds x {resets, no resets}) plus two
-    hand-made anchors (a perfectly compositional and a random holistic language)."""
+KIND_CHOICES = {"kind": ("resets", "no_resets")}
+
+
+def phase_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The run grid of the iterated-learning phase: kind (resets, no resets) x language seeds."""
+    c = ml_collections.ConfigDict(config.to_dict())
+    c.hp = ml_collections.ConfigDict(dict(kind="resets"))
+    c.sweep = ml_collections.ConfigDict(dict(
+        axes=ml_collections.ConfigDict(dict(kind=KIND_CHOICES["kind"])),
+        n_seeds=config.emergent.language_seeds))
+    return c
+
+
+def generate_languages(config: ml_collections.ConfigDict, session: runner.Session
+                       ) -> tuple[pd.DataFrame, np.ndarray, list[dict]]:
+    """Every language: the iterated-learning runs (seeds x {resets, no resets}, one program,
+    phase ``languages`` of the runner) plus two hand-made anchors (a perfectly
+    compositional and a random holistic language)."""
     e, g = config.emergent, game_of(config)
-    language = make_iterated_learning(g, e)
-    runs = [{"kind": "resets" if r else "no_resets", "language_seed": s}
-            for s in range(e.language_seeds) for r in (True, False)]
-    keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(config.seed), s) for s in range(e.language_seeds)
-                      for _ in (True, False)])
-    flags = jnp.asarray([r["kind"] == "resets" for r in runs])
-    messages, acc = jax.device_get(jax.jit(jax.vmap(language))(keys, flags))
+    c = phase_config(config)
+    grid = runner.make_grid(c, KIND_CHOICES)
+    # Language seed s starts from fold_in(PRNGKey(seed), s) with and without resets.
+    keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(config.seed), row["seed"])
+                      for row in grid.run_table()])
+    trainer = make_iterated_learning(g, e)
+    phase = runner.train_runs(c, trainer, session, "languages", choices=KIND_CHOICES, keys=keys)
+    evaluate = runner.program(c, phase.executor, "languages", lambda: trainer.evaluate)
+    messages = phase.gather(evaluate(phase.state, phase.hps, phase.keys))["messages"]
+    last_acc = np.asarray(phase.history["game_accuracy"][-1], np.float32)
+    # seed-major order: (seed 0, resets), (seed 0, no resets), (seed 1, resets), ...
+    rows = grid.run_table()
+    order = sorted(range(grid.n_runs), key=lambda r: (rows[r]["seed"], rows[r]["kind"] != "resets"))
+    runs = [{"kind": rows[r]["kind"], "language_seed": rows[r]["seed"]} for r in order]
+    messages, acc = np.asarray(messages)[order], last_acc[order]
     attrs = np.asarray(g.attributes())
     anchors = []
     if e.message_length == e.n_attributes and e.vocab_size >= e.n_values:
@@ -277,7 +325,7 @@ def generate_languages(config) -> tuple[pd.DataFrame, np.ndarray, list[dict]]:
         anchors = [("compositional", attrs), ("holistic", attrs[perm])]
     all_msgs = [np.asarray(m) for m in messages] + [m for _, m in anchors]
     runs += [{"kind": k, "language_seed": 0} for k, _ in anchors]
-    accs = list(np.asarray(acc)[:, -1]) + [np.nan] * len(anchors)
+    accs = list(acc) + [np.nan] * len(anchors)
     rows = []
     onehot_z = np.asarray(g.object_inputs())
     for i, (run, msg) in enumerate(zip(runs, all_msgs)):
@@ -296,7 +344,7 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
     e, g = config.emergent, game_of(config)
     workdir = session.workdir
     session.check_stop()
-    languages, messages, runs = generate_languages(config)
+    languages, messages, runs = generate_languages(config, session)
     results_lib.write_table(workdir, "languages", languages)
     session.unit_done()
     cfg, coder = prequential_setup(e, g.n_objects)
