@@ -1,4 +1,4 @@
-"""Representational compositionality (Elmoznino et al., ICML 2025; spec compositionality.md §A).
+"""Representational compositionality (Elmoznino et al., ICML 2025, arXiv 2410.14817).
 
 C(Z) = K(Z) / K(Z | W), priced in closed form for the paper's synthetic representations
 (lookup tables and grammars), 10 seeds per point, every sweep vectorised over its points
@@ -56,8 +56,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         grammar_width=(1, 2, 3, 4),
         grammar_depth=(1, 2, 3, 4),
         composition=("linear", "tensorproduct")))
-    # Emergent languages (spec A2): an iterated-learning referential game, then block-wise
-    # prequential coding of objects given messages.
+    # Emergent languages (docs/compositionality.md): an iterated-learning referential game,
+    # then block-wise prequential coding of objects given messages.
     c.emergent = ml_collections.ConfigDict(dict(
         # the game (CPU-sized: the reference runs 80 generations of 1200/200/3000 rounds)
         n_attributes=2, n_values=8, message_length=2, vocab_size=8,

@@ -7,10 +7,12 @@ table.txt go to WORKDIR.
 
     jaxlab run configs/icl_figures.py:panels --workdir runs/icl_panels
         Prequential vs train-risk ICL (and SGD on the regression tasks) on linear
-        regression, sinusoid regression and Mastermind: spec §6 C1/C2 (paper Fig. 2).
+        regression, sinusoid regression and Mastermind: claims C1/C2 of docs/icl_occam.md
+        (paper Fig. 2).
     jaxlab run configs/icl_figures.py:architectures --workdir runs/icl_architectures
         Explicit transformer vs implicit transformer vs Mamba aggregator, prequential
-        objective, on the same three tasks: spec §6 C3 (paper Fig. 3).
+        objective, on the same three tasks: claim C3 of docs/icl_occam.md (paper
+        Fig. 3).
 
 Add ``,smoke`` (seconds, tests) or ``,paper`` (accelerators) to pick the members' size;
 ``--config.member_overrides="('--config.train.steps=500',)"`` applies to every member.

@@ -1,4 +1,4 @@
-"""In-context learning and Occam's razor: linear regression (spec icl_occam.md §1-3, §6).
+"""In-context learning and Occam's razor: linear regression (arXiv 2410.14086 §3.1-3.2).
 
 Explicit ICL (causal transformer -> z -> MLP predictor) trained with the prequential and the
 train-risk objective, 3 seeds each: 6 runs in one compiled program, evaluated at every
@@ -61,14 +61,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict(dict(
         n_tasks=1024, n_points=101, batch_tasks=64, report_n=(1, 2, 5, 10, 20, 100),
         bayes_tasks=48))  # Mastermind's exact oracle enumerates every code: a subset
-    # The SGD learner of §3.2 (spec §4): one early-stopped MLP fit per (size, task, seed).
+    # The SGD learner of the paper's §3.2: one early-stopped MLP fit per (size, task, seed).
     c.sgd = ml_collections.ConfigDict(dict(
         enabled=True, sizes=tuple(range(5, 101)), tasks_per_size=8, test_points=1000,
         train_fraction=0.8, batch_size=64, hidden=64, n_layers=5, learning_rate=1e-4,
         grad_clip_norm=0.05, patience=10, min_delta=1e-3, max_epochs=2000, restore_best=False,
         lanes=8, chunk_steps=8))
 
-    if family == "mastermind":  # spec §4: a wider MLP on one-hot guesses, cross-entropy
+    if family == "mastermind":  # as the reference: a wider MLP on one-hot guesses, cross-entropy
         c.sgd.update(hidden=256, tasks_per_size=4)
     elif family not in ("linear", "sinusoid"):  # SGD rows exist for the paper's panels only
         c.sgd.enabled = False

@@ -1,4 +1,4 @@
-"""MetaHMM: next-token prediction should be ambiguity-sensitive (spec metahmm.md).
+"""MetaHMM: next-token prediction should be ambiguity-sensitive (arXiv 2506.16288).
 
 Causal transformers trained on sequences from the training HMMs of a compositional HMM
 family, 3 seeds in one program; on held-out HMMs (unseen factor combinations) their
@@ -31,7 +31,7 @@ from jaxlab.config import base_config, one_of, variant_tokens
 
 SIZES = ("smoke", "default")
 FAMILIES = ("cpu", "small", "medium")
-MODELS = {  # layers, width, heads (spec table; gpt_small's 6 heads do not divide 128)
+MODELS = {  # layers, width, heads (the reference's configs; gpt_small's 6 heads do not divide 128)
     "gpt_tiny": (2, 64, 4),
     "gpt_smaller": (4, 128, 4),
     "gpt_small": (6, 128, 8),

@@ -1,8 +1,9 @@
 """Meta-objectives of in-context learners over every context size in one causal pass.
 
-Spec: ../shared/specs/icl_occam.md §3. A learner answers a query x with a context size k
-(explicit: from z[:, k], the summary of the first k points; implicit: by attending to
-those k points). With ``m = min_context``:
+The paper's §3.1 objectives as the reference's ``tasks/meta_optimizer.py`` computes them
+(docs/icl_occam.md). A learner answers a query x with a context size k (explicit: from
+z[:, k], the summary of the first k points; implicit: by attending to those k points).
+With ``m = min_context``:
   * prequential (next-token): predict point k from z[k], for k = m..N-1;
   * train risk: predict a random point already in context, r_k ~ U{0..k-1}, from z[k].
 Losses are per (task, k); the training loss weighs every k equally.

@@ -85,7 +85,7 @@ def test_lookup_draws_do_not_depend_on_padding():
 
 
 def _notebook_grammar(width, depth, n_pos=5):
-    """The notebook's gen_grammar, rebuilt from the spec: {(x_pos, y_pos): out_pos}."""
+    """The reference notebook's gen_grammar, rebuilt independently: {(x_pos, y_pos): out_pos}."""
     succ = {t: [(t + 1) % n_pos, (t + 2) % n_pos] for t in range(n_pos)}
     prev = [(f"T{a}", f"T{b}") for a in range(n_pos) for b in succ[a]]
     rules = {}
@@ -176,7 +176,7 @@ def test_topsim_matches_scipy():
 
 
 def test_paper_point_reproduced_in_closed_form():
-    """The spec's independent check: k=16, V=10, d=64 -> C ~ 1.128 (CSV 1.1266)."""
+    """A probe of the reference code: k=16, V=10, d=64 -> C ~ 1.128 (CSV 1.1266)."""
     shape = generators.LookupShape.covering([(16, 10, 64, 1)], 1000)
     f = jax.jit(jax.vmap(lambda key: complexity.lookup_terms(
         generators.sample_lookup(key, 16, 10, 64, 1, shape), 16, 10).as_dict()))

@@ -37,7 +37,7 @@ def test_matrices_are_stochastic_and_emissions_sparse(small):
     np.testing.assert_allclose(small.emis.sum(-1), 1, atol=1e-5)
     assert (small.trans.max(-1) > 0).all()
     per_state = (small.emis > 1e-3).sum(-1)
-    assert per_state.min() >= 1 and 2.5 < per_state.mean() < 4.0  # spec: ~3.1 tokens per state
+    assert per_state.min() >= 1 and 2.5 < per_state.mean() < 4.0  # ~3.1 tokens per state (docs/metahmm.md)
 
 
 def test_speed_two_on_an_even_ring_splits_it_into_two_rings():

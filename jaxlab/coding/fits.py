@@ -6,7 +6,7 @@ runs until every fit has stopped or hit its epoch budget. A stopped fit is froze
 state no longer changes), so a fit's result does not depend on which other fits share the
 program (tested against the same fit run alone).
 
-Semantics of one fit (the reference's Lightning loop, spec icl_occam.md §4):
+Semantics of one fit (the Occam reference's Lightning SGD loop; docs/icl_occam.md):
   * an epoch is one pass over the train points in a fresh random order, in minibatches of
     ``batch_size`` (the last one smaller), ``ceil(n_train / batch_size)`` optimizer steps;
   * after each epoch the mean validation loss is computed; it is an improvement when it is

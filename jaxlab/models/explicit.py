@@ -1,6 +1,6 @@
 """Explicit in-context learner: causal context aggregator -> latent z -> MLP predictor.
 
-Spec: ../shared/specs/icl_occam.md §2 (``Transfoptimizer`` + ``MLPConcatPredictor``).
+The reference code's ``Transfoptimizer`` + ``MLPConcatPredictor`` (paper §3.1; docs/icl_occam.md).
 
 Shapes: B tasks, N context points, x_dim / y_dim features, z_dim latent width.
 ``z[:, k]`` summarises the first k points only (k = 0..N), so ``z`` has N+1 slots.
@@ -61,7 +61,7 @@ class MLPConcatPredictor(nn.Module):
     """MLP on [x, z] -> y with ``n_layers`` linear layers.
 
     With ``tie_hidden`` the n_layers-2 hidden layers share one weight matrix, as the
-    reference's ``[Linear, ReLU] * (n_layers - 2)`` list does (spec §2 quirk, replicated).
+    reference's ``[Linear, ReLU] * (n_layers - 2)`` list does (a reference quirk, replicated).
     Rows: x (M, x_dim), z (M, z_dim) -> (M, y_dim).
     """
 

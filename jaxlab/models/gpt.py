@@ -1,6 +1,6 @@
 """Small causal token transformer (GPT): the implicit next-token learner of the MetaHMM study.
 
-Spec: ../shared/specs/metahmm.md, "Models". Pre-LN blocks, sinusoidal positions
+After the reference's x-transformers GPTs (docs/metahmm.md). Pre-LN blocks, sinusoidal positions
 (``layers.sinusoidal_encoding``), fused-QKV causal attention (``attention.MultiHeadAttention``)
 with a segment mask for packed rows.
 

@@ -1,12 +1,12 @@
 """Implicit in-context learner: queries cross-attend to the context, no latent bottleneck.
 
-Spec: ../shared/specs/icl_occam.md §2 (``DecoderTransformer2``, the model behind the paper's
-final linear and sinusoid implicit curves). A query x_q with context size k reads a memory
-of k + 1 tokens: a learned start token and one ``Linear([x_j, y_j])`` per context pair
-j < k. Each layer is post-LN cross-attention from the query stream to that memory, then a
-ReLU feed-forward; the memory is the same at every layer and queries never attend to each
-other, so every (query, context size) pair is answered independently and the train-risk
-objective (query a point already in context) is as cheap as the prequential one.
+The reference code's ``DecoderTransformer2`` (the model behind the final linear and sinusoid
+implicit curves of the paper's §3.3; docs/icl_occam.md). A query x_q with context size k
+reads a memory of k + 1 tokens: a learned start token and one ``Linear([x_j, y_j])`` per
+context pair j < k. Each layer is post-LN cross-attention from the query stream to that
+memory, then a ReLU feed-forward; the memory is the same at every layer and queries never
+attend to each other, so every (query, context size) pair is answered independently and the
+train-risk objective (query a point already in context) is as cheap as the prequential one.
 
 Shapes: B tasks, N context points, K queries per task, d = d_model.
 """

@@ -1,10 +1,10 @@
 """Interleaved implicit in-context learner: a causal transformer over [x1, y1, x2, y2, ...].
 
-Spec: ../shared/specs/icl_occam.md §2 (``DecoderTransformer``, "DT1", the model behind the
-paper's Mastermind implicit curve). x and y have separate linear embeddings, every token
-gets a sinusoidal position encoding, post-LN causal encoder layers (self-attention, ReLU
-feed-forward) update the stream, and a linear readout at the x position of point k
-predicts y_k from x_k and the k pairs before it.
+The reference code's ``DecoderTransformer`` ("DT1", the model behind the Mastermind implicit
+curve of the paper's §3.3; docs/icl_occam.md). x and y have separate linear embeddings,
+every token gets a sinusoidal position encoding, post-LN causal encoder layers
+(self-attention, ReLU feed-forward) update the stream, and a linear readout at the x
+position of point k predicts y_k from x_k and the k pairs before it.
 
 To answer any query (the train-risk objective asks about points already in context) the
 x tokens are read out as *probes*: a probe for x_q with context size k carries x_q's

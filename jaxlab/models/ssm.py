@@ -1,6 +1,6 @@
 """Selective state-space (Mamba-1 style) context aggregator, in pure JAX.
 
-Spec: ../shared/specs/icl_occam.md §2 (``Mambaoptimizer``): the explicit learner's
+The reference code's ``Mambaoptimizer`` (paper §3.3; docs/icl_occam.md): the explicit learner's
 ``[x0, (x_1,y_1), ..., (x_N,y_N)]`` tokens through pre-LN blocks, each a selective-scan
 mixer then a gated MLP, and a linear map to z. The recurrence
 h_t = exp(dt_t A) h_{t-1} + dt_t B_t u_t is run by ``lax.associative_scan`` (log depth:

@@ -1,4 +1,4 @@
-"""Chebyshev-polynomial regression (spec icl_occam.md §1, ``TchebyshevRegression``).
+"""Chebyshev-polynomial regression (the Occam reference's ``TchebyshevRegression``).
 
 ``y = sum_d sum_{k <= degree} c_dk T_k(x_d) + noise * eps`` with x ~ N(0, I) (unbounded, as
 the reference) and Gaussian coefficients. The reference draws c ~ N(0, 1/(x_dim + 1)) and

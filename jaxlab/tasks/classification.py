@@ -1,4 +1,4 @@
-"""Linear classification (spec explicit_implicit_icl.md §B2, ``LinearClassificationDataset``).
+"""Linear classification (the explicit/implicit ICL reference's ``LinearClassificationDataset``).
 
 Each task draws ``w ~ N(0, 1)^{(x_dim + 1) x n_classes}`` (unscaled, as the reference); a
 point has x ~ N(0, I) and label y ~ Categorical(softmax([x, 1] w / T)). The reference's

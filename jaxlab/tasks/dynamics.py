@@ -1,4 +1,4 @@
-"""Linear dynamical system: the transition-matrix task (spec icl_occam.md §1,
+"""Linear dynamical system: the transition-matrix task (the Occam reference's
 ``datasets/dynamical_systems.py: TransitionMatrix``).
 
 Each task draws W ~ N(0, 1)^{dim x dim} divided by its spectral radius. Each point is one

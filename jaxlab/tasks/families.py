@@ -172,7 +172,7 @@ class Linear(Regression):
 
 @dataclasses.dataclass(frozen=True)
 class Sinusoid(MonteCarlo, Regression):
-    """Spec §1: one input, 3 frequencies fixed across tasks (``fixed_freq``), no noise."""
+    """Reference config: one input, 3 frequencies fixed across tasks (``fixed_freq``), no noise."""
 
     name: ClassVar[str] = "sinusoid"
     x_dim: int = 1

@@ -1,4 +1,4 @@
-"""Gaussian-process regression (spec explicit_implicit_icl.md §B2, ``GPRegressionDataset``).
+"""Gaussian-process regression (the explicit/implicit ICL reference's ``GPRegressionDataset``).
 
 Each task draws a length scale l ~ U(0.1, 0.6) and an output scale s ~ U(0.1, 1.0); the
 N points of an episode have x ~ N(0, I) and y ~ N(0, s^2 k(x, x') + 0.02^2 I) jointly, with

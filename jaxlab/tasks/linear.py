@@ -1,6 +1,6 @@
 """Linear-regression task family and its exact Bayes-optimal predictor.
 
-Spec: ../shared/specs/icl_occam.md §1 (``LinearRegression``). Each task draws
+The Occam reference's ``LinearRegression`` (paper §3.1; docs/icl_occam.md). Each task draws
 ``w ~ N(0, I / (x_dim + 1))`` of shape (x_dim + 1, y_dim), the last row being the bias,
 inputs ``x ~ N(0, I)`` and targets ``y = [x, 1] w + noise * eps``. The prior variance of y
 is therefore 1 and the noise variance ``noise**2``.

@@ -1,4 +1,4 @@
-"""Mastermind task family and its exact Bayes-optimal predictor (spec icl_occam.md §1).
+"""Mastermind task family (the Occam reference's ``Mastermind``) and its exact Bayes predictor.
 
 A task is a secret code in {0..C-1}^L; a point is a uniform random guess x in {0..K-1}^L
 and its feedback y = (exact position matches, sum_c min(count_code(c), count_guess(c))),

@@ -1,4 +1,4 @@
-"""MetaHMM: a compositional family of HMMs (spec metahmm.md, "Generative process").
+"""MetaHMM: a compositional family of HMMs (the reference's ``data/hmm.py``; docs/metahmm.md).
 
 Every HMM is one combination of discrete latent factors θ. The transition matrix depends
 only on the transition factors, the emission matrix only on the emission factors, so the

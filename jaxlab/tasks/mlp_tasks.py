@@ -1,6 +1,6 @@
 """Random-MLP regression tasks: a fresh MLP per task, or a shared MLP moved along a
-low-dimensional random subspace of its parameters (spec icl_occam.md §1 and
-explicit_implicit_icl.md §B2).
+low-dimensional random subspace of its parameters (the Occam and the explicit/implicit ICL
+references; docs/task_families.md).
 
 ``MLPRegression``: f(x) = W2 relu(W1 x + b1) + b2, x -> hidden -> y, one draw per task.
 ``init="xavier"`` follows the Occam reference (``MLPRegression``: xavier-uniform weights,
@@ -14,9 +14,9 @@ per-tensor Fastfood map H G Pi H B (z zero-padded to L = 2^ceil(log2 dim_i), the
 dim_i outputs kept, divided by sqrt(L sum G^2) sqrt(dim_i / L)). The Occam reference's
 version is broken (a ragged shape list and wrong output indexing); this is the working
 explicit/implicit construction, with the Fastfood transform applied once to the basis of
-z (spec §B6). As in that construction, a tensor with fewer entries than z (L < z_dim, e.g.
-the scalar output bias) sees only the first L coordinates of z (the Fastfood pad is a
-truncation there).
+z (which gives the dense P_i). As in that construction, a tensor with fewer entries than z
+(L < z_dim, e.g. the scalar output bias) sees only the first L coordinates of z (the
+Fastfood pad is a truncation there).
 
 Both: noise is added to y; the oracle is importance sampling from the prior (needs
 noise > 0), a Monte-Carlo estimate reported with its error bar.

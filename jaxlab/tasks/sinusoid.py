@@ -1,9 +1,9 @@
-"""Sinusoid regression task family (spec icl_occam.md §1, ``SinusoidRegression``).
+"""Sinusoid regression task family (the Occam reference's ``SinusoidRegression``).
 
 ``y = sum_d sum_{j < n_freq} a_dj sin(f_dj x_d) + noise * eps`` with amplitudes
 ``a ~ U(0, 1)`` per task and inputs ``x ~ N(0, I)``. With ``fixed_freq`` the frequencies
 are the same for every task and seed: the reference draws ``5 * U(0, 1)`` once under
-``torch.manual_seed(1)``, which the spec gives as 0.7576, 0.2793, 0.4031 (x_dim = 1);
+``torch.manual_seed(1)``, whose first three uniforms are 0.7576, 0.2793, 0.4031 (x_dim = 1);
 we use those values (for x_dim > 1 a fixed JAX draw). Otherwise each task draws its own.
 
 Oracle (fixed frequencies): y is linear in the amplitudes a with a uniform prior on the

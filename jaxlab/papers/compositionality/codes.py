@@ -1,11 +1,11 @@
 """Lattice priors as lookup tables: exact Skellam costs and inverse-CDF sampling.
 
 Every synthetic parameter and noise value lives on a lattice of width ``precision`` (0.01)
-and is drawn from the discretised Gaussian Skellam(mu, mu), mu = (std / precision)^2 / 2
-(spec A1). Values are stored as integer lattice offsets k. For a fixed (std, precision)
-the cost -log P(k) and the CDF are tabulated once for |k| <= ``half_width`` (12 standard
-deviations, so the mass outside is < 1e-32), which makes pricing millions of numbers a
-gather and drawing them a ``searchsorted`` on uniforms.
+and is drawn from the discretised Gaussian Skellam(mu, mu), mu = (std / precision)^2 / 2 (as
+the reference's ``utils/skellam.py``). Values are stored as integer lattice offsets k. For a
+fixed (std, precision) the cost -log P(k) and the CDF are tabulated once for |k| <=
+``half_width`` (12 standard deviations, so the mass outside is < 1e-32), which makes pricing
+millions of numbers a gather and drawing them a ``searchsorted`` on uniforms.
 
 Sampling deviates from the reference (scipy's Poisson difference) only in the far tails:
 float32 uniforms resolve probabilities down to about 6e-8, so offsets beyond ~5.3 standard

@@ -1,4 +1,4 @@
-"""Complexity terms and the compositionality estimator C(Z) = K(Z) / K(Z | W) (spec A1).
+"""Complexity terms and the compositionality estimator C(Z) = K(Z) / K(Z | W).
 
 K(Z) = K(L) + K(W | L) + K(D) + K(Z | W, D) and K(Z | W) = K(D) + K(Z | W, D), in nats,
 with L the language p(w) and D the decoder p(z | w).
@@ -59,7 +59,8 @@ class Terms(NamedTuple):
 
 def lookup_terms(sample: LookupSample, k, vocab, noise_std: float = 0.01,
                  precision: float = 0.01) -> Terms:
-    """Closed-form terms of a lookup-table sample (spec A1 table)."""
+    """Closed-form terms of a lookup-table sample: K(L) = log V + log k, K(W|L) = k log V,
+    K(D) the Skellam(0, 1) cost of the table, K(Z|W,D) the mean per-sentence noise cost."""
     k = jnp.asarray(k, jnp.float32)
     log_v = jnp.log(jnp.asarray(vocab, jnp.float32))
     prior, noise_code = codes.lattice_code(1.0, precision), codes.lattice_code(noise_std, precision)

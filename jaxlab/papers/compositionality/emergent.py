@@ -1,7 +1,7 @@
 """Emergent languages from an iterated-learning referential game, and their compositionality.
 
 Generation (Ren et al. 2020 as used by the reference's ``dataloaders/emergent_languages``,
-at CPU scale; spec A2): objects have ``n_attributes`` attributes of ``n_values`` values; a
+at CPU scale): objects have ``n_attributes`` attributes of ``n_values`` values; a
 speaker maps an object to a message of ``message_length`` tokens over ``vocab_size``
 symbols; a listener picks the speaker's object among ``candidates`` (the target and random
 distractors). Each generation:
@@ -22,10 +22,10 @@ Deviations from the reference, on purpose: the speaker is an MLP with one softma
 per message position (the reference decodes with an LSTM); the listener learns by
 cross-entropy instead of REINFORCE; generations, rounds and widths are CPU-sized (config).
 
-Compositionality (spec A2 "Prequential config"): each language gives ``repeats`` copies of
-every (object, message) pair; objects are put in a random order with their copies
-contiguous (``scramble_data_by=z``), the last ``val_objects`` objects are the
-early-stopping set, and every block is one new object. K(Z | W) = K(data) by block-wise
+Compositionality (the reference's prequential setup for emergent languages): each language
+gives ``repeats`` copies of every (object, message) pair; objects are put in a random order
+with their copies contiguous (``scramble_data_by=z``), the last ``val_objects`` objects are
+the early-stopping set, and every block is one new object. K(Z | W) = K(data) by block-wise
 prequential coding of a sentence decoder predicting the attributes (categorical),
 K(Z) = N_train · attrs · log(values), C = K(Z) / K(Z | W). All blocks of all (language,
 prequential seed) datasets are fitted in one program.
@@ -53,7 +53,7 @@ from jaxlab.papers.compositionality import learned, topsim  # noqa: E402
 from jaxlab.config import require  # noqa: E402
 from jaxlab.train import Trainer, TrainState  # noqa: E402
 
-# Paper (spec A2, emergent_languages_results.csv): mean ± std over 5 languages x 5 seeds.
+# Paper: the reference's emergent_languages_results.csv, mean ± std over 5 languages x 5 seeds.
 PAPER = {"resets": {"c": (1.95, 0.33), "k_data": (6161.0, 1110.0), "k_f": 5710.0},
          "no_resets": {"c": (1.017, 0.008), "k_data": (11448.0, 86.0), "k_f": 10702.0}}
 KINDS = ("resets", "no_resets", "compositional", "holistic")

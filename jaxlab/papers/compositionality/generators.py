@@ -1,4 +1,4 @@
-"""Seeded synthetic representations whose complexity terms are known (spec A1-A2).
+"""Seeded synthetic representations whose complexity terms are known (docs/compositionality.md).
 
 Both generators return integer lattice offsets (multiply by ``precision`` for values) so
 that every parameter and noise value can be priced exactly by ``codes.LatticeCode``.

@@ -1,6 +1,6 @@
 """Representational compositionality: closed-form sweeps and emergent languages.
 
-Spec: ../shared/specs/compositionality.md §A; docs: docs/compositionality.md.
+Paper: arXiv 2410.14817 (Elmoznino et al., ICML 2025); docs: docs/compositionality.md.
 
 ``execute`` writes, for the synthetic experiment:
   sweep:   one row per (sweep, point, seed): sweep, seed, sentence_length, vocab_size,
@@ -89,7 +89,7 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
     results_lib.update_manifest(workdir, sweep_s=times, sweeps_cpu_s=time.process_time() - cpu0)
 
 
-# The spec's listed points (A2), shown in table.txt; the summary table holds all of them.
+# A few points per sweep, shown in table.txt; the summary table holds all of them.
 REPORT_POINTS = {
     "sentence_length": [1, 2, 4, 8, 16, 32, 64],
     "vocab_size": [2, 3, 4, 5, 6, 10, 20, 50, 100],
@@ -103,7 +103,7 @@ REPORT_POINTS = {
 
 
 def report(summary: pd.DataFrame) -> str:
-    """Paper vs ours, mean C (and topsim) over seeds, at the spec's points."""
+    """Paper vs ours, mean C (and topsim) over seeds, at ``REPORT_POINTS``."""
     lines = [f"{'sweep':<16} {'point':>10} {'C ours':>9} {'C paper':>9} {'rel.err':>8} "
              f"{'topsim':>7} {'paper':>7}"]
     for sweep, pts in REPORT_POINTS.items():

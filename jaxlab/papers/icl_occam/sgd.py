@@ -1,4 +1,4 @@
-"""The SGD learner of "In-context learning and Occam's razor" §3.2 (spec icl_occam.md §4).
+"""The SGD learner of "In-context learning and Occam's razor" §3.2 (docs/icl_occam.md).
 
 For every dataset size n of ``config.sgd.sizes`` and each of ``tasks_per_size`` fresh
 tasks, a fresh MLP (the same initial weights for every fit of a seed) is trained on the

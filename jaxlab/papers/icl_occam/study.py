@@ -3,7 +3,7 @@
 Explicit in-context learners trained with the prequential (next-token) objective and with
 the train-risk objective, several seeds each, all in one program; evaluated at every
 context size on held-out tasks beside the exact Bayes-optimal predictor.
-Spec: ../shared/specs/icl_occam.md; docs: docs/icl_occam.md.
+Reference code: ``3rdCore/PrequentialCode``; docs: docs/icl_occam.md.
 """
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ CHOICES = {"objective": OBJECTIVES}
 MODEL_KINDS = ("explicit", "implicit", "interleaved", "mamba")
 
 FAMILIES = families.NAMES
-# Paper numbers (spec §6, linear regression, generalisation MSE at context size n).
+# Paper numbers: linear regression, generalisation MSE at context size n, seed means read
+# off the paper's Fig. 2 (to about 2 %; docs/icl_occam.md, "Reproduction table").
 PAPER_LINEAR = {
     "bayes": {1: .803, 2: .581, 5: .163, 10: .068, 20: .050, 100: .042, 1000: .040},
     "prequential": {1: .816, 2: .578, 5: .265, 10: .122, 20: .068, 100: .046, 1000: .043},

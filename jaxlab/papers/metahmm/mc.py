@@ -1,5 +1,6 @@
-"""The Monte-Carlo predictor of the MetaHMM study at CPU scale (spec metahmm.md, "Monte
-Carlo predictor"); called by ``jaxlab.papers.metahmm.pipeline.run`` after the GPTs are trained.
+"""The Monte-Carlo predictor of the MetaHMM study at CPU scale (docs/metahmm.md,
+"Monte-Carlo predictor"); called by ``jaxlab.papers.metahmm.pipeline.run`` after the GPTs
+are trained.
 
   decoder    p(x_t | x_<t, θ): the pretrained GPT plus a soft conditioning token (the sum
              of one embedding per latent factor added to BOS; the reference's "known"

@@ -13,7 +13,7 @@ Tables written to the workdir:
   summary    learner, seed, run, kl@t..., code_length, ...
   train      run, seed, step, metric, value                  (each training phase)
   mc         run, seed, learner, n_samples, position, kl, ... (if mc.enabled)
-Spec: ../shared/specs/metahmm.md; docs: docs/metahmm.md.
+Docs: docs/metahmm.md.
 """
 from __future__ import annotations
 
