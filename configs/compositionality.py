@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxlab.config import base_config, one_of, variant_tokens
+from jaxlab.config import base_config, variant_tokens
 
 SWEEPS = ("sentence_length", "vocab_size", "zdim", "disentanglement", "length_vocab",
           "grammar_width", "grammar_depth", "composition")
