@@ -13,6 +13,8 @@ from jaxlab import cli
 from jaxlab import config as config_lib
 from jaxlab.bench import CONFIG
 
+pytestmark = pytest.mark.e2e
+
 KEYS = {"seed_parallel_speedup", "train_step_flops_fraction", "compile_s", "warm_start_s",
         "sgd_fits_per_s", "sgd_vs_step_loop", "sgd_vs_jitted_fit_loop", "sgd_flops_fraction",
         "mastermind_oracle_episodes_per_s",

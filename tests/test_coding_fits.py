@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from jaxlab.coding import blockwise, fits
 from jaxlab.coding.lattice import naive_lattice_code, lattice_gaussian_nll
@@ -28,6 +29,7 @@ def _linear_fits(n_fits=6, n_rows=24, n_val=6):
                         jnp.full((n_fits,), n_val), jax.random.split(k, n_fits))
 
 
+@pytest.mark.e2e
 def test_a_fit_inside_the_vectorized_program_equals_the_fit_alone():
     data = _linear_fits()
     init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
@@ -92,6 +94,7 @@ def _scipy_naive(y: np.ndarray, precision: float) -> float:
     return float(-stats.skellam.logpmf(np.round((y - mean) / precision), mu, mu).sum())
 
 
+@pytest.mark.e2e
 def test_block_code_is_never_above_the_naive_code_and_beats_it_when_learnable():
     k = jax.random.PRNGKey(5)
     x = jax.random.normal(k, (140, 2))
@@ -196,6 +199,7 @@ print("SAME", np.asarray(sharded.steps).tolist())
 """
 
 
+@pytest.mark.e2e
 def test_fits_dealt_over_two_devices_come_back_in_order_and_equal_one_device():
     import os
     import subprocess

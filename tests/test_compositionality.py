@@ -192,6 +192,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "compositionality.py")
 
 
+@pytest.mark.e2e
 def test_synthetic_study_smoke(tmp_path):
     from jaxlab import config as config_lib
     from jaxlab import experiment
@@ -232,6 +233,7 @@ def test_synthetic_study_smoke(tmp_path):
         assert os.path.getsize(tmp_path / name) > 0
 
 
+@pytest.mark.e2e
 def test_prequential_many_equals_vmapped_and_orders_languages():
     """One fit queue over all datasets gives blockwise_code's numbers; a compositional
     language costs less than a holistic one (C larger)."""
@@ -259,6 +261,7 @@ def test_prequential_many_equals_vmapped_and_orders_languages():
     assert k_data[0] < 0.9 * k_data[1]
 
 
+@pytest.mark.e2e
 def test_emergent_study_smoke(tmp_path):
     from jaxlab import config as config_lib
     from jaxlab import experiment
@@ -280,6 +283,7 @@ def test_emergent_study_smoke(tmp_path):
     assert os.path.getsize(tmp_path / "table.txt") > 0
 
 
+@pytest.mark.e2e
 def test_estimator_api_closed_form_and_learned():
     from jaxlab.compositionality import compositionality, learned
 

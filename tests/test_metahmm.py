@@ -177,6 +177,7 @@ def _metahmm_config(*overrides):
                            list(overrides))
 
 
+@pytest.mark.e2e
 def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path):
     from jaxlab import experiment
     from jaxlab.studies import metahmm as study
@@ -198,6 +199,7 @@ def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path)
         res.config.eval.n_seqs * res.config.task.length).all()
 
 
+@pytest.mark.e2e
 def test_mc_decoder_rows_match_a_full_forward_pass():
     from jaxlab.studies import metahmm as study
     from jaxlab.studies import metahmm_mc
@@ -223,6 +225,7 @@ def test_mc_decoder_rows_match_a_full_forward_pass():
     assert lp.shape == (3, len(sizes)) and (np.asarray(lp) <= 0).all()
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_smoke_study_with_the_monte_carlo_predictor(tmp_path):
     import os
@@ -269,6 +272,7 @@ def test_oracle_flop_count_is_the_matmul_work_the_filter_traces(n_priors):
         assert _matmul_flops(jax.make_jaxpr(f)(x).jaxpr) / n == claimed
 
 
+@pytest.mark.e2e
 def test_bench_hook_reports_the_oracle_keys():
     from jaxlab.bench import matmul_peak_gflops
     from jaxlab.studies import metahmm as study
