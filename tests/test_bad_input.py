@@ -44,11 +44,13 @@ def test_unknown_config_file_and_variant(tmp_path, capsys):
     assert not (tmp_path / "c").exists()
 
 
+@pytest.mark.e2e
 def test_workdir_with_another_config_is_refused(smoke_results):
     with pytest.raises(ConfigError, match=r"changed: config.train.steps"):
         papers.run(smoke_config("--config.train.steps=30"), smoke_results.workdir, progress=False)
 
 
+@pytest.mark.e2e
 def test_cli_process_exits_nonzero_without_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-m", "jaxlab.cli", "run", SMOKE, "--workdir",
                           str(tmp_path / "w"), "--config.model.n_heads=3"],
@@ -59,6 +61,7 @@ def test_cli_process_exits_nonzero_without_traceback(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.e2e
 def test_sigterm_stops_at_a_chunk_boundary_and_the_same_command_resumes(tmp_path):
     import signal
     import time

@@ -1,10 +1,12 @@
 """Vectorized early-stopped fits and block-wise prequential coding."""
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from jaxlab.coding import blockwise, fits
 from jaxlab.coding.lattice import naive_lattice_code, lattice_gaussian_nll
@@ -27,6 +29,7 @@ def _linear_fits(n_fits=6, n_rows=24, n_val=6):
                         jnp.full((n_fits,), n_val), jax.random.split(k, n_fits))
 
 
+@pytest.mark.e2e
 def test_a_fit_inside_the_vectorized_program_equals_the_fit_alone():
     data = _linear_fits()
     init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
@@ -81,6 +84,17 @@ def test_max_epochs_stops_a_fit_that_keeps_improving():
     assert int(out.epochs) == 50 and not bool(out.stopped_early)
 
 
+def _scipy_naive(y: np.ndarray, precision: float) -> float:
+    """Naive code of a block (rows, D): every column on the lattice under its own mean and
+    std (floored at the precision), priced by scipy's Skellam."""
+    from scipy import stats
+
+    mean, sd = y.mean(0), np.maximum(y.std(0), precision)
+    mu = 0.5 * (sd / precision) ** 2
+    return float(-stats.skellam.logpmf(np.round((y - mean) / precision), mu, mu).sum())
+
+
+@pytest.mark.e2e
 def test_block_code_is_never_above_the_naive_code_and_beats_it_when_learnable():
     k = jax.random.PRNGKey(5)
     x = jax.random.normal(k, (140, 2))
@@ -103,8 +117,22 @@ def test_block_code_is_never_above_the_naive_code_and_beats_it_when_learnable():
     assert code.block_costs.shape == (len(bounds),)
     assert bool(jnp.all(code.block_costs[1:] <= code.block_naive[1:] + 1e-4))
     assert bool(jnp.any(code.block_nll < code.block_naive[1:]))  # learning pays somewhere
-    np.testing.assert_allclose(code.k_data, code.block_costs.sum(), rtol=1e-6)
-    np.testing.assert_allclose(code.k_f, code.k_data - code.k_data_given_f, rtol=1e-5)
+    # The naive codes of the blocks, sliced (not masked) and priced with scipy in float64;
+    # K(data) is the first block's naive code plus the cheaper code of every later block.
+    yn = np.asarray(y, np.float64)
+    edges = [0, *bounds]
+    naive_ref = np.array([_scipy_naive(yn[a:b], precision) for a, b in zip(edges, edges[1:])])
+    np.testing.assert_allclose(code.block_naive, naive_ref, rtol=1e-4)
+    expect = naive_ref[0] + np.minimum(np.asarray(code.block_nll), naive_ref[1:]).sum()
+    np.testing.assert_allclose(code.k_data, expect, rtol=1e-4)
+    # K(data | f): the model fitted alone on all 120 train items (fit k of blockwise_code
+    # draws key split(key, K + 1)[k]), its lattice NLL summed over those items.
+    final = fits.FitData(x[:120], y[:120], jnp.asarray(120), x[120:], y[120:], jnp.asarray(20),
+                         jax.random.split(jax.random.PRNGKey(1), len(bounds))[-1])
+    params = jax.jit(lambda d: fits.fit(spec, init, d).params)(final)
+    k_given_f = float(nll(MODEL.apply(params, x[:120]), y[:120]).sum())
+    np.testing.assert_allclose(code.k_data_given_f, k_given_f, rtol=1e-3)
+    np.testing.assert_allclose(code.k_f, float(code.k_data) - k_given_f, rtol=1e-3, atol=1e-2)
     naive_total = naive_lattice_code(y[:120], precision)
     assert float(code.k_data) < float(naive_total)
 
@@ -115,12 +143,25 @@ def test_block_boundaries():
     np.testing.assert_array_equal(blockwise.block_boundaries(10, 50, 4, "linear"), [10, 20, 30, 40, 50])
 
 
-def test_prequential_code_length_sums_next_token_losses():
+def test_prequential_code_length_of_the_bayes_predictor_is_minus_log_evidence():
+    """Chain rule: Laplace's rule (the Bayes predictive under a uniform prior) priced
+    point by point sums to -log of the Beta-Bernoulli evidence k! (n-k)! / (n+1)!, and from
+    ``start`` on to -log p(x_start.. | x_..start); both evidences counted independently."""
     from jaxlab.coding.prequential import prequential_code_length
 
-    nll = jnp.asarray([[2.0, 1.0, 0.5, 0.25], [1.0, 1.0, 1.0, 1.0]])
-    np.testing.assert_allclose(prequential_code_length(nll), [3.75, 4.0])
-    np.testing.assert_allclose(prequential_code_length(nll, start=2), [0.75, 2.0])
+    x = np.array([[1, 1, 0, 1, 1, 1, 0, 1], [0, 0, 0, 0, 0, 0, 0, 1], [1, 0, 1, 0, 0, 1, 1, 0]])
+    ones_before = np.concatenate([np.zeros((3, 1)), np.cumsum(x, 1)[:, :-1]], 1)
+    p_one = (ones_before + 1) / (np.arange(8) + 2)  # Laplace's rule of succession
+    nll = -np.log(np.where(x == 1, p_one, 1 - p_one))
+
+    def log_evidence(xs):
+        n, k = xs.shape[-1], xs.sum(-1)
+        return np.array([math.lgamma(a + 1) + math.lgamma(n - a + 1) - math.lgamma(n + 2) for a in k])
+
+    got = prequential_code_length(jnp.asarray(nll, jnp.float32))
+    np.testing.assert_allclose(got, -log_evidence(x), rtol=1e-5)
+    got = prequential_code_length(jnp.asarray(nll, jnp.float32), start=3)
+    np.testing.assert_allclose(got, log_evidence(x[:, :3]) - log_evidence(x), rtol=1e-5)
 
 
 def test_rank_counting_argsort_is_the_stable_argsort_ties_included():
@@ -158,6 +199,7 @@ print("SAME", np.asarray(sharded.steps).tolist())
 """
 
 
+@pytest.mark.e2e
 def test_fits_dealt_over_two_devices_come_back_in_order_and_equal_one_device():
     import os
     import subprocess

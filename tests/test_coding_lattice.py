@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.special import logsumexp
 
 from jaxlab.coding import lattice
 
@@ -28,9 +29,32 @@ def _grid() -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ks), np.concatenate(mus)
 
 
-def test_exact_bound_documented():
-    assert lattice.skellam_exact_mu_max() == 4095.0
-    assert lattice.skellam_exact_mu_max(2048) == 16383.0
+@pytest.mark.parametrize("terms", [32, 2048])
+def test_exact_bound_is_exact_and_not_vacuous(terms):
+    """At mu = skellam_exact_mu_max(terms) the window of ``terms`` summands still matches
+    scipy's full series; at 16x that mu a window of ``terms`` (centred on the largest
+    summand, found by brute force in float64) loses a visible share of the mass, so the
+    bound is neither too generous nor arbitrarily small."""
+    mu = lattice.skellam_exact_mu_max(terms)
+    sd = math.sqrt(2 * mu)
+    k = np.unique(np.round(np.linspace(-6 * sd, 6 * sd, 41)))
+    got = np.asarray(jax.jit(lattice.skellam_logpmf, static_argnums=2)(
+        jnp.asarray(k, jnp.float32), jnp.full(k.shape, mu, jnp.float32), terms))
+    np.testing.assert_allclose(got, stats.skellam.logpmf(k, mu, mu), rtol=1e-5, atol=1e-5)
+
+    big = 16 * (mu + 1)
+    j = np.arange(int(big + 40 * math.sqrt(big)))
+    summands = stats.poisson.logpmf(j, big) * 2  # k = 0: Pois(j; mu)^2, the widest window
+    top = int(np.argmax(summands))
+    window = summands[max(top - terms // 2, 0):max(top - terms // 2, 0) + terms]
+    missing = -np.expm1(logsumexp(window) - stats.skellam.logpmf(0, big, big))
+    assert missing > 1e-3
+
+
+def test_default_window_is_exact_at_the_documented_mu_4095():
+    k = np.arange(-400, 401, 20)
+    got = np.asarray(_logpmf(jnp.asarray(k, jnp.float32), jnp.full(k.shape, 4095.0)))
+    np.testing.assert_allclose(got, stats.skellam.logpmf(k, 4095.0, 4095.0), rtol=1e-5, atol=1e-5)
 
 
 def test_skellam_matches_scipy():

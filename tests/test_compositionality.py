@@ -192,17 +192,39 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(ROOT, "configs", "compositionality.py")
 
 
+@pytest.mark.e2e
 def test_synthetic_study_smoke(tmp_path):
     from jaxlab import config as config_lib
     from jaxlab import papers
+    from jaxlab.papers.compositionality import sweeps
 
     config = config_lib.load(f"{CONFIG}:smoke,sentence_length,composition")
     res = papers.run(config, str(tmp_path), progress=False)
     sweep, summary = res.tables["sweep"], res.tables["summary"]
     # 3 lookup points and 2 grammars, 2 seeds each.
     assert len(sweep) == (3 + 2) * 2 and set(sweep.sweep) == {"sentence_length", "composition"}
-    assert (sweep.c > 1).all() and np.isfinite(sweep.topsim).all()
-    np.testing.assert_allclose(sweep.k_z / sweep.k_z_given_w, sweep.c, rtol=1e-5)
+    assert np.isfinite(sweep.topsim).all()
+    # Every lookup row re-priced from scratch: its draw (the documented fold_in of seed and
+    # point), the uniform language and sentence codes, and scipy's Skellam prices.
+    look = sweep[sweep.sweep == "sentence_length"]
+    points = [(int(r.sentence_length), int(r.vocab_size), int(r.zdim), int(r.disentanglement))
+              for r in look.itertuples()]
+    draw = jax.jit(generators.sample_lookup, static_argnums=(5,))
+    shape = generators.LookupShape.covering(points, config.n_samples)
+    for r, (k, v, d, delta) in zip(look.itertuples(), points):
+        s = draw(sweeps.point_key(config.seed, int(r.seed), (k, v, d, delta)), k, v, d, delta, shape)
+        table = np.asarray(s.table)[:v ** delta, :d * delta // k]
+        k_lang, k_sent = math.log(v) + math.log(k), k * math.log(v)
+        k_dec = -scipy.stats.skellam.logpmf(table, 5000, 5000).sum()
+        k_noise = -scipy.stats.skellam.logpmf(np.asarray(s.noise)[:, :d], 0.5, 0.5).sum(1).mean()
+        assert r.k_language == pytest.approx(k_lang, rel=1e-5)
+        assert r.k_w_given_language == pytest.approx(k_sent, rel=1e-5)
+        assert r.k_z_given_w == pytest.approx(k_dec + k_noise, rel=1e-4)
+        assert r.c == pytest.approx((k_lang + k_sent + k_dec + k_noise) / (k_dec + k_noise), rel=1e-4)
+    # Grammar rows: K(L) = V log #POS + (#POS + 1) #POS log 2 and the reference's k log V.
+    gram = sweep[sweep.sweep == "composition"]
+    np.testing.assert_allclose(gram.k_language, 100 * math.log(5) + 30 * math.log(2), rtol=1e-5)
+    np.testing.assert_allclose(gram.k_w_given_language, 16 * math.log(100), rtol=1e-5)
     sl = sweep[(sweep.sweep == "sentence_length") & (sweep.sentence_length == 16)]
     assert sl.c.mean() == pytest.approx(1.1266, rel=0.03)  # 48 samples, 2 seeds
     comp = summary[summary.sweep == "composition"].set_index("composition")
@@ -211,6 +233,7 @@ def test_synthetic_study_smoke(tmp_path):
         assert os.path.getsize(tmp_path / name) > 0
 
 
+@pytest.mark.e2e
 def test_prequential_many_equals_vmapped_and_orders_languages():
     """One fit queue over all datasets gives blockwise_code's numbers; a compositional
     language costs less than a holistic one (C larger)."""
@@ -238,6 +261,7 @@ def test_prequential_many_equals_vmapped_and_orders_languages():
     assert k_data[0] < 0.9 * k_data[1]
 
 
+@pytest.mark.e2e
 def test_emergent_study_smoke(tmp_path):
     from jaxlab import config as config_lib
     from jaxlab import papers
@@ -246,11 +270,20 @@ def test_emergent_study_smoke(tmp_path):
     results, curve, langs = res.tables["results"], res.tables["curve"], res.tables["languages"]
     assert set(results.kind) == {"resets", "no_resets", "compositional", "holistic"}
     assert len(langs) == 4 * 64 and langs.filter(like="token_").to_numpy().max() < 8
-    np.testing.assert_allclose(results.c, results.k_z / results.k_data, rtol=1e-6)
+    # K(Z): 56 training objects x 4 repeats, 2 attributes of 8 values, uniformly coded.
+    k_z = 56 * 4 * 2 * math.log(8)
+    np.testing.assert_allclose(results.k_z, k_z, rtol=1e-6)
+    # Prequential coding never costs more than the uniform code, so K(Z | W) <= K(Z), C >= 1;
+    # the results' K(Z | W) is the curve's blocks summed (the two tables written apart).
+    assert (results.k_data <= k_z + 1e-3).all() and (results.c >= 1 - 1e-6).all()
+    per_run = curve.groupby(["language", "prequential_seed"]).block_cost.sum()
+    runs = list(zip(results.language, results.prequential_seed))
+    np.testing.assert_allclose(results.k_data, per_run.loc[runs], rtol=1e-5)
     assert np.isfinite(curve.block_cost).all() and (curve.block_cost <= 4 * 2 * math.log(8) + 1e-3).all()
     assert os.path.getsize(tmp_path / "table.txt") > 0
 
 
+@pytest.mark.e2e
 def test_estimator_api_closed_form_and_learned():
     from jaxlab.papers.compositionality import compositionality, learned
 
@@ -263,11 +296,31 @@ def test_estimator_api_closed_form_and_learned():
                                     patience=2, max_epochs=5)
     est = compositionality(s.w, s.z, vocab_size=3, prequential=cfg)
     assert est["method"] == "prequential" and len(est["block_costs"]) == len(est["boundaries"])
-    assert est["k_z"] == pytest.approx(est["k_w"] + est["k_z_given_w"], rel=1e-6)
-    assert est["c"] == pytest.approx(est["k_z"] / est["k_z_given_w"]) and est["c"] > 1
-    # The first block costs its naive code: the block's own marginal lattice Gaussian.
-    z0 = np.asarray(s.z[:10])
-    sd = np.maximum(z0.std(0), P)
-    mu = 0.5 * (sd / P) ** 2
-    naive = -scipy.stats.skellam.logpmf(np.round((z0 - z0.mean(0)) / P), mu, mu).sum()
-    assert est["block_costs"][0] == pytest.approx(naive, rel=1e-3)
+    # K(W): the uniform code of 50 training sentences of 2 words from 3 (language: V and k).
+    k_w = math.log(3) + math.log(2) + 50 * 2 * math.log(3)
+    assert est["k_w"] == pytest.approx(k_w, rel=1e-6)
+
+    def naive(zb):
+        """(lowest, highest) price of a block under its own marginal lattice Gaussian, by
+        scipy: z sits on the lattice, so an offset from a block mean of an even number of
+        rows can be a tie (k + 1/2) that float32 rounds either way; both are priced."""
+        sd = np.maximum(zb.std(0), P)
+        mu = 0.5 * (sd / P) ** 2
+        u = (zb - zb.mean(0)) / P
+        k1 = np.round(u)
+        k2 = np.where(np.abs(u - np.floor(u) - 0.5) < 1e-3, 2 * np.floor(u) + 1 - k1, k1)
+        c1, c2 = (-scipy.stats.skellam.logpmf(k, mu, mu) for k in (k1, k2))
+        return np.minimum(c1, c2).sum(), np.maximum(c1, c2).sum()
+
+    z = np.asarray(s.z, np.float64)
+    edges = [0, *est["boundaries"]]
+    lo, hi = np.array([naive(z[a:b]) for a, b in zip(edges, edges[1:])]).T
+    costs, tol = np.asarray(est["block_costs"]), 1e-4
+    # The first block costs its naive code; no block costs more than its naive code.
+    assert lo[0] * (1 - tol) <= costs[0] <= hi[0] * (1 + tol)
+    assert (costs <= hi * (1 + tol)).all()
+    # So naive(block 0) <= K(Z | W) <= sum of naive codes, and C = 1 + K(W) / K(Z | W) lies
+    # between the bounds those give.
+    assert lo[0] * (1 - tol) <= est["k_z_given_w"] <= hi.sum() * (1 + tol)
+    assert 1 + k_w / hi.sum() * (1 - tol) <= est["c"] <= 1 + k_w / lo[0] * (1 + tol)
+    assert est["k_z"] == pytest.approx(k_w + est["k_z_given_w"], rel=1e-6)

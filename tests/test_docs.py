@@ -3,8 +3,11 @@ import os
 import re
 
 import numpy as np
+import pytest
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def test_coding_worked_example():

@@ -3,9 +3,12 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import smoke_config
 from jaxlab import papers, results
+
+pytestmark = pytest.mark.e2e
 
 
 def test_tables_have_the_documented_columns(smoke_results):

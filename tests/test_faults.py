@@ -28,6 +28,7 @@ fault_inject = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fault_inject)
 
 
+@pytest.mark.e2e
 def test_three_kills_at_random_moments_resume_to_identical_tables(tmp_path):
     summary = fault_inject.main(["--kills", "3", "--corrupt", "0", "--seed", "3",
                                  "--workroot", str(tmp_path), "--out", str(tmp_path / "faults.json"),
@@ -39,6 +40,7 @@ def test_three_kills_at_random_moments_resume_to_identical_tables(tmp_path):
     assert summary["resumed_identical"] == summary["runs_compared"] == len(records), records
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_twenty_kills_and_two_damaged_checkpoints(tmp_path):
     summary = fault_inject.main(["--kills", "20", "--corrupt", "2", "--seed", "0",
@@ -57,6 +59,7 @@ def stopped(tmp_path_factory):
     return workdir
 
 
+@pytest.mark.e2e
 def test_flipped_bytes_in_the_newest_checkpoint_fall_back_to_the_previous(stopped, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="jaxlab")
     workdir = str(tmp_path / "w")
@@ -122,6 +125,7 @@ class FakeWandb:
         self.finished = True
 
 
+@pytest.mark.e2e
 def test_a_nan_in_one_run_leaves_the_others_identical_and_each_run_is_its_own_series(
         stopped, tmp_path, monkeypatch):
     workdir = str(tmp_path / "w")

@@ -31,6 +31,7 @@ def figure_run(tmp_path_factory):
     return workdir, papers.run(_figure_config(TWO_KINDS), workdir, progress=False)
 
 
+@pytest.mark.e2e
 def test_members_are_combined_with_their_architecture(figure_run):
     workdir, res = figure_run
     assert set(res.eval.model) == {"explicit", "implicit"}
@@ -50,6 +51,7 @@ def test_members_are_combined_with_their_architecture(figure_run):
         assert results.load(os.path.join(workdir, "members", member)).eval.shape[0] > 0
 
 
+@pytest.mark.e2e
 def test_rerun_loads_without_training(figure_run):
     workdir, res = figure_run
     again = papers.run(_figure_config(TWO_KINDS), workdir, progress=False)

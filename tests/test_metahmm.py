@@ -177,6 +177,7 @@ def _metahmm_config(*overrides):
                            list(overrides))
 
 
+@pytest.mark.e2e
 def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path):
     from jaxlab import papers
     from jaxlab.papers.metahmm import study
@@ -198,6 +199,7 @@ def test_smoke_study_writes_tidy_tables_with_the_oracle_beside_the_gpt(tmp_path)
         res.config.eval.n_seqs * res.config.task.length).all()
 
 
+@pytest.mark.e2e
 def test_mc_decoder_rows_match_a_full_forward_pass():
     from jaxlab.papers.metahmm import study
     from jaxlab.papers.metahmm import mc as metahmm_mc
@@ -223,6 +225,7 @@ def test_mc_decoder_rows_match_a_full_forward_pass():
     assert lp.shape == (3, len(sizes)) and (np.asarray(lp) <= 0).all()
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_smoke_study_with_the_monte_carlo_predictor(tmp_path):
     import os
@@ -237,11 +240,50 @@ def test_smoke_study_with_the_monte_carlo_predictor(tmp_path):
     assert np.isfinite(mc.kl).all()
 
 
+def _matmul_flops(jaxpr) -> int:
+    """2 x multiply-adds of every dot_general in a jaxpr, scan bodies times their length."""
+    from jax.extend import core as jcore
+
+    total = 0
+    for eqn in jaxpr.eqns:
+        assert eqn.primitive.name != "while", "a loop of unknown length"
+        if eqn.primitive.name == "dot_general":
+            (contracted, _), _ = eqn.params["dimension_numbers"]
+            k = math.prod(eqn.invars[0].aval.shape[d] for d in contracted)
+            total += 2 * k * math.prod(eqn.outvars[0].aval.shape)
+        times = eqn.params["length"] if eqn.primitive.name == "scan" else 1
+        total += times * sum(_matmul_flops(sub) for sub in jcore.jaxprs_in_params(eqn.params))
+    return total
+
+
+@pytest.mark.parametrize("n_priors", [1, 2])
+def test_oracle_flop_count_is_the_matmul_work_the_filter_traces(n_priors):
+    """matmul_flops_per_seq (the bench's FLOP numerator) against the dot products of the
+    traced filter, counted from its jaxpr, per sequence, direct and in blocks."""
+    a, b, s, v, n, t = 3, 2, 4, 5, 4, 6
+    key = jax.random.PRNGKey(0)
+    trans = jax.nn.softmax(jax.random.normal(key, (a, s, s)), -1)
+    emis = jax.nn.softmax(jax.random.normal(jax.random.fold_in(key, 1), (b, s, v)), -1)
+    x = jnp.zeros((n, t), jnp.int32)
+    prior = jnp.full((n_priors, a * b), -math.log(a * b))
+    claimed = hmm_oracle.matmul_flops_per_seq(a, b, s, v, t, n_priors)
+    for f in (lambda xx: hmm_oracle.posterior_filter(trans, emis, xx, prior).log_pred,
+              lambda xx: hmm_oracle.blocked_filter(trans, emis, xx, prior, block=2).log_pred):
+        assert _matmul_flops(jax.make_jaxpr(f)(x).jaxpr) / n == claimed
+
+
+@pytest.mark.e2e
 def test_bench_hook_reports_the_oracle_keys():
     from jaxlab.papers.metahmm import study
+    from jaxlab.timing import matmul_peak_gflops
 
-    out = study.bench(True, 100.0)  # checks the fast oracle against the naive one inside
-    for k in ("metahmm_oracle_s_per_seq", "metahmm_oracle_naive_s_per_seq",
-              "metahmm_oracle_vs_naive", "metahmm_oracle_gflop_per_seq",
-              "metahmm_oracle_flops_fraction"):
-        assert out[k] > 0
+    peak = matmul_peak_gflops(512)
+    out = study.bench(True, peak)  # checks the fast oracle against the naive one inside
+    fast, naive = out["metahmm_oracle_s_per_seq"], out["metahmm_oracle_naive_s_per_seq"]
+    assert out["metahmm_oracle_vs_naive"] == pytest.approx(naive / fast, rel=1e-9)
+    # Useful matmul FLOP/s cannot beat a dense matmul (a time that missed the computation,
+    # or an inflated FLOP count, would): the fraction is in (0, 1], and it is the reported
+    # FLOPs over the reported time over the peak.
+    frac = out["metahmm_oracle_flops_fraction"]
+    assert 0 < frac <= 1, (frac, out)
+    assert frac == pytest.approx(out["metahmm_oracle_gflop_per_seq"] / fast / peak, rel=1e-9)

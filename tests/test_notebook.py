@@ -3,8 +3,11 @@ import os
 
 import nbformat
 from nbclient import NotebookClient
+import pytest
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def test_notebook_redraws_the_figure(smoke_results, monkeypatch):

@@ -5,6 +5,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from conftest import ROOT, smoke_config
 from jaxlab import runner, runs, papers
@@ -46,6 +47,7 @@ def test_keys_depend_only_on_point_and_seed():
     assert len({tuple(k) for k in k_big}) == len(k_big)
 
 
+@pytest.mark.e2e
 def test_vmapped_run_equals_the_run_alone_and_chunked_equals_vmapped():
     config, grid, trainer = _setup()
     hps, keys = grid.hp_arrays(), grid.keys()
@@ -98,6 +100,7 @@ print("SHARDED-OK")
 """
 
 
+@pytest.mark.e2e
 def test_sharded_over_four_cpu_devices_equals_one_device():
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     code = SHARDED.format(tests=os.path.join(ROOT, "tests"))

@@ -38,6 +38,7 @@ sys.exit(cli.main(sys.argv[3:]))
 """
 
 
+@pytest.mark.e2e
 def test_two_processes_joined_by_jax_distributed_equal_one_device(tmp_path):
     workdir, port = str(tmp_path / "w"), free_port()
     procs = []
@@ -86,6 +87,7 @@ def _resize(n: int, workdir: str, stop: bool = False, copies: tuple = ()) -> str
     return out.stdout + out.stderr
 
 
+@pytest.mark.e2e
 def test_four_devices_equal_one_and_their_checkpoint_resumes_on_one_and_two(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="jaxlab")
     four, one, two = (str(tmp_path / name) for name in ("four", "one", "two"))
@@ -103,6 +105,7 @@ def test_four_devices_equal_one_and_their_checkpoint_resumes_on_one_and_two(tmp_
     _same_tables(results.load(two), reference())
 
 
+@pytest.mark.e2e
 def test_manifest_records_speed_and_memory():
     m = reference().manifest
     assert m["steps_per_s"] > 0 and m["run_steps_per_s"] == pytest.approx(m["steps_per_s"] * 4)
@@ -110,6 +113,7 @@ def test_manifest_records_speed_and_memory():
     assert "peak_device_memory_bytes" in m  # None on CPU: XLA:CPU keeps no allocator stats
 
 
+@pytest.mark.e2e
 def test_sweep_through_submitit_resumes_unfinished_jobs_and_skips_finished_ones(tmp_path, capsys):
     root = str(tmp_path / "sweep")
     argv = ["sweep", SMOKE, "--workdir", root, "--axis", "model.d_model=8,16", "--launcher", "slurm",
