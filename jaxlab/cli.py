@@ -38,7 +38,7 @@ def use_cpu_cores_as_devices() -> None:
     os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
-def _setup_jax() -> None:
+def enable_compilation_cache() -> None:
     """Persistent compilation cache (so re-runs start fast)."""
     import jax
 
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             from jaxlab.processes import is_primary
 
             config = config_lib.load(args.config, overrides)
-            _setup_jax()
+            enable_compilation_cache()
             _init_distributed(args)
             stop = _stop_on_signals()
             writers = (["tensorboard"] if args.tensorboard else []) + (
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "bench":
             if overrides:
                 raise ConfigError("jaxlab bench takes no --config overrides")
-            _setup_jax()
+            enable_compilation_cache()
             from jaxlab import bench
 
             bench.main(args.workdir, quick=args.quick, only=args.only)

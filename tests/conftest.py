@@ -9,6 +9,12 @@ import pytest
 # devices start their own process with their own XLA_FLAGS).
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
 
+# The persistent compilation cache the command line uses: a re-run of the suite loads its
+# programs instead of compiling them (JAXLAB_CACHE_DIR chooses where).
+from jaxlab.cli import enable_compilation_cache  # noqa: E402
+
+enable_compilation_cache()
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMOKE = os.path.join(ROOT, "configs", "icl_occam.py") + ":smoke"
 

@@ -1,6 +1,5 @@
 """Vectorized early-stopped fits and block-wise prequential coding."""
 import dataclasses
-import math
 
 import jax
 import jax.numpy as jnp
@@ -141,27 +140,6 @@ def test_block_boundaries():
     b = blockwise.block_boundaries(10, 1000, 4, "log")
     assert b[0] == 10 and b[-1] == 1000 and np.all(np.diff(b) > 0) and len(b) == 5
     np.testing.assert_array_equal(blockwise.block_boundaries(10, 50, 4, "linear"), [10, 20, 30, 40, 50])
-
-
-def test_prequential_code_length_of_the_bayes_predictor_is_minus_log_evidence():
-    """Chain rule: Laplace's rule (the Bayes predictive under a uniform prior) priced
-    point by point sums to -log of the Beta-Bernoulli evidence k! (n-k)! / (n+1)!, and from
-    ``start`` on to -log p(x_start.. | x_..start); both evidences counted independently."""
-    from jaxlab.coding.prequential import prequential_code_length
-
-    x = np.array([[1, 1, 0, 1, 1, 1, 0, 1], [0, 0, 0, 0, 0, 0, 0, 1], [1, 0, 1, 0, 0, 1, 1, 0]])
-    ones_before = np.concatenate([np.zeros((3, 1)), np.cumsum(x, 1)[:, :-1]], 1)
-    p_one = (ones_before + 1) / (np.arange(8) + 2)  # Laplace's rule of succession
-    nll = -np.log(np.where(x == 1, p_one, 1 - p_one))
-
-    def log_evidence(xs):
-        n, k = xs.shape[-1], xs.sum(-1)
-        return np.array([math.lgamma(a + 1) + math.lgamma(n - a + 1) - math.lgamma(n + 2) for a in k])
-
-    got = prequential_code_length(jnp.asarray(nll, jnp.float32))
-    np.testing.assert_allclose(got, -log_evidence(x), rtol=1e-5)
-    got = prequential_code_length(jnp.asarray(nll, jnp.float32), start=3)
-    np.testing.assert_allclose(got, log_evidence(x[:, :3]) - log_evidence(x), rtol=1e-5)
 
 
 def test_rank_counting_argsort_is_the_stable_argsort_ties_included():

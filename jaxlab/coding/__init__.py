@@ -1,1 +1,1 @@
-"""Description length: prequential code lengths, block-wise SGD coding, lattice and categorical codes."""
+"""Description length: vectorized early-stopped SGD fits, block-wise prequential coding, lattice and categorical codes."""
