@@ -1,15 +1,32 @@
-"""Bad input: one line naming the field, exit status 2, nothing written."""
+"""Bad input: one line naming the field, exit status 2, nothing written; failed starts that
+leave a workdir the corrected command accepts; tables that never print a wrong number."""
+import errno
 import json
+import logging
 import os
+import socket
 import subprocess
 import sys
+import threading
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import ROOT, SMOKE
-from jaxlab import cli, papers
+from jaxlab import checkpoint, cli, experiment, papers, results, runner, runs
+from jaxlab import config as config_lib
+from jaxlab.checkpoint import Checkpointer
 from jaxlab.config import ConfigError
+from jaxlab.papers.icl_occam import study as icl
 from conftest import smoke_config
+
+@pytest.fixture(autouse=True)
+def _in_process_cli(monkeypatch):
+    """``cli.main`` in this process: no persistent compilation cache, no signal handlers."""
+    monkeypatch.setattr(cli, "_setup_jax", lambda: None)
+    monkeypatch.setattr(cli, "_stop_on_signals", threading.Event)
+
 
 CASES = [
     (["--config.train.nonexistent=3"], "config.train.nonexistent: unknown config key"),
@@ -21,6 +38,18 @@ CASES = [
     (["--config.sweep.axes.objective=('bogus',)"], "config.sweep.axes.objective: values must be in"),
     (["--config.task.noise=0"], "config.task.noise: must be > 0"),
     (["--config.model.kind=lstm"], "config.model.kind: must be one of ('explicit', 'implicit', 'interleaved', 'mamba')"),
+    # numbers that would overflow, alias or poison the results
+    (["--config.hp.learning_rate=1e999"], "config.hp.learning_rate: must be finite, got inf"),
+    (["--config.sweep.axes.learning_rate=(1e999, 3e-3)"], "config.sweep.axes.learning_rate: must be finite, got inf"),
+    (["--config.task.noise=1e999"], "config.task.noise: must be finite, got inf"),
+    (["--config.seed=99999999999999999999999"], "config.seed: must be in [0, 2**32)"),
+    (["--config.seed=4294967296"], "config.seed: must be in [0, 2**32)"),  # would alias seed 0
+    (["--config.train.steps=99999999999"], "config.train.steps: must fit in a 32-bit integer"),
+    # value types of swept fields
+    (["--config.sweep.axes.learning_rate=('a',)"],
+     "config.sweep.axes.learning_rate: values must be floats like config.hp.learning_rate=0.003, got 'a'"),
+    (["--config.sweep.axes.objective=(1,)"], "config.sweep.axes.objective: values must be strs"),
+    (["--config.sweep.axes.learning_rate=()"], "config.sweep.axes.learning_rate: needs a tuple of at least one value"),
 ]
 
 
@@ -80,3 +109,21 @@ def test_sigterm_stops_at_a_chunk_boundary_and_the_same_command_resumes(tmp_path
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resumed from the checkpoint at step" in done.stderr
     assert json.loads((workdir / "manifest.json").read_text())["status"] == "done"
+
+
+# ---------------------------------------------------------------- config files
+@pytest.mark.parametrize("source,message", [
+    ("def get_config(arg=None)\n    return 1\n", "line 1: expected ':'"),
+    ("import nonexistent_module_xyz\n", "failed to import: ModuleNotFoundError"),
+    ("def get_config(arg=None):\n    raise KeyError('boom')\n", "get_config(None) failed: KeyError: 'boom'"),
+    ("def get_config(arg=None):\n    return None\n", "returned NoneType, not an ml_collections.ConfigDict"),
+    ("import ml_collections\ndef get_config(arg=None):\n    return ml_collections.ConfigDict(dict(seed=0))\n",
+     "config.study: missing; must name a registered paper"),
+])
+def test_a_broken_config_file_is_one_line(source, message, tmp_path, capsys):
+    path = tmp_path / "cfg.py"
+    path.write_text(source)
+    status = cli.main(["run", str(path), "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "w").exists()

@@ -34,6 +34,8 @@ def names() -> tuple[str, ...]:
 
 def get(name: str) -> ModuleType:
     """The paper module registered as ``name`` (a one-line error for an unknown name)."""
+    if not name:
+        raise ConfigError(f"config.study: missing; must name a registered paper, one of {names()}")
     if name not in REGISTRY:
         raise ConfigError(f"config.study: unknown study {name!r}; choose one of {names()}")
     return importlib.import_module(REGISTRY[name])
@@ -44,5 +46,5 @@ def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = Tru
     """``jaxlab.experiment.run`` with the paper named by ``config.study``."""
     from jaxlab import experiment
 
-    return experiment.run(get(config.study), config, workdir, progress=progress,
+    return experiment.run(get(config.get("study")), config, workdir, progress=progress,
                           should_stop=should_stop, writers=writers)
