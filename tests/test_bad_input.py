@@ -127,3 +127,152 @@ def test_a_broken_config_file_is_one_line(source, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "w").exists()
+
+
+def test_a_missing_writer_package_is_refused_before_the_workdir(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if wandb were not installed
+    assert cli.main(["run", SMOKE, "--workdir", str(tmp_path / "w"), "--wandb", "proj"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "jaxlab: error: --wandb needs wandb: pip install wandb"
+    assert not (tmp_path / "w").exists()
+
+
+# ---------------------------------------------------------------- workdirs
+def _one_line_error(argv, capsys, status=2) -> str:
+    got = cli.main(argv)
+    err = capsys.readouterr().err
+    assert got == status and err.count("\n") == 1 and err.startswith("jaxlab: error: "), err
+    return err
+
+
+def test_a_workdir_that_is_a_file_or_under_a_file(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    err = _one_line_error(["run", SMOKE, "--workdir", str(afile)], capsys)
+    assert f"--workdir '{afile}' is a file, not a directory" in err
+    err = _one_line_error(["run", SMOKE, "--workdir", str(afile / "sub")], capsys)
+    assert f"'{afile}' is a file, not a directory" in err
+    assert afile.read_text() == "x"
+
+
+def test_a_read_only_parent_is_named(tmp_path, capsys, monkeypatch):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    if os.access(parent, os.W_OK):  # root ignores permission bits: say what the kernel would
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m: False if str(p) == str(parent) else real(p, m))
+    try:
+        err = _one_line_error(["run", SMOKE, "--workdir", str(parent / "w")], capsys)
+    finally:
+        parent.chmod(0o755)
+    assert f"'{parent}' is not writable (permission denied)" in err
+    assert not (parent / "w").exists()
+
+
+@pytest.mark.parametrize("name", ["config.json", "manifest.json"])
+def test_a_corrupt_workdir_file_is_named_and_left_alone(name, tmp_path, capsys):
+    workdir = tmp_path / "w"
+    workdir.mkdir()
+    (workdir / "config.json").write_text(config_lib.to_json(smoke_config()))
+    (workdir / "manifest.json").write_text('{"status": "running"}')
+    (workdir / name).write_text("{not json")
+    err = _one_line_error(["run", SMOKE, "--workdir", str(workdir)], capsys)
+    assert f"{name} is unreadable (JSONDecodeError" in err and "--overwrite" in err
+    assert (workdir / name).read_text() == "{not json"
+
+
+def _fake_run(workdir, config, status, checkpoint=False, pid=None):
+    """A workdir as a run of ``config`` leaves it (without training)."""
+    os.makedirs(workdir)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        f.write(config_lib.to_json(config))
+    manifest = {"status": status, "pid": pid, "host": socket.gethostname()}
+    with open(os.path.join(workdir, "manifest.json"), "w") as f:
+        json.dump(manifest, f)
+    if checkpoint:
+        os.makedirs(os.path.join(workdir, "checkpoints", "train", "10"))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.parametrize("status,pid", [("failed", None), ("running", "dead"), ("created", "dead")])
+def test_a_start_that_died_before_its_first_checkpoint_makes_way_for_a_corrected_config(
+        status, pid, tmp_path):
+    workdir = str(tmp_path / "w")
+    _fake_run(workdir, smoke_config("--config.train.batch_tasks=4096"), status,
+              pid=_dead_pid() if pid == "dead" else None)
+    manifest = experiment.prepare_workdir(workdir, smoke_config())
+    assert manifest["status"] == "created"
+    with open(os.path.join(workdir, "config.json")) as f:
+        assert config_lib.differences(config_lib.from_json(f.read()), smoke_config()) == []
+
+
+def test_a_run_with_checkpoints_or_a_live_process_is_not_discarded_unasked(tmp_path):
+    config, other = smoke_config(), smoke_config("--config.train.batch_tasks=4096")
+    resumable, live = str(tmp_path / "resumable"), str(tmp_path / "live")
+    _fake_run(resumable, other, "failed", checkpoint=True)
+    _fake_run(live, other, "running", pid=os.getpid())
+    for workdir in (resumable, live):
+        with pytest.raises(ConfigError, match=r"changed: config.train.batch_tasks.*--overwrite"):
+            experiment.prepare_workdir(workdir, config)
+    # --overwrite discards it on purpose
+    manifest = experiment.prepare_workdir(resumable, config, overwrite=True)
+    assert manifest["status"] == "created"
+    assert not os.path.exists(os.path.join(resumable, "checkpoints"))
+    with open(os.path.join(resumable, "config.json")) as f:
+        assert config_lib.differences(config_lib.from_json(f.read()), config) == []
+
+
+def test_overwrite_never_deletes_a_directory_that_holds_no_jaxlab_run(tmp_path, capsys):
+    workdir = tmp_path / "mine"
+    workdir.mkdir()
+    (workdir / "notes.txt").write_text("keep me")
+    assert cli._parser().parse_args(["run", SMOKE, "--workdir", str(workdir), "--overwrite"]).overwrite
+    err = _one_line_error(["run", SMOKE, "--workdir", str(workdir), "--overwrite"], capsys)
+    assert "is not empty and holds no jaxlab run" in err
+    assert (workdir / "notes.txt").read_text() == "keep me"
+
+
+def _crash_at(chunk):
+    def should_stop(chunks_done):
+        if chunks_done >= chunk:
+            raise RuntimeError("simulated crash")
+        return False
+    return should_stop
+
+
+def test_a_failure_before_the_first_checkpoint_removes_what_it_wrote(smoke_results, tmp_path):
+    workdir = str(tmp_path / "w")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        papers.run(smoke_config(), workdir, progress=False, should_stop=_crash_at(0))
+    assert not os.path.exists(workdir)
+
+
+def test_a_failure_after_a_checkpoint_is_marked_and_the_same_command_resumes(smoke_results, tmp_path,
+                                                                              caplog):
+    caplog.set_level(logging.INFO, logger="jaxlab")
+    workdir = str(tmp_path / "w")
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        papers.run(smoke_config(), workdir, progress=False, should_stop=_crash_at(1))
+    manifest = results.read_manifest(workdir)
+    assert manifest["status"] == "failed" and "simulated crash" in manifest["error"]
+    assert papers.run(smoke_config(), workdir, progress=False, should_stop=lambda c: True) is None
+    assert "train: resumed from the checkpoint at step 10" in caplog.text
+    assert results.read_manifest(workdir)["status"] == "running"
+
+
+def test_a_full_disk_is_one_line_that_says_so(smoke_results, tmp_path, capsys, monkeypatch):
+    def full(self, step, state, history):
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(self.directory, str(step)))
+
+    monkeypatch.setattr(Checkpointer, "save", full)
+    workdir = tmp_path / "w"
+    err = _one_line_error(["run", SMOKE, "--workdir", str(workdir), "--no-progress"], capsys, status=1)
+    assert err.startswith("jaxlab: error: disk full: ") and "No space left on device" in err
+    assert str(workdir / "checkpoints" / "train" / "10") in err
+    assert not workdir.exists()  # nothing resumable was written: nothing is left

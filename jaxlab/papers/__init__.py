@@ -42,9 +42,10 @@ def get(name: str) -> ModuleType:
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
-        should_stop: Callable[[int], bool] | None = None, writers: Sequence[str] = ()):
+        should_stop: Callable[[int], bool] | None = None, writers: Sequence[str] = (),
+        overwrite: bool = False):
     """``jaxlab.experiment.run`` with the paper named by ``config.study``."""
     from jaxlab import experiment
 
     return experiment.run(get(config.get("study")), config, workdir, progress=progress,
-                          should_stop=should_stop, writers=writers)
+                          should_stop=should_stop, writers=writers, overwrite=overwrite)
