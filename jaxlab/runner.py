@@ -278,10 +278,12 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
             bar.update(trainer.chunk_steps)
     finally:
         bar.close()
-        checkpointer.wait()
-        checkpointer.close()
-        for w in streams:
-            w.close()
+        try:
+            checkpointer.wait()  # a failed save (a full disk) raises here, in one line
+        finally:
+            checkpointer.close()
+            for w in streams:
+                w.close()
     train_s = time.perf_counter() - t_train
     steps_per_s = steps_timed / train_s if steps_timed else None
     stats.update(train_s=train_s, steps_per_s=steps_per_s,

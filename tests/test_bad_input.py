@@ -276,3 +276,40 @@ def test_a_full_disk_is_one_line_that_says_so(smoke_results, tmp_path, capsys, m
     assert err.startswith("jaxlab: error: disk full: ") and "No space left on device" in err
     assert str(workdir / "checkpoints" / "train" / "10") in err
     assert not workdir.exists()  # nothing resumable was written: nothing is left
+
+
+def test_orbax_write_errors_become_one_os_error_with_the_cause():
+    e = ValueError("RESOURCE_EXHAUSTED: Error writing \"a/0\" in OCDBT database at local file "
+                   "\"/x/ocdbt\": Failed to write 2743 bytes to file 4: No space left on device "
+                   "[os_error_code='28']")
+    err = checkpoint._write_error(e, "/x")
+    assert err.errno == errno.ENOSPC and err.filename == "/x"
+    assert cli._os_error_line(err) == "disk full: '/x': cannot write checkpoint: No space left on device"
+    assert checkpoint._short(ValueError("bad <tensorstore.Spec object at 0x7f3a2c>; more\nline 2")) == \
+        "ValueError: bad <...>; more"
+
+
+@pytest.mark.e2e
+def test_a_real_full_disk_says_so_first_and_the_same_command_resumes(tmp_path):
+    """On a 700 kB tmpfs the first checkpoint fits and the second does not (needs root)."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=700k", "tmpfs", str(mnt)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        cmd = [sys.executable, "-m", "jaxlab.cli", "run", SMOKE, "--workdir", str(mnt / "w"),
+               "--no-progress", "--config.sgd.enabled=False", "--config.train.steps=100"]
+        full = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert full.returncode == 1
+        assert full.stderr.startswith("jaxlab: error: disk full: "), full.stderr[:2000]
+        assert full.stderr.count("\n") == 1 and "Traceback" not in full.stderr
+        # marked "failed" if the disk still had room for the manifest; resumable either way
+        assert results.read_manifest(str(mnt / "w"))["status"] in ("failed", "running")
+        assert (mnt / "w" / "checkpoints" / "train" / "10").is_dir()
+        subprocess.run(["mount", "-o", "remount,size=20m", str(mnt)], check=True)
+        again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "resumed from the checkpoint at step 10" in again.stderr
+    finally:
+        subprocess.run(["umount", str(mnt)])
