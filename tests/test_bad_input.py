@@ -50,6 +50,8 @@ CASES = [
      "config.sweep.axes.learning_rate: values must be floats like config.hp.learning_rate=0.003, got 'a'"),
     (["--config.sweep.axes.objective=(1,)"], "config.sweep.axes.objective: values must be strs"),
     (["--config.sweep.axes.learning_rate=()"], "config.sweep.axes.learning_rate: needs a tuple of at least one value"),
+    # memory: the training state's size from its shapes, before anything is allocated
+    (["--config.model.d_model=1000000"], "the training state of 4 runs needs about"),
 ]
 
 
@@ -264,6 +266,23 @@ def test_a_failure_after_a_checkpoint_is_marked_and_the_same_command_resumes(smo
     assert papers.run(smoke_config(), workdir, progress=False, should_stop=lambda c: True) is None
     assert "train: resumed from the checkpoint at step 10" in caplog.text
     assert results.read_manifest(workdir)["status"] == "running"
+
+
+def test_memory_beyond_what_is_available_is_refused_and_near_it_warned(monkeypatch, caplog):
+    executor = runs.Executor("vmap", 1, 1)
+    monkeypatch.setattr(runner, "available_memory", lambda: (2 ** 30, True))  # 1 GB on the host
+    with pytest.raises(ConfigError, match=r"the training program needs about 1.17 GB of memory but "
+                                          r"this host has 1 GB available"):
+        runner.check_memory(1200 * 2 ** 20, "the training program", executor)
+    runner.check_memory(600 * 2 ** 20, "the training program", executor)
+    assert "the training program needs about 0.586 GB of the 1 GB available" in caplog.text
+    caplog.clear()
+    runner.check_memory(200 * 2 ** 20, "the training program", executor)
+    assert caplog.text == ""
+    # per device on an accelerator: the device's own limit, whatever the device count
+    monkeypatch.setattr(runner, "available_memory", lambda: (2 ** 30, False))
+    with pytest.raises(ConfigError, match=r"needs about 1.17 GB of memory but a device has 1 GB"):
+        runner.check_memory(1200 * 2 ** 20, "the training program", runs.Executor("vmap", 1, 4))
 
 
 def test_a_full_disk_is_one_line_that_says_so(smoke_results, tmp_path, capsys, monkeypatch):
