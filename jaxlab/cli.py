@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -136,7 +137,17 @@ def _parser() -> argparse.ArgumentParser:
 def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
     """Expands, records and launches a sweep; prints one line per job."""
     from jaxlab import sweep
+    from jaxlab.config import ConfigError
 
+    for flag in ("parallel", "timeout_min", "nodes", "tasks_per_node", "array_parallelism"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    for param in args.slurm_param:
+        if "=" not in param or not param.split("=", 1)[0]:
+            raise ConfigError(f"--slurm-param {param!r} is not of the form KEY=VALUE")
+    if args.launcher == "slurm" and args.cluster in (None, "slurm") and not shutil.which("sbatch"):
+        raise ConfigError("--launcher slurm: SLURM is not available here (no sbatch on PATH); "
+                          "use --launcher local, or --cluster local to run the job array here")
     jobs = sweep.expand(args.config, overrides, args.axis, args.workdir)
     sweep.record(args.workdir, args.config, jobs)
     todo = []

@@ -332,3 +332,21 @@ def test_a_real_full_disk_says_so_first_and_the_same_command_resumes(tmp_path):
         assert "resumed from the checkpoint at step 10" in again.stderr
     finally:
         subprocess.run(["umount", str(mnt)])
+
+
+# ---------------------------------------------------------------- sweeps
+@pytest.mark.parametrize("argv,message", [
+    (["--parallel", "0"], "--parallel must be >= 1, got 0"),
+    (["--parallel", "-3"], "--parallel must be >= 1, got -3"),
+    (["--launcher", "slurm", "--cluster", "local", "--slurm-param", "account"],
+     "--slurm-param 'account' is not of the form KEY=VALUE"),
+    (["--launcher", "slurm"], "--launcher slurm: SLURM is not available here (no sbatch on PATH)"),
+])
+def test_bad_sweep_options_are_one_line_before_anything_is_written(argv, message, tmp_path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setattr(cli.shutil, "which", lambda name: None)  # no SLURM on this machine
+    root = tmp_path / "root"
+    err = _one_line_error(["sweep", SMOKE, "--workdir", str(root), "--axis", "model.d_model=8,16", *argv],
+                          capsys)
+    assert message in err
+    assert not root.exists()
