@@ -50,6 +50,9 @@ CASES = [
      "config.sweep.axes.learning_rate: values must be floats like config.hp.learning_rate=0.003, got 'a'"),
     (["--config.sweep.axes.objective=(1,)"], "config.sweep.axes.objective: values must be strs"),
     (["--config.sweep.axes.learning_rate=()"], "config.sweep.axes.learning_rate: needs a tuple of at least one value"),
+    # report and evaluation sizes, checked before training
+    (["--config.eval.report_n=(1, 2.5)"], "config.eval.report_n: context sizes must be integers, got 2.5"),
+    (["--config.eval.n_points=5", "--config.eval.report_n=(1, 2)"], "config.eval.n_points: must be > 5"),
     # memory: the training state's size from its shapes, before anything is allocated
     (["--config.model.d_model=1000000"], "the training state of 4 runs needs about"),
 ]
@@ -128,6 +131,14 @@ def test_a_broken_config_file_is_one_line(source, message, tmp_path, capsys):
     status = cli.main(["run", str(path), "--workdir", str(tmp_path / "w")])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "w").exists()
+
+
+def test_compositionality_memory_budget_must_be_positive(tmp_path, capsys):
+    spec = os.path.join(ROOT, "configs", "compositionality.py") + ":smoke"
+    assert cli.main(["run", spec, "--workdir", str(tmp_path / "w"), "--config.memory_mb=-1.0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "config.memory_mb: must be > 0" in err, err
     assert not (tmp_path / "w").exists()
 
 
@@ -350,3 +361,84 @@ def test_bad_sweep_options_are_one_line_before_anything_is_written(argv, message
                           capsys)
     assert message in err
     assert not root.exists()
+
+
+# ---------------------------------------------------------------- wrong numbers
+def test_a_diverged_run_gives_nan_code_length_flagged_and_left_out_of_the_mean(smoke_results):
+    """Before: the NaN-skipping sum printed a diverged run's code length as 0.000 and it
+    pulled the seed mean down."""
+    config = smoke_results.config
+    ev = smoke_results.eval.copy()
+    bad = (ev.run == 0) & (ev.metric == "gen_error")  # run 0: prequential, seed 0
+    ev.loc[bad & (ev.n_context >= 3), "value"] = np.nan  # diverged after n = 2
+    summary = icl.summarize(ev, config)
+    row = summary[summary.run == 0].iloc[0]
+    assert not row.finite and np.isnan(row.code_length) and np.isnan(row.code_length_5)
+    good = summary[(summary.learner == "prequential") & (summary.run != 0)]
+    assert good.finite.all() and len(good) == 1
+    table = icl.report(summary, config)
+    line = next(l for l in table.splitlines() if l.startswith("prequential"))
+    assert "[1 of 2 runs non-finite (diverged): left out of the mean]" in line
+    assert f"{good.code_length.iloc[0]:.3f} ±0.000" in line  # the mean of the finite seed only
+
+
+def test_metahmm_a_diverged_run_gives_nan_code_length_flagged_and_left_out_of_the_mean():
+    from jaxlab.papers.metahmm import study as hmm
+
+    config = config_lib.load(os.path.join(ROOT, "configs", "metahmm.py") + ":smoke")
+    t = np.arange(16.0)
+    frames = []
+    for seed in (0, 1):
+        frames += hmm.tidy_rows(-1, seed, "oracle", {"nll": 1 + 0 * t})
+    frames += hmm.tidy_rows(0, 0, "gpt", {"kl": 0.1 + 0 * t, "nll": 1.5 + 0 * t})
+    frames += hmm.tidy_rows(1, 1, "gpt", {"kl": np.where(t > 3, np.nan, 0.1), "nll": np.where(t > 3, np.nan, 1.5)})
+    summary = hmm.summarize(pd.concat(frames, ignore_index=True), config)
+    gpt = summary[summary.learner == "gpt"].set_index("run")
+    assert np.isnan(gpt.loc[1, "code_length"]) and not gpt.loc[1, "finite"]  # was 6.0: the NaNs skipped
+    assert gpt.loc[0, "code_length"] == pytest.approx(24.0)
+    ambiguity = pd.DataFrame(columns=["learner", "bin_lo", "bin_hi", "kl", "n_tokens"])
+    line = next(l for l in hmm.report(summary, ambiguity, config, None).splitlines() if l.startswith("gpt"))
+    assert "24.0000±0.000" in line and "[1 of 2 runs non-finite (diverged): left out of the mean]" in line
+
+
+def test_the_printed_table_has_one_row_per_swept_value(smoke_results):
+    """Before: a swept learning rate was averaged over its values under "mean ± std over seeds"."""
+    config = smoke_config("--config.sweep.axes.learning_rate=(0.001, 0.003)")
+    ev = smoke_results.eval.copy()
+    trained = ev.run >= 0
+    ev["learning_rate"] = np.where(trained, np.where(ev.seed == 0, 0.001, 0.003), np.nan)
+    ev.loc[trained, "seed"] = 0  # two "points" of one seed each
+    summary = icl.summarize(ev, config)
+    assert "learning_rate" in summary.columns and "objective" in summary.columns
+    table = icl.report(summary, config).splitlines()
+    for learner in ("prequential", "train"):
+        rows = [l for l in table if l.startswith(learner + " ")]
+        assert [r.split()[1] for r in rows] == ["learning_rate=0.001", "learning_rate=0.003"]
+        for r, lr in zip(rows, (0.001, 0.003)):
+            want = summary[(summary.learner == learner) & (summary.learning_rate == lr)]
+            assert len(want) == 1 and f"{want.code_length.iloc[0]:.3f} ±0.000" in r
+    assert sum(l.startswith("bayes ") and "±" in l for l in table) == 1  # baselines are not swept
+
+
+def test_smoke_tables_say_the_paper_rows_are_not_comparable(smoke_results):
+    table = open(os.path.join(smoke_results.workdir, "table.txt")).read()
+    assert "the paper rows are not comparable at this size (train.steps=20 < 1000" in table
+    default = config_lib.load(SMOKE.replace(":smoke", ""))
+    assert icl.too_small_for_paper(default) == []
+    assert {"finite", "objective"} <= set(smoke_results.summary.columns)
+
+
+@pytest.mark.e2e
+def test_the_readme_sweep_with_a_diverging_learning_rate_prints_labelled_numbers(tmp_path):
+    config = smoke_config("--config.sweep.axes.learning_rate=(1e30, 3e-3)", "--config.sgd.enabled=False")
+    r = papers.run(config, str(tmp_path / "w"), progress=False)
+    s = r.summary
+    diverged = s[s.learning_rate == 1e30]
+    assert len(diverged) == 4 and not diverged.finite.any() and diverged.code_length.isna().all()
+    table = open(os.path.join(r.workdir, "table.txt")).read().splitlines()
+    for learner in ("prequential", "train"):
+        fine = s[(s.learner == learner) & (s.learning_rate == 3e-3)]
+        row = next(l for l in table if l.startswith(f"{learner} learning_rate=0.003"))
+        assert f"{fine.code_length.mean():.3f} ±{fine.code_length.std(ddof=0):.3f}" in row
+        row = next(l for l in table if l.startswith(f"{learner} learning_rate=1e+30"))
+        assert "[2 of 2 runs non-finite (diverged): left out of the mean]" in row
