@@ -5,15 +5,27 @@ padding, replicated), the train-metric history so far, and a fingerprint of the 
 bits. Because it holds no trace of the device layout, it restores onto any topology: the
 restore target is built from the current executor (save on 4 devices, resume on 1 or 2).
 A checkpoint that does not read back, or whose bits no longer match their fingerprint
-(a truncated or corrupted file), is skipped with a warning and the one before it used.
+(a truncated or corrupted file; the fingerprint covers the state's bits and the history),
+is skipped with a warning, moved aside to ``<directory>-unreadable/`` (so a new save of
+that step replaces it) and the one before it used; when none is readable the phase
+starts from step 0 and says so. A save that fails (a full disk) raises one ``OSError``
+naming the checkpoint and the cause; orbax's own tracebacks from its writer threads are
+not printed.
 In a multi-process run every process calls ``save``/``restore_latest`` (orbax writes
 each array once, from the primary process); files are written under a temporary name
 and renamed when complete, so a job killed mid-save leaves the previous checkpoint intact.
 """
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
+import json
 import logging
 import os
+import re
+import shutil
+import sys
 from typing import Any
 
 import jax
@@ -21,7 +33,59 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxlab.processes import barrier, is_primary
+
 log = logging.getLogger("jaxlab")
+
+
+class _OrbaxErrors(logging.Filter):
+    """Drops the error records (with tracebacks) that orbax logs through absl when a save or
+    a read fails: ``Checkpointer`` reports that failure itself, in one line. (The filter runs
+    in the logging thread, so the caller is found on the stack.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        frames = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            frames.append(frame.f_code.co_filename)
+            frame = frame.f_back
+        tb = record.exc_info[2] if record.exc_info else None
+        while tb is not None:
+            frames.append(tb.tb_frame.f_code.co_filename)
+            tb = tb.tb_next
+        return not any(f"{os.sep}orbax{os.sep}" in f for f in frames)
+
+
+# absl: orbax's own error logs; asyncio: "Task exception was never retrieved" for the
+# write tasks of a failed save
+for _name in ("absl", "asyncio"):
+    logging.getLogger(_name).addFilter(_OrbaxErrors())
+
+
+def _short(e: BaseException) -> str:
+    """The first line of an error, without pybind object reprs (``<... object at 0x...>``)."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = re.sub(r"<[^<>]* at 0x[0-9a-f]+>", "<...>", text)
+    return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
+
+
+def _write_error(e: BaseException, path: str) -> OSError:
+    """A failed checkpoint write as one OSError: the path and the cause (errno when orbax
+    or tensorstore report one, e.g. 28 = no space left on device)."""
+    text = str(e)
+    match = re.search(r"os_error_code='?(\d+)", text)
+    code = getattr(e, "errno", None) or (int(match.group(1)) if match else None)
+    if code is None and "No space left on device" in text:
+        code = errno.ENOSPC
+    reason = os.strerror(code) if code else _short(e)
+    return OSError(code, f"cannot write checkpoint: {reason}", path)
+
+
+def history_digest(history: dict) -> str:
+    """SHA-256 of the history's canonical JSON (what a checkpoint stores and restores)."""
+    return hashlib.sha256(json.dumps(history, sort_keys=True).encode()).hexdigest()
 
 _MIX = np.uint32(2654435761)  # Knuth's multiplicative hash constant
 
@@ -59,38 +123,88 @@ class Checkpointer:
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                enable_async_checkpointing=True)
         self.manager = ocp.CheckpointManager(self.directory, options=options)
+        self.failed = False
 
     def save(self, step: int, state: Any, history: dict) -> None:
-        """``state``: the runs' state without padding (``Executor.unpadded``)."""
-        meta = {"step": step, "fingerprint": fingerprint(state)}
-        self.manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), history=ocp.args.JsonSave(history),
-            meta=ocp.args.JsonSave(meta)))
+        """``state``: the runs' state without padding (``Executor.unpadded``). Raises an
+        ``OSError`` naming the checkpoint when this save, or the previous (async) one, fails."""
+        meta = {"step": step, "fingerprint": fingerprint(state), "history": history_digest(history)}
+        try:
+            self.manager.save(step, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), history=ocp.args.JsonSave(history),
+                meta=ocp.args.JsonSave(meta)))
+        except Exception as e:  # noqa: BLE001 - any write failure, in one line
+            self.failed = True
+            raise _write_error(e, self.directory) from None
 
     def restore_latest(self, target: Any) -> tuple[int, Any, dict] | None:
         """(step, state, history) of the newest checkpoint that reads back intact, else None.
 
         ``target``: a pytree of arrays or ``jax.ShapeDtypeStruct``s (with shardings) saying
         where the restored state should live today. An unreadable checkpoint, or one whose
-        bits do not match the fingerprint saved with them, is skipped with a warning.
+        bits or history do not match the fingerprint saved with them, is skipped with a
+        warning and moved aside; if there were checkpoints but none is readable, the
+        warning says that the phase starts from step 0.
         """
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-        for step in sorted(self.manager.all_steps(), reverse=True):
+        steps, found, bad = sorted(self.manager.all_steps(), reverse=True), None, []
+        for step in steps:
             try:
                 out = self.manager.restore(step, args=ocp.args.Composite(
                     state=ocp.args.StandardRestore(abstract), history=ocp.args.JsonRestore(),
                     meta=ocp.args.JsonRestore()))
                 if out.meta.get("step") != step or out.meta.get("fingerprint") != fingerprint(out.state):
                     raise ValueError("its bits do not match the fingerprint saved with them")
+                if "history" in out.meta and out.meta["history"] != history_digest(out.history):
+                    raise ValueError("its metric history does not match the fingerprint saved with it")
             except Exception as e:  # noqa: BLE001 - any read failure means "try an older one"
-                log.warning("checkpoint at step %d is unreadable or corrupt (%s: %s); trying an "
-                            "older one", step, type(e).__name__, str(e).splitlines()[0][:200] if str(e) else "")
+                bad.append(step)
+                log.warning("checkpoint at step %d is unreadable or corrupt (%s); trying an older one",
+                            step, _short(e))
                 continue
-            return step, out.state, out.history
-        return None
+            found = (step, out.state, out.history)
+            break
+        if bad:
+            self._move_aside(bad)
+        if steps and found is None:
+            log.warning("no readable checkpoint in %s: starting from step 0", self.directory)
+        return found
+
+    def _move_aside(self, steps: list[int]) -> None:
+        """Moves unreadable steps to ``<directory>-unreadable/step<N>`` (orbax never saves a
+        step at or below the newest step on disk, so they would block new saves)."""
+        barrier("checkpoints-read")
+        if is_primary():
+            aside = self.directory + "-unreadable"
+            os.makedirs(aside, exist_ok=True)
+            for step in steps:
+                dest, n = os.path.join(aside, f"step{step}"), 1
+                while os.path.exists(dest):
+                    n += 1
+                    dest = os.path.join(aside, f"step{step}-{n}")
+                shutil.move(os.path.join(self.directory, str(step)), dest)
+                log.warning("moved the unreadable checkpoint at step %d to %s", step, dest)
+        barrier("checkpoints-moved")
+        self.manager.reload()
 
     def wait(self) -> None:
-        self.manager.wait_until_finished()
+        """Waits for the last save; raises an ``OSError`` naming it if it failed."""
+        try:
+            self.manager.wait_until_finished()
+        except Exception as e:  # noqa: BLE001 - any write failure, in one line
+            self.failed = True
+            raise _write_error(e, self.directory) from None
 
     def close(self) -> None:
-        self.manager.close()
+        """Releases orbax's threads; a failed save was already raised by ``wait``. After a
+        failed save, the tracebacks that the pending writes print while orbax shuts its
+        event loops down ("Event loop is closed") are not shown."""
+        stderr = sys.stderr
+        if self.failed:
+            sys.stderr = io.StringIO()
+        try:
+            self.manager.close()
+        except Exception:  # noqa: BLE001 - reported by wait()
+            pass
+        finally:
+            sys.stderr = stderr

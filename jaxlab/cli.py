@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -91,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("config", help="config file, optionally with :ARG (e.g. configs/icl_occam.py:smoke)")
     r.add_argument("--workdir", required=True, help="where checkpoints and results go")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--overwrite", action="store_true",
+                   help="discard the run WORKDIR holds (checkpoints, tables) and start over")
     r.add_argument("--tensorboard", action="store_true",
                    help="TensorBoard event files in WORKDIR/tensorboard, one series per run")
     r.add_argument("--wandb", metavar="PROJECT", help="log train metrics to this W&B project")
@@ -134,7 +137,17 @@ def _parser() -> argparse.ArgumentParser:
 def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
     """Expands, records and launches a sweep; prints one line per job."""
     from jaxlab import sweep
+    from jaxlab.config import ConfigError
 
+    for flag in ("parallel", "timeout_min", "nodes", "tasks_per_node", "array_parallelism"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}")
+    for param in args.slurm_param:
+        if "=" not in param or not param.split("=", 1)[0]:
+            raise ConfigError(f"--slurm-param {param!r} is not of the form KEY=VALUE")
+    if args.launcher == "slurm" and args.cluster in (None, "slurm") and not shutil.which("sbatch"):
+        raise ConfigError("--launcher slurm: SLURM is not available here (no sbatch on PATH); "
+                          "use --launcher local, or --cluster local to run the job array here")
     jobs = sweep.expand(args.config, overrides, args.axis, args.workdir)
     sweep.record(args.workdir, args.config, jobs)
     todo = []
@@ -185,6 +198,16 @@ def _sweep(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
 
 
+def _os_error_line(e: OSError) -> str:
+    """``disk full: ...`` first for ENOSPC; the path (or paths) and the problem otherwise."""
+    import errno
+
+    where = " -> ".join(repr(p) for p in (e.filename, e.filename2) if p)
+    what = e.strerror or str(e)
+    line = f"{where}: {what}" if where else what
+    return f"disk full: {line}" if e.errno == errno.ENOSPC else line
+
+
 class RunJob:
     """What a submitit job executes: ``jaxlab run`` in the job's own process. On a SLURM
     preemption or time-out submitit calls ``checkpoint``, which requeues the same job; it
@@ -226,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             writers = (["tensorboard"] if args.tensorboard else []) + (
                 [f"wandb:{args.wandb}"] if args.wandb else [])
             results = papers.run(config, args.workdir, progress=not args.no_progress,
-                                 should_stop=lambda _: stop.is_set(), writers=writers)
+                                 should_stop=lambda _: stop.is_set(), writers=writers,
+                                 overwrite=args.overwrite)
             if results is None:
                 print(f"jaxlab: stopped by a signal; the last chunk is checkpointed in "
                       f"{args.workdir}: run the same command to resume", file=sys.stderr)
@@ -252,6 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"jaxlab: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # file-system errors: the path and the problem, in one line
+        print(f"jaxlab: error: {_os_error_line(e)}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        if "RESOURCE_EXHAUSTED" not in str(e):
+            raise
+        print(f"jaxlab: error: out of memory: {str(e).strip().splitlines()[0][:300]}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("jaxlab: interrupted; the run resumes from its last checkpoint", file=sys.stderr)
         return 130

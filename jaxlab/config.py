@@ -60,10 +60,39 @@ def base_config(*, training: bool = True, steps: int = 1000, chunk_steps: int = 
     return c
 
 
+# JAX computes with 32-bit integers (x64 off) and its keys hold 32 bits of a seed: larger
+# values would overflow, or silently alias a smaller seed.
+INT_LIMIT = 2 ** 31
+SEED_LIMIT = 2 ** 32
+
+
+def check_numbers(config: ml_collections.ConfigDict) -> None:
+    """Every number anywhere in the config (tuples included) is finite and, if an integer,
+    fits JAX's 32-bit integers (``seed``: [0, 2**32)): a one-line error otherwise."""
+    for field, value in _flatten(config.to_dict()).items():
+        for v in (value if isinstance(value, (tuple, list)) else (value,)):
+            if isinstance(v, bool):
+                continue
+            if isinstance(v, float):
+                require(math.isfinite(v), field, f"must be finite, got {v}")
+            elif isinstance(v, int) and field == "seed":
+                require(0 <= v < SEED_LIMIT, field, f"must be in [0, 2**32) (a JAX key holds 32 "
+                        f"bits of it; larger seeds alias smaller ones), got {v}")
+            elif isinstance(v, int):
+                require(-INT_LIMIT < v < INT_LIMIT, field,
+                        f"must fit in a 32-bit integer (|value| < 2**31), got {v}")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def validate_base(config: ml_collections.ConfigDict) -> None:
-    """One-line errors for the engine's fields (those of ``base_config``) that are present."""
+    """One-line errors for the engine's fields (those of ``base_config``) that are present,
+    and for any non-finite or overflowing number anywhere in the config."""
     require(isinstance(config.get("study"), str) and config.study != "", "study",
             "must name a registered paper")
+    check_numbers(config)
     ex = config.get("executor")
     if ex is not None:
         require(ex.kind in EXECUTORS, "executor.kind", f"must be one of {EXECUTORS}, got {ex.kind!r}")
@@ -84,15 +113,22 @@ def validate_base(config: ml_collections.ConfigDict) -> None:
     for name in ("weight_decay", "momentum", "grad_clip_norm"):
         require(math.isfinite(tr[name]) and tr[name] >= 0, f"train.{name}",
                 f"must be finite and >= 0, got {tr[name]}")
+    require(config.sweep.n_seeds >= 1, "sweep.n_seeds", f"must be >= 1, got {config.sweep.n_seeds}")
+    for field, values in config.sweep.axes.items():
+        require(field in config.hp, f"sweep.axes.{field}",
+                f"is not a field of config.hp (fields: {', '.join(config.hp)})")
+        require(isinstance(values, (tuple, list)) and len(values) >= 1, f"sweep.axes.{field}",
+                f"needs a tuple of at least one value, got {values!r}")
+        default = config.hp[field]
+        for v in values:  # the type of the hp field's own value: numbers stay numbers
+            ok = _is_number(v) if _is_number(default) else isinstance(v, type(default))
+            require(ok, f"sweep.axes.{field}", f"values must be {type(default).__name__}s like "
+                    f"config.hp.{field}={default!r}, got {v!r}")
     lr = config.hp.learning_rate
     require(math.isfinite(lr) and lr > 0, "hp.learning_rate", f"must be finite and > 0, got {lr}")
     for v in config.sweep.axes.get("learning_rate", ()):
         require(math.isfinite(v) and v > 0, "sweep.axes.learning_rate",
                 f"values must be finite and > 0, got {v}")
-    require(config.sweep.n_seeds >= 1, "sweep.n_seeds", f"must be >= 1, got {config.sweep.n_seeds}")
-    for field in config.sweep.axes:
-        require(field in config.hp, f"sweep.axes.{field}",
-                f"is not a field of config.hp (fields: {', '.join(config.hp)})")
 
 
 def variant_tokens(arg: str | None, *vocabularies: Sequence[str]) -> list[str]:
@@ -121,7 +157,12 @@ def _load_module(path: str):
         raise ConfigError(f"config file {path!r} does not exist")
     spec = importlib.util.spec_from_file_location(f"_jaxlab_config_{abs(hash(path))}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise ConfigError(f"config file {path!r}, line {e.lineno}: {e.msg}") from None
+    except Exception as e:  # noqa: BLE001 - a config file that fails to import
+        raise ConfigError(f"config file {path!r} failed to import: {_one_line(e)}") from None
     if not hasattr(module, "get_config"):
         raise ConfigError(f"config file {path!r} defines no get_config(arg)")
     return module
@@ -185,6 +226,11 @@ def load(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
         raise
     except ValueError as e:
         raise ConfigError(f"{path}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a get_config that fails
+        raise ConfigError(f"{path}: get_config({arg or None!r}) failed: {_one_line(e)}") from None
+    if not isinstance(config, ml_collections.ConfigDict):
+        raise ConfigError(f"{path}: get_config({arg or None!r}) returned {type(config).__name__}, "
+                          f"not an ml_collections.ConfigDict")
     for item in overrides:
         key, sep, text = item.removeprefix("--").removeprefix("config.").partition("=")
         if not sep:
@@ -192,6 +238,11 @@ def load(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
         override(config, key, text)
     config.lock()
     return config
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:300]}" if text else type(e).__name__
 
 
 def to_json(config: ml_collections.ConfigDict) -> str:

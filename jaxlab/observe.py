@@ -13,6 +13,7 @@ Spec strings (``jaxlab run ... --tensorboard`` / ``--wandb PROJECT``):
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Protocol, Sequence
 
 import numpy as np
@@ -76,6 +77,22 @@ class WandbWriter:
 
     def close(self) -> None:
         self.run.finish()
+
+
+def check_writers(specs: Sequence[str]) -> None:
+    """One-line errors, before a workdir is touched, for a writer that cannot start: an
+    unknown spec, a missing project, or its package not installed."""
+    import importlib.util
+
+    for spec in specs:
+        kind, _, arg = spec.partition(":")
+        if kind not in ("tensorboard", "wandb"):
+            raise ConfigError(f"unknown metric writer {spec!r} (tensorboard, wandb:PROJECT)")
+        if kind == "wandb" and not arg:
+            raise ConfigError("the wandb writer needs a project: wandb:PROJECT")
+        package, flag = ("tensorboardX", "--tensorboard") if kind == "tensorboard" else ("wandb", "--wandb")
+        if package not in sys.modules and importlib.util.find_spec(package) is None:
+            raise ConfigError(f"{flag} needs {package}: pip install {package}")
 
 
 def make_writers(specs: Sequence[str], workdir: str, run_rows: list[dict],

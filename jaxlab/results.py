@@ -39,11 +39,22 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     if not is_writer():
         return
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a full disk: leave no half-written temporary behind
+        _remove_quietly(tmp)
+        raise
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -54,8 +65,12 @@ def write_table(workdir: str, name: str, df: pd.DataFrame) -> None:
     if not is_writer():
         return
     tmp = os.path.join(workdir, f"{name}.parquet.tmp-{os.getpid()}")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, os.path.join(workdir, f"{name}.parquet"))
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, os.path.join(workdir, f"{name}.parquet"))
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
 
 
 def read_manifest(workdir: str) -> dict[str, Any]:

@@ -224,6 +224,8 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
     ckey = (config_lib.to_json(config), executor, jax.process_count(), "phase", phase, key_salt)
     programs = cached(ckey, lambda: _phase_programs(config, learner, executor))
     trainer = programs["trainer"]
+    state_bytes = tree_bytes(jax.eval_shape(programs["init"], keys, hps))  # shapes only
+    check_memory(state_bytes // executor.devices, f"the training state of {n_runs} runs", executor)
     state = programs["init"](keys, hps)
     if init_params is not None:
         fresh = runs.unpad_runs(executor.gather(state.params), n_runs)
@@ -233,6 +235,7 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
         programs["chunk"] = executor.map_runs(trainer.train_chunk).lower(state, hps).compile()
     chunk = programs["chunk"]
     compile_s = time.perf_counter() - t_compile
+    check_memory(program_bytes(chunk), f"the training program of {n_runs} runs", executor)
 
     checkpointer = Checkpointer(os.path.join(session.workdir, "checkpoints", phase))
     step, history = 0, {}
@@ -278,10 +281,12 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
             bar.update(trainer.chunk_steps)
     finally:
         bar.close()
-        checkpointer.wait()
-        checkpointer.close()
-        for w in streams:
-            w.close()
+        try:
+            checkpointer.wait()  # a failed save (a full disk) raises here, in one line
+        finally:
+            checkpointer.close()
+            for w in streams:
+                w.close()
     train_s = time.perf_counter() - t_train
     steps_per_s = steps_timed / train_s if steps_timed else None
     stats.update(train_s=train_s, steps_per_s=steps_per_s,
@@ -346,6 +351,62 @@ def program_bytes(compiled: Any) -> int | None:
                    - m.alias_size_in_bytes)
     except Exception:  # noqa: BLE001 - not every backend reports it
         return None
+
+
+def tree_bytes(tree: Any) -> int:
+    """Bytes of a pytree of arrays or shape structs."""
+    return int(sum(np.prod(a.shape, dtype=np.int64) * (getattr(a.dtype, "itemsize", None) or 8)
+                   for a in jax.tree.leaves(tree)))
+
+
+def available_memory() -> tuple[int, bool] | None:
+    """(bytes available, shared by all local devices?): the host's available memory on CPU
+    (MemAvailable, capped by a cgroup limit), one accelerator's limit otherwise; None when
+    unknown."""
+    device = jax.local_devices()[0]
+    if device.platform != "cpu":
+        try:
+            limit = (device.memory_stats() or {}).get("bytes_limit")
+        except Exception:  # noqa: BLE001 - backends without statistics
+            limit = None
+        return (int(limit), False) if limit else None
+    free = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read())
+        if limit != "max" and free is not None:
+            free = min(free, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return (free, True) if free is not None else None
+
+
+def check_memory(per_device: int | None, what: str, executor: runs.Executor) -> None:
+    """Refuses (a one-line ConfigError) a program whose estimated memory exceeds what is
+    available, before it runs; warns above half of it."""
+    available = available_memory()
+    if not per_device or available is None:
+        return
+    free, shared = available
+    need = per_device * (min(executor.devices, jax.local_device_count()) if shared else 1)
+    gb = lambda b: f"{b / 2**30:.3g} GB"
+    where = "this host has" if shared else "a device has"
+    if need > free:
+        raise config_lib.ConfigError(
+            f"{what} needs about {gb(need)} of memory but {where} {gb(free)} available: "
+            f"reduce the model or batch sizes (model.*, train.batch_tasks) or the number of runs "
+            f"(sweep), or set train.micro_batches / executor.kind=chunked")
+    if need > free / 2:
+        log.warning("%s needs about %s of the %s available", what, gb(need), gb(free))
 
 
 def memory_stats() -> dict[str, int | None]:

@@ -94,7 +94,7 @@ def expand(spec: str, overrides: Sequence[str], axes: Sequence[str], root: str) 
         extra = [f"--config.{f}={v}" for f, v in zip(fields, combo)]
         config = config_lib.load(spec, [*overrides, *extra])
         config_lib.validate_base(config)
-        papers.get(config.study).validate(config)
+        papers.get(config.get("study")).validate(config)
         key = config_hash(config)
         if key in seen:
             continue

@@ -93,6 +93,72 @@ def test_a_checkpoint_whose_bits_miss_their_fingerprint_is_rejected(tmp_path, ca
     assert fingerprint({"w": flipped.view(np.float32)})[0] != fingerprint({"w": tree["w"]})[0]
 
 
+def test_a_changed_digit_in_the_checkpointed_history_is_caught(stopped, tmp_path, caplog):
+    """Before: the history was outside the fingerprint; one changed digit resumed silently and
+    train.parquet then held 9.85 where the run had 0.85."""
+    caplog.set_level(logging.INFO, logger="jaxlab")
+    workdir = str(tmp_path / "w")
+    shutil.copytree(stopped, workdir)
+    meta = os.path.join(workdir, "checkpoints", "train", "10", "history", "metadata")
+    text = open(meta).read()
+    assert "0." in text
+    with open(meta, "w") as f:
+        f.write(text.replace("0.", "9.", 1))
+    resumed = papers.run(short_config(), workdir, progress=False)
+    assert "checkpoint at step 10 is unreadable or corrupt" in caplog.text
+    assert "metric history does not match" in caplog.text
+    assert "resumed from the checkpoint at step 5" in caplog.text
+    pd.testing.assert_frame_equal(resumed.train, reference().train, check_exact=True)
+
+
+def test_an_unreadable_checkpoint_is_moved_aside_and_its_step_saved_again(stopped, tmp_path, caplog):
+    """Before: orbax skips saving a step at or below the newest one on disk, so the corrupt
+    step 10 stayed, the resumed run had no valid checkpoint there, and every resume warned again."""
+    caplog.set_level(logging.INFO, logger="jaxlab")
+    workdir = str(tmp_path / "w")
+    shutil.copytree(stopped, workdir)
+    fault_inject.damage(os.path.join(workdir, "checkpoints", "train", "10"), "truncate")
+    assert papers.run(short_config(), workdir, progress=False, should_stop=lambda c: c >= 1) is None
+    aside = os.path.join(workdir, "checkpoints", "train-unreadable", "step10")
+    assert f"moved the unreadable checkpoint at step 10 to {aside}" in caplog.text
+    assert os.path.isdir(aside)
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints", "train"))) == ["10", "5"]
+    caplog.clear()
+    resumed = papers.run(short_config(), workdir, progress=False)
+    assert "unreadable" not in caplog.text  # the new step 10 replaced the corrupt one
+    assert "resumed from the checkpoint at step 10" in caplog.text
+    for name in ("train", "eval", "summary"):
+        pd.testing.assert_frame_equal(resumed.tables[name], reference().tables[name], check_exact=True)
+
+
+def test_a_checkpoint_whose_history_misses_its_fingerprint_is_rejected(tmp_path, caplog):
+    tree = {"w": jnp.arange(6.0)}
+    ckpt = Checkpointer(str(tmp_path / "c"))
+    ckpt.save(1, tree, {"loss": [[0.5]]})
+    ckpt.save(2, tree, {"loss": [[0.5], [0.25]]})
+    ckpt.wait()
+    ckpt.close()
+    path = tmp_path / "c" / "2" / "history" / "metadata"
+    path.write_text(path.read_text().replace("0.25", "0.35"))
+    step, _, history = Checkpointer(str(tmp_path / "c")).restore_latest(tree)
+    assert step == 1 and history == {"loss": [[0.5]]}
+    assert "step 2 is unreadable or corrupt (ValueError: its metric history does not match" in caplog.text
+    assert (tmp_path / "c-unreadable" / "step2").is_dir() and not (tmp_path / "c" / "2").exists()
+
+
+def test_no_readable_checkpoint_announces_a_restart_from_step_zero(tmp_path, caplog):
+    tree = {"w": jnp.arange(6.0)}
+    ckpt = Checkpointer(str(tmp_path / "c"))
+    ckpt.save(3, tree, {"loss": [[0.5]]})
+    ckpt.wait()
+    ckpt.close()
+    fault_inject.damage(str(tmp_path / "c" / "3"), "truncate")
+    assert Checkpointer(str(tmp_path / "c")).restore_latest(tree) is None
+    assert f"no readable checkpoint in {tmp_path / 'c'}: starting from step 0" in caplog.text
+    assert "object at 0x" not in caplog.text  # no pybind reprs in the warnings
+    assert (tmp_path / "c-unreadable" / "step3").is_dir()
+
+
 def _tfevents(path: str) -> list[tuple[int, str, float]]:
     """(step, tag, value) of every scalar in a TensorBoard event file (TFRecord framing)."""
     from tensorboardX.proto import event_pb2

@@ -34,15 +34,18 @@ def names() -> tuple[str, ...]:
 
 def get(name: str) -> ModuleType:
     """The paper module registered as ``name`` (a one-line error for an unknown name)."""
+    if not name:
+        raise ConfigError(f"config.study: missing; must name a registered paper, one of {names()}")
     if name not in REGISTRY:
         raise ConfigError(f"config.study: unknown study {name!r}; choose one of {names()}")
     return importlib.import_module(REGISTRY[name])
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, *, progress: bool = True,
-        should_stop: Callable[[int], bool] | None = None, writers: Sequence[str] = ()):
+        should_stop: Callable[[int], bool] | None = None, writers: Sequence[str] = (),
+        overwrite: bool = False):
     """``jaxlab.experiment.run`` with the paper named by ``config.study``."""
     from jaxlab import experiment
 
-    return experiment.run(get(config.study), config, workdir, progress=progress,
-                          should_stop=should_stop, writers=writers)
+    return experiment.run(get(config.get("study")), config, workdir, progress=progress,
+                          should_stop=should_stop, writers=writers, overwrite=overwrite)

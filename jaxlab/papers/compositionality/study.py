@@ -45,6 +45,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(config.n_samples >= 3, "n_samples", f"must be >= 3, got {config.n_samples}")
     require(config.noise > 0, "noise", f"must be > 0, got {config.noise}")
     require(config.precision > 0, "precision", f"must be > 0, got {config.precision}")
+    require(config.memory_mb > 0, "memory_mb", f"must be > 0 (a working-set budget in MB), "
+            f"got {config.memory_mb}")
     for s in config.sweeps:
         if s in sweeps.LOOKUP_SWEEPS:
             for p in sweeps.lookup_points(s, config):

@@ -74,7 +74,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(tr.min_context < ev.n_points <= tr.n_points, "eval.n_points",
             f"must be in (train.min_context, train.n_points={tr.n_points}]: the model never saw "
             f"more context than train.n_points; got {ev.n_points}")
+    require(ev.n_points > CODE_FROM, "eval.n_points",
+            f"must be > {CODE_FROM} (code_length_{CODE_FROM} sums from n={CODE_FROM}), got {ev.n_points}")
     for n in ev.report_n:
+        require(isinstance(n, int) and not isinstance(n, bool), "eval.report_n",
+                f"context sizes must be integers, got {n!r}")
         require(tr.min_context <= n < ev.n_points, "eval.report_n",
                 f"context size {n} is outside [train.min_context, eval.n_points)")
     require(config.hp.objective in OBJECTIVES, "hp.objective",
@@ -269,6 +273,11 @@ def eval_table(config: ml_collections.ConfigDict, per_run: dict, baseline_curves
     return pd.concat(rows, ignore_index=True)
 
 
+# eval's own columns; the others are swept fields (or a figure's tags)
+EVAL_COLUMNS = ("run", "seed", "learner", "n_context", "metric", "value", "objective",
+                "member", "family", "model", "curve")
+
+
 def context_sizes(config: ml_collections.ConfigDict) -> np.ndarray:
     return np.arange(config.train.min_context, config.eval.n_points)
 
@@ -279,27 +288,33 @@ def learner_of(row: dict) -> str:
 
 
 def summarize(eval_df: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.DataFrame:
-    """Per (learner, seed): error at each report n and the prequential code length.
+    """Per (learner, seed, run): error at each report n, the prequential code length, the
+    swept fields' values and ``finite`` (every gen_error of the curve is finite).
 
     code_length = sum of gen_error over n = min_context..N-1 (squared-error units, as the
     paper's area under the curve); NaN for a learner whose curve does not cover that range
-    (SGD starts at n = 5). code_length_5 = the sum over every integer n = CODE_FROM..N-1,
-    with the curve linearly interpolated between the sizes it was measured at (the SGD
-    learner may be measured on a sparse grid of sizes).
+    (SGD starts at n = 5) and for a non-finite (diverged) curve, never a sum that skips its
+    NaNs. code_length_5 = the sum over every integer n = CODE_FROM..N-1, with the curve
+    linearly interpolated between the sizes it was measured at (the SGD learner may be
+    measured on a sparse grid of sizes); NaN likewise.
     """
+    swept = [k for k in config.sweep.axes if k in eval_df.columns]
     gen = eval_df[eval_df.metric == "gen_error"]
     rows = []
     for (learner, seed, run), g in gen.groupby(["learner", "seed", "run"]):
-        curve = g.set_index("n_context")["value"]
-        row = {"learner": learner, "seed": seed, "run": run}
+        curve = g.set_index("n_context")["value"].sort_index()
+        finite = bool(np.isfinite(curve.values).all())
+        row = {"learner": learner, "seed": seed, "run": run,
+               **{k: g[k].iloc[0] for k in swept}, "finite": finite}
         for n in config.eval.report_n:
             row[f"n={n}"] = curve.get(n, np.nan)
         full = np.arange(config.train.min_context, config.eval.n_points)
-        row["code_length"] = curve.sum() if set(full) <= set(curve.index) else np.nan
+        row["code_length"] = (curve.sum(skipna=False) if finite and set(full) <= set(curve.index)
+                              else np.nan)
         ns = np.arange(CODE_FROM, config.eval.n_points)
         covered = curve.index.min() <= CODE_FROM and curve.index.max() >= ns[-1]
         row[f"code_length_{CODE_FROM}"] = (
-            np.interp(ns, curve.index, curve.values).sum() if covered else np.nan)
+            np.interp(ns, curve.index, curve.values).sum() if covered and finite else np.nan)
         for diag in ("mc_se", "mc_bias", "mc_split_bias", "quad_delta"):  # oracle error bars, worst n
             d = eval_df[(eval_df.metric == diag) & (eval_df.learner == learner) & (eval_df.seed == seed)
                         & (eval_df.run == run)]
@@ -309,29 +324,74 @@ def summarize(eval_df: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.Da
     return pd.DataFrame(rows)
 
 
+# Below these sizes the run is smoke-sized: the paper's rows (its own sizes; the default
+# config is where docs/icl_occam.md compares them) are printed with a note.
+PAPER_SCALE = (("train.steps", 1000), ("model.d_model", 64), ("eval.n_tasks", 1000))
+
+
+def too_small_for_paper(config: ml_collections.ConfigDict) -> list[str]:
+    """The sizes that make this run not comparable with the paper's rows (empty: none)."""
+    out = []
+    for field, least in PAPER_SCALE:
+        group, name = field.split(".")
+        if config[group][name] < least:
+            out.append(f"{field}={config[group][name]} < {least}")
+    return out
+
+
+def _value(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def report(summary: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
-    """The printed table: seed mean (and std) per learner, paper numbers beside."""
+    """The printed table: the seed mean (and std) per learner and per value of every swept
+    field (one row each), paper numbers beside. Runs with a non-finite curve (diverged)
+    are left out of the mean, and the row says how many."""
     cols = [f"n={n}" for n in config.eval.report_n] + ["code_length", f"code_length_{CODE_FROM}"]
     n_hi = config.eval.n_points - 1
     unit = "NLL (nats)" if families.is_categorical(config.task.family) else "MSE"
     lines = [f"generalisation {unit} at context size n (mean ± std over seeds); code_length = "
              f"sum over n={config.train.min_context}..{n_hi}, code_length_{CODE_FROM} over "
              f"n={CODE_FROM}..{n_hi}"]
-    header = f"{'learner':<14}" + "".join(f"{c:>16}" for c in cols)
-    lines += [header, "-" * len(header)]
+    fresh_linear = config.task.family == "linear" and not config.task.get("pool_size", 0)
+    small = too_small_for_paper(config)
+    if fresh_linear and small:
+        lines.append(f"the paper rows are not comparable at this size ({', '.join(small)}): "
+                     f"they are the paper's numbers at its own sizes")
+    # the objective is the learner's name; every other swept field gets its own rows
+    extra = [k for k in config.sweep.axes if k != "objective" and k in summary.columns]
+    if "finite" not in summary.columns:  # a summary written before the column existed
+        summary = summary.assign(finite=True)
+    blocks = []
     for learner in LEARNERS:
         g = summary[summary.learner == learner]
         if g.empty:
             continue
-        cells = "".join(f"{g[c].mean():>9.3f} ±{g[c].std(ddof=0):5.3f}"
-                        if g[c].notna().all() else f"{'–':>16}" for c in cols)
-        lines.append(f"{learner:<14}{cells}")
-        fresh_linear = config.task.family == "linear" and not config.task.get("pool_size", 0)
-        paper = PAPER_LINEAR.get(learner, {}) if fresh_linear else {}
-        ref = "".join(f"{paper.get(int(c[2:]), float('nan')) if c.startswith('n=') else float('nan'):>16.3f}"
-                      for c in cols)
-        if paper:
-            lines.append(f"{'  paper':<14}{ref.replace('nan', '  –')}")
+        trained = bool(extra) and bool(g[extra].notna().to_numpy().all())
+        groups = g.groupby(extra, sort=True) if trained else [((), g)]
+        for values, b in groups:
+            values = values if isinstance(values, tuple) else (values,)
+            label = " ".join([learner] + [f"{k}={_value(v)}" for k, v in zip(extra, values)])
+            blocks.append((learner, label, b))
+        blocks.append((learner, None, None))  # the paper row goes after the learner's rows
+    width = max([14] + [len(label) + 2 for _, label, _ in blocks if label])
+    header = f"{'learner':<{width}}" + "".join(f"{c:>16}" for c in cols)
+    lines += [header, "-" * len(header)]
+    for learner, label, b in blocks:
+        if label is None:
+            paper = PAPER_LINEAR.get(learner, {}) if fresh_linear else {}
+            ref = "".join(f"{paper.get(int(c[2:]), float('nan')) if c.startswith('n=') else float('nan'):>16.3f}"
+                          for c in cols)
+            if paper:
+                lines.append(f"{'  paper':<{width}}{ref.replace('nan', '  –')}")
+            continue
+        ok = b[b.finite.astype(bool)]
+        cells = "".join(f"{ok[c].mean():>9.3f} ±{ok[c].std(ddof=0):5.3f}"
+                        if len(ok) and ok[c].notna().all() else f"{'–':>16}" for c in cols)
+        excluded = len(b) - len(ok)
+        flag = (f"  [{excluded} of {len(b)} runs non-finite (diverged): left out of the mean]"
+                if excluded else "")
+        lines.append(f"{label:<{width}}{cells}{flag}")
     method = oracle_method(config)
     if method is not None:
         lines.append(f"bayes = {method}; on the first {oracle_tasks(config)} of the "
@@ -359,11 +419,22 @@ def draw_curves(ax, eval_df: pd.DataFrame, by: str = "learner") -> None:
     """gen_error vs context size on ``ax`` (log-log): one curve per value of column ``by``,
     seed mean with a min..max band; the Bayes oracle dashed."""
     gen = eval_df[eval_df.metric == "gen_error"]
+    extra = [c for c in gen.columns if c not in EVAL_COLUMNS and gen[c].nunique() > 1]
+    if by == "learner" and extra:  # one curve per learner and swept value
+        gen = gen.assign(curve=[" ".join([row[0]] + [f"{k}={_value(v)}" for k, v in zip(extra, row[1:])
+                                                     if not pd.isna(v)])
+                                for row in gen[["learner", *extra]].itertuples(index=False)])
+        by = "curve"
+    seen: dict[str, int] = {}
     for label, g in gen.groupby(by, sort=False):
         stats = g.groupby("n_context")["value"].agg(["mean", "min", "max"])
-        style = "--" if label == "bayes" else (":" if label in ("ridge", "marginal") else "-")
-        ax.plot(stats.index, stats["mean"], style, color=COLORS.get(label), label=label)
-        ax.fill_between(stats.index, stats["min"], stats["max"], color=COLORS.get(label), alpha=0.2)
+        base = label.split(" ")[0]  # a swept variant keeps its learner's colour, and
+        variant = seen.setdefault(base, 0)  # gets its own line style
+        seen[base] += 1
+        style = "--" if label == "bayes" else (":" if label in ("ridge", "marginal") else
+                                               ("-", "-.", (0, (5, 1)), (0, (1, 1)))[variant % 4])
+        ax.plot(stats.index, stats["mean"], linestyle=style, color=COLORS.get(base), label=label)
+        ax.fill_between(stats.index, stats["min"], stats["max"], color=COLORS.get(base), alpha=0.2)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("context size n (datapoints seen)")

@@ -238,9 +238,11 @@ def summarize(positions: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.
         nll = g[g.metric == "nll"].set_index("position")["value"]
         for p in config.eval.report_positions:
             row[f"kl@{p}"] = kl.get(p, np.nan)
-        row["kl_peak"] = kl.max() if len(kl) else np.nan
-        row["kl_peak_position"] = int(kl.idxmax()) if len(kl) and kl.notna().any() else -1
-        row["code_length"] = nll.sum() if len(nll) else np.nan
+        finite = bool(np.isfinite(kl.values).all() and np.isfinite(nll.values).all())
+        row["finite"] = finite  # False for a diverged run: its sums are NaN, never 0
+        row["kl_peak"] = kl.max() if len(kl) and finite else np.nan
+        row["kl_peak_position"] = int(kl.idxmax()) if len(kl) and finite else -1
+        row["code_length"] = nll.sum(skipna=False) if len(nll) else np.nan
         if learner == "oracle":
             oracle_cl[seed] = row["code_length"]
         rows.append(row)
@@ -259,9 +261,13 @@ def report(summary: pd.DataFrame, ambiguity: pd.DataFrame, config, mc: pd.DataFr
     header = f"{'learner':<12}" + "".join(f"{c:>16}" for c in cols)
     lines += [header, "-" * len(header)]
     for learner, g in summary.groupby("learner", sort=False):
-        cells = "".join(f"{g[c].mean():>10.4f}±{g[c].std(ddof=0):<5.3f}" if g[c].notna().any()
+        ok = g[g.finite.astype(bool)] if "finite" in g else g
+        cells = "".join(f"{ok[c].mean():>10.4f}±{ok[c].std(ddof=0):<5.3f}" if ok[c].notna().any()
                         else f"{'–':>16}" for c in cols)
-        lines.append(f"{learner:<12}{cells}")
+        excluded = len(g) - len(ok)
+        flag = (f"  [{excluded} of {len(g)} runs non-finite (diverged): left out of the mean]"
+                if excluded else "")
+        lines.append(f"{learner:<12}{cells}{flag}")
     a = ambiguity[ambiguity.learner == "gpt"].groupby(["bin_lo", "bin_hi"]).agg(
         kl=("kl", "mean"), n_tokens=("n_tokens", "mean")).reset_index()
     lines += ["", "GPT's KL binned by the oracle's ambiguity A(t) (nats)",
