@@ -23,8 +23,8 @@ from conftest import smoke_config
 
 @pytest.fixture(autouse=True)
 def _in_process_cli(monkeypatch):
-    """``cli.main`` in this process: no persistent compilation cache, no signal handlers."""
-    monkeypatch.setattr(cli, "_setup_jax", lambda: None)
+    """``cli.main`` in this process: the session's compilation cache as it is, no signal handlers."""
+    monkeypatch.setattr(cli, "enable_compilation_cache", lambda: None)
     monkeypatch.setattr(cli, "_stop_on_signals", threading.Event)
 
 
