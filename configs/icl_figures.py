@@ -30,6 +30,15 @@ FIGURES = ("panels", "architectures")
 SIZES = ("smoke", "default", "paper")
 FAMILIES = ("linear", "sinusoid", "mastermind")
 KINDS = ("explicit", "implicit", "mamba")
+# What `jaxlab list` prints: variant -> what it runs and its wall time on the 2-core CPU.
+VARIANTS = {
+    "panels": "(the default) prequential vs train-risk vs SGD on linear, sinusoid, Mastermind "
+              "(~25 min wall)",
+    "architectures": "explicit vs implicit transformer vs Mamba aggregator (~65 min loaded)",
+    "panels,smoke": "the panels figure with smoke-sized members, as the tests run it",
+    "architectures,smoke": "the architectures figure with smoke-sized members",
+    "panels,paper": "the panels figure at the paper's sizes: for a GPU/TPU",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -39,7 +48,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c = base_config(training=False)
     c.study = "icl_figures"
     c.figure = figure
-    c.base_config = "configs/icl_occam.py"  # relative to the repository root, or absolute
+    c.base_config = "configs/icl_occam.py"  # a path, or a name found on the config search path
     c.member_overrides = ()
     # Where member runs live, each in <name>-<hash of its resolved config>; "" = WORKDIR/members.
     # Give both figures the same root to share identical members (the explicit learner's runs).
