@@ -28,6 +28,17 @@ from jaxlab.config import base_config, variant_tokens
 SWEEPS = ("sentence_length", "vocab_size", "zdim", "disentanglement", "length_vocab",
           "grammar_width", "grammar_depth", "composition")
 OTHER = ("emergent", "smoke")
+# What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU
+# (CPU seconds, first run / later runs with the compilation cache).
+VARIANTS = {
+    "": "all 8 closed-form synthetic sweeps, 428 points x 10 seeds (~63 s CPU / ~25 s cached)",
+    "smoke": "the 8 sweeps at a few points, 2 seeds, as the tests run it "
+             "(~20 s CPU / ~6 s cached)",
+    "vocab_size": "one sweep (any sweep name: sentence_length, zdim, disentanglement, "
+                  "length_vocab, grammar_width, grammar_depth, composition)",
+    "emergent": "iterated-learning languages coded prequentially (~49 s CPU, ~2 min wall)",
+    "emergent,smoke": "the emergent experiment at toy size (~28 s CPU / ~8 s cached)",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -29,6 +29,24 @@ from jaxlab.tasks import families
 SIZES = ("smoke", "default", "paper")
 FAMILIES = families.NAMES  # linear, sinusoid, mastermind, chebyshev, mlp, lowrank_mlp, ...
 OPTIONS = ("pool",)
+# What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU
+# (smoke: CPU seconds, first run / later runs with the compilation cache; others: wall).
+VARIANTS = {
+    "": "linear regression: prequential vs train-risk ICL, 3 seeds each, Bayes, ridge, "
+        "2,304 SGD fits (~8 min wall)",
+    "smoke": "tiny sizes, as the tests run it (~47 s CPU first run / ~8 s cached)",
+    "paper": "the paper's sizes (d=256, 4 layers, 5 seeds, 1,000 points): for a GPU/TPU",
+    "sinusoid": "sinusoid regression, with SGD (~8 min wall)",
+    "mastermind": "Mastermind with its exact oracle, with SGD (~9 min wall)",
+    "chebyshev": "Chebyshev polynomials (docs/task_families.md; not timed)",
+    "mlp": "random-MLP regression (not timed)",
+    "lowrank_mlp": "low-rank MLP regression (not timed)",
+    "classification": "linear classification, Monte-Carlo oracle (not timed)",
+    "gp_rbf": "GP regression, RBF kernel, quadrature oracle (not timed)",
+    "gp_matern": "GP regression, Matern-5/2 kernel (not timed)",
+    "dynamics": "transition-matrix dynamics (not timed)",
+    "pool": "every episode from a finite pool of 64 tasks (combine: :linear,pool)",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

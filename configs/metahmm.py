@@ -39,6 +39,17 @@ MODELS = {  # layers, width, heads (the reference's configs; gpt_small's 6 heads
     "gpt_large": (8, 512, 8),
 }
 CONTROLS = ("skewed", "nomc")
+# What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU.
+VARIANTS = {
+    "": "1,024-HMM CPU family, 3 GPT seeds vs the exact oracle, Monte-Carlo predictor "
+        "(~45 min wall, busy CPU)",
+    "smoke": "toy family and model, as the tests run it (CPU: see `jaxlab list` notes)",
+    "nomc": "the default without the Monte-Carlo phase",
+    "small": "the paper's family (12,288 HMMs, length 200, gpt_small, 50k steps): for a GPU",
+    "medium": "the paper's 73,728-HMM family: for a GPU",
+    "skewed": "variable-length training rows (lengths uniform in [1, T]), packed",
+    "gpt_smaller": "model ladder: 4 layers, width 128, 4 heads (also gpt_small, gpt_med, gpt_large)",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
