@@ -22,7 +22,6 @@ from jaxlab import papers
 from jaxlab.config import ConfigError
 
 pytestmark = pytest.mark.e2e
-_REFERENCE: dict = {}
 
 
 def contract_config(name: str, *extra: str):
@@ -31,12 +30,10 @@ def contract_config(name: str, *extra: str):
     return config_lib.load(spec, [*getattr(paper, "CONTRACT_OVERRIDES", ()), *extra])
 
 
-def reference(name: str, tmp_root: str):
-    """The paper's contract run, uninterrupted, once per session."""
-    if name not in _REFERENCE:
-        _REFERENCE[name] = papers.run(contract_config(name), os.path.join(tmp_root, f"ref-{name}"),
-                                      progress=False)
-    return _REFERENCE[name]
+def reference(name: str, smoke_runs):
+    """The paper's contract run, uninterrupted, once per session (shared with the other
+    tests that use the paper's smoke run, e.g. its notebook's)."""
+    return smoke_runs(name, "smoke", *getattr(papers.get(name), "CONTRACT_OVERRIDES", ()))
 
 
 def same_tables(got, want) -> None:
@@ -57,8 +54,8 @@ def test_a_bad_engine_field_is_one_line_and_writes_nothing(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", papers.names())
-def test_stopped_after_one_chunk_then_resumed_equals_uninterrupted(name, tmp_path, tmp_path_factory):
-    want = reference(name, str(tmp_path_factory.getbasetemp()))
+def test_stopped_after_one_chunk_then_resumed_equals_uninterrupted(name, tmp_path, smoke_runs):
+    want = reference(name, smoke_runs)
     workdir = str(tmp_path / "w")
     assert papers.run(contract_config(name), workdir, progress=False,
                       should_stop=lambda chunks: chunks >= 1) is None
