@@ -14,7 +14,8 @@ table.txt go to WORKDIR.
         objective, on the same three tasks: claim C3 of docs/icl_occam.md (paper
         Fig. 3).
 
-Add ``,smoke`` (seconds, tests) or ``,paper`` (accelerators) to pick the members' size;
+Add ``,smoke`` (tiny members without the SGD learner, as the tests run it) or ``,paper``
+(accelerators) to pick the members' size;
 ``--config.member_overrides="('--config.train.steps=500',)"`` applies to every member.
 ``--config.members_root=runs/icl_members`` on both commands lets the architectures figure
 reuse the panels figure's explicit-learner runs instead of training them again.
@@ -67,4 +68,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                     f"--config.model.kind={kind}", "--config.sweep.axes.objective=('prequential',)",
                     "--config.sgd.enabled=False")))
     c.members = ml_collections.ConfigDict(members)
+    if size == "smoke":  # a quick check of the pipeline: members without the SGD learner
+        c.member_overrides = ("--config.sgd.enabled=False",)
     return c
