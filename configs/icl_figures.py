@@ -36,7 +36,8 @@ VARIANTS = {
     "panels": "(the default) prequential vs train-risk vs SGD on linear, sinusoid, Mastermind "
               "(~25 min wall)",
     "architectures": "explicit vs implicit transformer vs Mamba aggregator (~65 min loaded)",
-    "panels,smoke": "the panels figure with smoke-sized members, as the tests run it",
+    "panels,smoke": "the panels figure with smoke-sized members, as the tests run it "
+                    "(~38 s CPU first run / ~14 s cached)",
     "architectures,smoke": "the architectures figure with smoke-sized members",
     "panels,paper": "the panels figure at the paper's sizes: for a GPU/TPU",
 }

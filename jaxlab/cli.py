@@ -69,9 +69,9 @@ QUICK_COMPILE_FLAG = "--xla_backend_optimization_level=0"
 def quick_compile(mode: str, spec: str) -> bool:
     """Turns XLA's CPU code optimisations off (``mode`` "quick", or "auto" for a config
     whose variant includes ``smoke``): a smoke run's cold start is mostly LLVM optimising
-    tiny programs (the ICL smoke: 44 s of CPU cold, 23 s quick; its tables are the same to
-    the printed digits). Must run before jax creates its backend; the compilation cache
-    keeps quick and optimized programs apart (XLA_FLAGS are part of its key)."""
+    tiny programs (quick halved the ICL smoke's cold CPU time, with tables equal to the
+    printed digits). Must run before jax creates its backend; the compilation cache keeps
+    quick and optimized programs apart (XLA_FLAGS are part of its key)."""
     quick = mode == "quick" or (mode == "auto" and "smoke" in spec.partition(":")[2].split(","))
     flags = os.environ.get("XLA_FLAGS", "")
     if quick and "xla_backend_optimization_level" not in flags:
@@ -357,8 +357,9 @@ def list_papers(extra: Sequence[str] = ()) -> int:
     if extra:
         print("jaxlab: error: jaxlab list takes no --config overrides", file=sys.stderr)
         return 2
-    print("papers (jaxlab run CONFIG[:VARIANT] --workdir DIR; times: CPU seconds on a 2-core "
-          "CPU, first run / later runs with the compilation cache):")
+    print("papers (jaxlab run CONFIG[:VARIANT] --workdir DIR; times on a 2-core CPU: CPU "
+          "seconds of a first run / of later runs, which find the compilation cache, or wall "
+          "time where it says so; docs/results/run_times.json):")
     for name in papers.names():
         try:
             path = config_lib.locate(f"configs/{name}.py")

@@ -130,3 +130,16 @@ def test_a_figure_is_written_whole_and_recorded(tmp_path):
     assert os.listdir(tmp_path) == ["figure.png"]
     assert open(tmp_path / "figure.png", "rb").read(4) == b"\x89PNG"
     assert results.written(str(tmp_path)) == ["figure.png"]
+
+
+def test_smoke_variants_compile_quick_unless_told_otherwise(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    assert not cli.quick_compile("auto", "configs/icl_occam.py:sinusoid")
+    assert "optimization_level" not in os.environ["XLA_FLAGS"]
+    assert not cli.quick_compile("optimized", "configs/icl_occam.py:smoke")
+    assert cli.quick_compile("auto", "configs/icl_occam.py:sinusoid,smoke")
+    assert os.environ["XLA_FLAGS"] == ("--xla_force_host_platform_device_count=2 "
+                                       "--xla_backend_optimization_level=0")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")  # the user's own
+    assert cli.quick_compile("quick", "icl_occam")
+    assert os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=2"
