@@ -8,16 +8,20 @@ Commands:
     jaxlab run configs/compositionality.py --workdir runs/comp            # all 8 synthetic sweeps
     jaxlab run configs/compositionality.py:vocab_size --workdir runs/comp_v   # one sweep
     jaxlab run configs/compositionality.py:emergent --workdir runs/comp_emergent
-Tokens (comma-separated): any of the sweep names ``sentence_length``, ``vocab_size``,
-``zdim``, ``disentanglement``, ``length_vocab``, ``grammar_width``, ``grammar_depth``,
-``composition`` (default: all of them), ``emergent`` (the emergent-language experiment
-instead), ``smoke`` (tiny sizes, for tests).
+Tokens (comma-separated; ``jaxlab list`` prints them with their times): any of the sweep
+names ``sentence_length``, ``vocab_size``, ``zdim``, ``disentanglement``, ``length_vocab``,
+``grammar_width``, ``grammar_depth``, ``composition`` (default: all of them), ``emergent``
+(the emergent-language experiment instead), ``smoke`` (tiny sizes, as the tests run it).
+There is no ``paper`` size: the default is the paper's synthetic experiment, on a CPU.
 
-Expected result (default, measured): every one of the 428 sweep points within 1% of the
-paper's mean C (mean error 0.03%), e.g. k=16, V=10, d=64 → 1.126 (paper 1.1266), k=64 → 2.027
-(2.022), grammar w3/d2 → 1.00642 (1.00642), tensor product 1.0381 (1.0380); 91 s wall
-cold (mostly compilation), 39 s with the compilation cache, on the shared 2-core CPU. Emergent (``:emergent``, ~3 minutes): C 1.91 ± 0.43 with resets (iterated learning) vs
-1.05 ± 0.03 without (paper 1.95 ± 0.33 vs 1.017 ± 0.008). See docs/compositionality.md.
+Expected result (default, measured; the numbers: docs/results/compositionality.json and
+compositionality_emergent.json): every one of the 428 sweep points within 1% of the
+paper's mean C (largest 0.922%, mean 0.03%), e.g. k=16, V=10, d=64 → 1.126 (paper 1.1266),
+k=64 → 2.027 (2.022), grammar w3/d2 → 1.00642 (1.00642), tensor product 1.0381 (1.0380);
+520 s wall / 95 s CPU from a cold compilation cache, 83 s / 37 s with it (2-core AMD EPYC
+at load ~10: docs/results/run_times.json). Emergent (``:emergent``, 209 s wall / 74 s CPU at load ~11): C 1.91 ± 0.43 with resets (iterated
+learning) vs 1.05 ± 0.03 without (paper 1.95 ± 0.33 vs 1.017 ± 0.008). See
+docs/compositionality.md.
 """
 from __future__ import annotations
 
@@ -28,6 +32,19 @@ from jaxlab.config import base_config, variant_tokens
 SWEEPS = ("sentence_length", "vocab_size", "zdim", "disentanglement", "length_vocab",
           "grammar_width", "grammar_depth", "composition")
 OTHER = ("emergent", "smoke")
+# What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU
+# (CPU seconds, first run / later runs with the compilation cache).
+VARIANTS = {
+    "": "all 8 closed-form synthetic sweeps, 428 points x 10 seeds "
+        "(~95 s CPU first run / ~37 s cached)",
+    "smoke": "the 8 sweeps at a few points, 2 seeds, as the tests run it "
+             "(~13 s CPU first run / ~7 s cached)",
+    "vocab_size": "one sweep (any sweep name: sentence_length, zdim, disentanglement, "
+                  "length_vocab, grammar_width, grammar_depth, composition)",
+    "emergent": "iterated-learning languages coded prequentially "
+                "(~74 s CPU first run / ~51 s cached)",
+    "emergent,smoke": "the emergent experiment at toy size (~21 s CPU first run / ~10 s cached)",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -14,7 +14,8 @@ table.txt go to WORKDIR.
         objective, on the same three tasks: claim C3 of docs/icl_occam.md (paper
         Fig. 3).
 
-Add ``,smoke`` (seconds, tests) or ``,paper`` (accelerators) to pick the members' size;
+Add ``,smoke`` (tiny members without the SGD learner, as the tests run it) or ``,paper``
+(accelerators) to pick the members' size;
 ``--config.member_overrides="('--config.train.steps=500',)"`` applies to every member.
 ``--config.members_root=runs/icl_members`` on both commands lets the architectures figure
 reuse the panels figure's explicit-learner runs instead of training them again.
@@ -30,6 +31,16 @@ FIGURES = ("panels", "architectures")
 SIZES = ("smoke", "default", "paper")
 FAMILIES = ("linear", "sinusoid", "mastermind")
 KINDS = ("explicit", "implicit", "mamba")
+# What `jaxlab list` prints: variant -> what it runs and its wall time on the 2-core CPU.
+VARIANTS = {
+    "panels": "(the default) prequential vs train-risk vs SGD on linear, sinusoid, Mastermind "
+              "(~25 min wall)",
+    "architectures": "explicit vs implicit transformer vs Mamba aggregator (~65 min loaded)",
+    "panels,smoke": "the panels figure with smoke-sized members, as the tests run it "
+                    "(~38 s CPU first run / ~14 s cached)",
+    "architectures,smoke": "the architectures figure with smoke-sized members",
+    "panels,paper": "the panels figure at the paper's sizes: for a GPU/TPU",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -39,7 +50,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c = base_config(training=False)
     c.study = "icl_figures"
     c.figure = figure
-    c.base_config = "configs/icl_occam.py"  # relative to the repository root, or absolute
+    c.base_config = "configs/icl_occam.py"  # a path, or a name found on the config search path
     c.member_overrides = ()
     # Where member runs live, each in <name>-<hash of its resolved config>; "" = WORKDIR/members.
     # Give both figures the same root to share identical members (the explicit learner's runs).
@@ -58,4 +69,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                     f"--config.model.kind={kind}", "--config.sweep.axes.objective=('prequential',)",
                     "--config.sgd.enabled=False")))
     c.members = ml_collections.ConfigDict(members)
+    if size == "smoke":  # a quick check of the pipeline: members without the SGD learner
+        c.member_overrides = ("--config.sgd.enabled=False",)
     return c

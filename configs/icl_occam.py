@@ -6,7 +6,8 @@ context size n on 1,024 held-out tasks per seed beside the exact Bayes predictor
 
 Command (default: CPU-sized, about 8 minutes on a 2-core CPU):
     jaxlab run configs/icl_occam.py --workdir runs/icl_occam
-Variants: ``:smoke`` (seconds, for tests), ``:paper`` (the paper's sizes, for accelerators),
+Variants (``jaxlab list`` prints them with their times): ``:smoke`` (tiny sizes, as the tests
+run it), ``:paper`` (the paper's sizes, for accelerators),
 ``:sinusoid`` / ``:mastermind`` (other task families; combine as ``:sinusoid,smoke``), and
 the further families of docs/task_families.md: ``:chebyshev``, ``:mlp``, ``:lowrank_mlp``,
 ``:classification``, ``:gp_rbf``, ``:gp_matern``, ``:dynamics``; ``:pool`` draws every
@@ -14,8 +15,9 @@ episode from a finite pool of ``task.pool_size`` tasks (0 = fresh tasks per epis
 The SGD learner of §3.2 (96 dataset sizes x 8 tasks x 3 seeds = 2,304 early-stopped fits,
 one program) runs after the in-context learners; ``--config.sgd.enabled=False`` skips it.
 
-Expected result (default, measured): at n = 1 prequential 0.789 vs train-risk 0.819 vs Bayes
-0.775 (paper .816 / .875 / .803); at n = 100 prequential 0.046 vs Bayes 0.042 (within 10%);
+Expected result (default, measured 2026-11-22; the numbers: docs/results/icl_occam.json): at
+n = 1 prequential 0.804 vs train-risk 0.832 vs Bayes 0.775 (paper .816 / .875 / .803); at
+n = 100 prequential 0.047 vs Bayes 0.042 (within 12%);
 SGD ~0.08 at n = 100 and a code length (n = 5..100) about 3x the prequential learner's;
 figure.png in the workdir shows the ICL curves meeting by n ~ 50, SGD far above.
 """
@@ -29,6 +31,24 @@ from jaxlab.tasks import families
 SIZES = ("smoke", "default", "paper")
 FAMILIES = families.NAMES  # linear, sinusoid, mastermind, chebyshev, mlp, lowrank_mlp, ...
 OPTIONS = ("pool",)
+# What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU
+# (smoke: CPU seconds, first run / later runs with the compilation cache; others: wall).
+VARIANTS = {
+    "": "linear regression: prequential vs train-risk ICL, 3 seeds each, Bayes, ridge, "
+        "2,304 SGD fits (~8 min wall)",
+    "smoke": "tiny sizes, as the tests run it (~22 s CPU first run / ~9 s cached)",
+    "paper": "the paper's sizes (d=256, 4 layers, 5 seeds, 1,000 points): for a GPU/TPU",
+    "sinusoid": "sinusoid regression, with SGD (~8 min wall)",
+    "mastermind": "Mastermind with its exact oracle, with SGD (~9 min wall)",
+    "chebyshev": "Chebyshev polynomials (docs/task_families.md; not timed)",
+    "mlp": "random-MLP regression (not timed)",
+    "lowrank_mlp": "low-rank MLP regression (not timed)",
+    "classification": "linear classification, Monte-Carlo oracle (not timed)",
+    "gp_rbf": "GP regression, RBF kernel, quadrature oracle (not timed)",
+    "gp_matern": "GP regression, Matern-5/2 kernel (not timed)",
+    "dynamics": "transition-matrix dynamics (not timed)",
+    "pool": "every episode from a finite pool of 64 tasks (combine: :linear,pool)",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

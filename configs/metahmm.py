@@ -8,14 +8,15 @@ posterior over the latent factors, fed to a θ-conditioned decoder) on the same 
 
 Command (default: CPU family of 1,024 HMMs, 10 states, 20 tokens, length 64):
     jaxlab run configs/metahmm.py --workdir runs/metahmm
-Variants (comma-separated): ``smoke`` (seconds, tests); ``small`` (the paper's family:
+Variants (comma-separated; ``jaxlab list`` prints them with their times): ``smoke`` (toy
+sizes, as the tests run it); ``small`` (the paper's family:
 20 states, 50 tokens, 12,288 HMMs, length 200, gpt_small, batch 256, 50k steps: for
 accelerators) or ``medium`` (73,728 HMMs); ``skewed`` (variable-length training rows,
 lengths uniform in [1, T], packed); model ladder ``gpt_smaller`` (4/128/4), ``gpt_small``
 (6/128/8: 6 heads do not divide 128, see docs), ``gpt_med`` (6/256/8),
 ``gpt_large`` (8/512/8); ``nomc`` skips the Monte-Carlo phase.
 
-Expected result (default, measured; docs/metahmm.md): A(t) falls from ln 1024 = 6.93 to
+Expected result (default, measured 2026-11-22; docs/metahmm.md, docs/results/metahmm.json): A(t) falls from ln 1024 = 6.93 to
 0.14 nats by t = 63; the 0.1 M GPT's symmetrised KL to the oracle is smallest at t = 0
 (0.0014) and grows as the posterior sharpens (0.64 at t = 63): at this scale it fails at
 low ambiguity, with no early bump (the paper's larger models show one). MC with θ from the
@@ -39,6 +40,17 @@ MODELS = {  # layers, width, heads (the reference's configs; gpt_small's 6 heads
     "gpt_large": (8, 512, 8),
 }
 CONTROLS = ("skewed", "nomc")
+# What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU.
+VARIANTS = {
+    "": "1,024-HMM CPU family, 3 GPT seeds vs the exact oracle, Monte-Carlo predictor "
+        "(~45 min wall, busy CPU)",
+    "smoke": "toy family and model, as the tests run it (~33 s CPU first run / ~10 s cached)",
+    "nomc": "the default without the Monte-Carlo phase",
+    "small": "the paper's family (12,288 HMMs, length 200, gpt_small, 50k steps): for a GPU",
+    "medium": "the paper's 73,728-HMM family: for a GPU",
+    "skewed": "variable-length training rows (lengths uniform in [1, T]), packed",
+    "gpt_smaller": "model ladder: 4 layers, width 128, 4 heads (also gpt_small, gpt_med, gpt_large)",
+}
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -6,8 +6,10 @@ each registered paper's ``bench(quick, peak_gflops)`` keys (see each paper's ben
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import platform
 
 import jax
 
@@ -15,13 +17,27 @@ from jaxlab import papers
 from jaxlab.timing import matmul_peak_gflops
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo) and core count: ratios measured on
+    different machines are told apart by it."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
 def main(workdir: str, quick: bool = False, only: str | None = None) -> dict:
     os.makedirs(workdir, exist_ok=True)
     print(f"jaxlab bench on {jax.device_count()} {jax.default_backend()} device(s)", flush=True)
     peak = matmul_peak_gflops(512 if quick else 2048)
     print(f"  matmul peak: {peak:.0f} GFLOP/s", flush=True)
-    result = {"device_count": jax.device_count(), "backend": jax.default_backend(),
-              "matmul_peak_gflops": peak}
+    result = {"date": datetime.date.today().isoformat(), "cpu": cpu_model(),
+              "device_count": jax.device_count(), "backend": jax.default_backend(),
+              "jax_version": jax.__version__, "matmul_peak_gflops": peak}
     for name in (only,) if only else papers.names():
         paper = papers.get(name)
         if hasattr(paper, "bench"):

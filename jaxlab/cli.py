@@ -1,15 +1,30 @@
-"""The ``jaxlab`` command.
+"""The jaxlab command: train and evaluate the studies of a paper, one command each.
 
-    jaxlab run CONFIG[:ARG] --workdir DIR [--config.a.b=value ...]
-    jaxlab sweep CONFIG[:ARG] --workdir ROOT --axis field=v1,v2 [...] [--launcher local|slurm]
-    jaxlab bench --workdir DIR [--quick]
+commands:
+  jaxlab list                          every paper, its config file and its variants
+  jaxlab run CONFIG[:VARIANT] --workdir DIR [--config.a.b=value ...]
+                                       train and evaluate a study; the same command resumes
+  jaxlab sweep CONFIG[:VARIANT] --workdir ROOT --axis a.b=v1,v2 [--launcher local|slurm]
+                                       one job per point of fields that change shapes
+  jaxlab bench --workdir DIR [--quick] speed ratios, written to DIR/bench.json
 
-Several processes (hosts) share one run with ``--distributed`` (jax.distributed, its
-cluster auto-detection, e.g. under ``srun``) or ``--coordinator HOST:PORT --num-processes N
---process-id I``.
+CONFIG is a config file, e.g. configs/icl_occam.py, or a paper's name (icl_occam): the
+configs/ of this checkout, the directories of $JAXLAB_CONFIGS and the configs installed
+with the package are searched. VARIANT picks a size or a sub-study, comma-separated
+tokens such as smoke (a quick run, as the tests use), paper or sinusoid,smoke.
 
-Config mistakes print one line naming the field and exit with status 2, before anything
-is written.
+--config.a.b=value (or --config.a.b value) sets any field of the config, type-checked:
+  jaxlab run configs/icl_occam.py:smoke --workdir runs/try --config.train.steps=50
+
+examples:
+  jaxlab list
+  jaxlab run configs/example_sine.py:smoke --workdir runs/sine
+  jaxlab run configs/icl_occam.py --workdir runs/icl_occam --config.sweep.n_seeds 2
+
+Several processes (hosts) share one run with --distributed (jax.distributed, its cluster
+auto-detection, e.g. under srun) or --coordinator HOST:PORT --num-processes N
+--process-id I. Config mistakes print one line naming the field and exit with status 2,
+before anything is written.
 """
 from __future__ import annotations
 
@@ -49,6 +64,22 @@ def enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+QUICK_COMPILE_FLAG = "--xla_backend_optimization_level=0"
+
+
+def quick_compile(mode: str, spec: str) -> bool:
+    """Turns XLA's CPU code optimisations off (``mode`` "quick", or "auto" for a config
+    whose variant includes ``smoke``): a smoke run's cold start is mostly LLVM optimising
+    tiny programs (quick halved the ICL smoke's cold CPU time, with tables equal to the
+    printed digits). Must run before jax creates its backend; the compilation cache keeps
+    quick and optimized programs apart (XLA_FLAGS are part of its key)."""
+    quick = mode == "quick" or (mode == "auto" and "smoke" in spec.partition(":")[2].split(","))
+    flags = os.environ.get("XLA_FLAGS", "")
+    if quick and "xla_backend_optimization_level" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {QUICK_COMPILE_FLAG}".strip()
+    return quick
+
+
 def _init_distributed(args: argparse.Namespace) -> None:
     """Joins the processes of a multi-process run (before jax touches a device). CPU
     collectives across processes go through gloo."""
@@ -85,15 +116,55 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+RUN_HELP = """Trains and evaluates the study a config describes, writes its tables, table.txt
+and figure.png to WORKDIR, prints the table and the files it wrote. Running the same
+command again resumes an interrupted run from its last checkpoint, or reloads a finished
+one.
+
+CONFIG[:VARIANT]: a config file (configs/<paper>.py) or a paper's name, with optional
+comma-separated variant tokens; `jaxlab list` prints every paper's variants and their
+expected times. A first run compiles its programs (the compilation cache, in
+$JAXLAB_CACHE_DIR or ~/.cache/jaxlab/xla, makes later runs start faster).
+
+--config.a.b=value, or --config.a.b value, overrides any field of the config (repeat
+for several); values are parsed as Python literals and type-checked against the field:
+  --config.train.steps=50
+  --config.sweep.n_seeds 2
+  --config.sweep.axes.learning_rate="(1e-3, 3e-3)"     (a swept axis: runs in one program)
+"""
+
+RUN_EXAMPLES = """examples:
+  jaxlab run configs/example_sine.py:smoke --workdir runs/sine_smoke
+  jaxlab run configs/icl_occam.py:sinusoid,smoke --workdir runs/sin --config.train.steps=40
+  jaxlab run metahmm:smoke --workdir runs/metahmm_smoke
+then, in Python or a notebook (notebooks/<paper>.ipynb, with JAXLAB_WORKDIR=runs/...):
+  from jaxlab import results; res = results.load("runs/sine_smoke"); res.tables
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="jaxlab", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="train and evaluate a study")
-    r.add_argument("config", help="config file, optionally with :ARG (e.g. configs/icl_occam.py:smoke)")
+    raw = argparse.RawDescriptionHelpFormatter
+    p = argparse.ArgumentParser(prog="jaxlab", description=__doc__.split("\n\nSeveral")[0],
+                                formatter_class=raw)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("list", aliases=["papers"], help="every paper, its config and its variants",
+                   description="Prints every registered paper, its config file and its variants "
+                               "with what each runs and its expected time (imports no jax).")
+    r = sub.add_parser("run", help="train and evaluate a study", description=RUN_HELP,
+                       epilog=RUN_EXAMPLES, formatter_class=raw,
+                       usage="jaxlab run CONFIG[:VARIANT] --workdir DIR [--config.a.b=value ...] "
+                             "[options]")
+    r.add_argument("config", metavar="CONFIG[:VARIANT]",
+                   help="config file or paper name, optionally with :VARIANT "
+                        "(e.g. configs/icl_occam.py:smoke); see `jaxlab list`")
     r.add_argument("--workdir", required=True, help="where checkpoints and results go")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     r.add_argument("--overwrite", action="store_true",
                    help="discard the run WORKDIR holds (checkpoints, tables) and start over")
+    r.add_argument("--compile", choices=("auto", "quick", "optimized"), default="auto",
+                   help="quick: XLA's code optimisations off, so a first run compiles about "
+                        "twice as fast and runs slower; auto (default): quick for :smoke "
+                        "variants, optimized otherwise")
     r.add_argument("--tensorboard", action="store_true",
                    help="TensorBoard event files in WORKDIR/tensorboard, one series per run")
     r.add_argument("--wandb", metavar="PROJECT", help="log train metrics to this W&B project")
@@ -103,8 +174,12 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
     d.add_argument("--num-processes", type=int)
     d.add_argument("--process-id", type=int)
-    s = sub.add_parser("sweep", help="one job per point of fields that change shapes")
-    s.add_argument("config", help="config file, optionally with :ARG")
+    s = sub.add_parser("sweep", help="one job per point of fields that change shapes",
+                       description="One `jaxlab run` job per point of the product of the --axis "
+                                   "values (fields that change array shapes), each in ROOT/<config "
+                                   "hash>; --config.a.b=value overrides apply to every job.")
+    s.add_argument("config", metavar="CONFIG[:VARIANT]", help="config file or paper name, "
+                                                             "optionally with :VARIANT")
     s.add_argument("--workdir", required=True, help="sweep root; job workdirs are ROOT/<config hash>")
     s.add_argument("--axis", action="append", default=[], metavar="FIELD=V1,V2",
                    help="a swept field and its values (repeat for a product); "
@@ -225,15 +300,115 @@ class RunJob:
         return submitit.helpers.DelayedSubmission(RunJob(), argv)
 
 
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the other arguments, the ``--config.a.b=value`` overrides). ``--config.a.b value``
+    (a space, as absl and argparse take it) becomes ``--config.a.b=value``; an override
+    followed by nothing or by another option is kept as it is (config.load names it)."""
+    known, overrides = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--config."):
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if "=" not in arg and nxt is not None and not (
+                    nxt.startswith("--") or (nxt.startswith("-") and not _is_number(nxt))):
+                arg, i = f"{arg}={nxt}", i + 1
+            overrides.append(arg)
+        else:
+            known.append(arg)
+        i += 1
+    return known, overrides
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _NamedFormatter(logging.Formatter):
+    """jaxlab's own messages as ``jaxlab: ...``; a library's with its logger name and level
+    (``orbax.checkpoint...: WARNING: ...``), so they are not mistaken for jaxlab's."""
+
+    def __init__(self) -> None:
+        super().__init__("%(name)s: %(levelname)s: %(message)s")
+        self.own = logging.Formatter("jaxlab: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == "jaxlab" or record.name.startswith("jaxlab."):
+            return self.own.format(record)
+        return super().format(record)
+
+
+def _log_with_names() -> None:
+    if not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(_NamedFormatter())
+        logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    for noisy in ("absl", "orbax", "jax"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+BOOKKEEPING = ("config.json", "manifest.json")
+
+
+def files_line(workdir: str) -> str:
+    """``results: DIR: wrote a, b, c (and config.json, manifest.json)``: exactly the files
+    this run wrote into the workdir; on a workdir that finished earlier, the files it holds."""
+    from jaxlab import results as results_lib
+
+    wrote = results_lib.written(workdir)
+    if wrote:
+        own = sorted(f for f in wrote if f not in BOOKKEEPING)
+        extra = [f for f in BOOKKEEPING if f in wrote]
+        tail = f" (and {', '.join(extra)})" if extra else ""
+        return f"results: {workdir}: wrote {', '.join(own)}{tail}"
+    held = sorted(f for f in os.listdir(workdir) if ".tmp-" not in f and f not in BOOKKEEPING
+                  and os.path.isfile(os.path.join(workdir, f)))
+    return f"results: {workdir} (finished earlier, nothing new written): {', '.join(held)}"
+
+
+def list_papers(extra: Sequence[str] = ()) -> int:
+    """``jaxlab list``: each registered paper, its config file and the variants the config
+    declares (its ``VARIANTS`` dict, read from the file's source: nothing is imported)."""
+    from jaxlab import config as config_lib
+    from jaxlab import papers
+
+    if extra:
+        print("jaxlab: error: jaxlab list takes no --config overrides", file=sys.stderr)
+        return 2
+    print("papers (jaxlab run CONFIG[:VARIANT] --workdir DIR; times on a 2-core CPU: CPU "
+          "seconds of a first run / of later runs, which find the compilation cache, or wall "
+          "time where it says so; docs/results/run_times.json):")
+    for name in papers.names():
+        try:
+            path = config_lib.locate(f"configs/{name}.py")
+        except config_lib.ConfigError:
+            print(f"\n{name}: no config file found (searched {', '.join(config_lib.config_dirs())})")
+            continue
+        info = papers.config_info(path)
+        print(f"\n{name}: {info['title']}")
+        print(f"  jaxlab run configs/{name}.py[:VARIANT] --workdir DIR    ({os.path.abspath(path)})")
+        width = max((len(t) for t in info["variants"]), default=0) + 1
+        for token, what in info["variants"].items():
+            label = f":{token}" if token else "(none)"
+            print(f"    {label:<{width}}  {what}")
+    print("\nA study's page: docs/<paper>.md; its notebook: notebooks/<paper>.ipynb "
+          "(JAXLAB_WORKDIR=DIR).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     use_cpu_cores_as_devices()
-    known = [a for a in argv if not a.startswith("--config.")]
-    overrides = [a for a in argv if a.startswith("--config.")]
+    known, overrides = split_overrides(argv)
     args = _parser().parse_args(known)
-    logging.basicConfig(level=logging.INFO, format="jaxlab: %(message)s")
-    for noisy in ("absl", "orbax", "jax"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command in ("list", "papers"):
+        return list_papers(overrides)
+    _log_with_names()
     from jaxlab.config import ConfigError
 
     try:
@@ -243,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             from jaxlab.processes import is_primary
 
             config = config_lib.load(args.config, overrides)
+            quick_compile(args.compile, args.config)
             enable_compilation_cache()
             _init_distributed(args)
             stop = _stop_on_signals()
@@ -259,9 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             with open(os.path.join(args.workdir, "table.txt")) as f:
                 print(f.read(), end="")
-            written = sorted(f for f in os.listdir(results.workdir)
-                             if f.endswith((".parquet", ".png")) and ".tmp-" not in f)
-            print(f"results: {results.workdir} ({', '.join(written)})")
+            print(files_line(results.workdir))
             if results.manifest.get("diverged"):
                 print(f"diverged runs (eval rows are NaN): {results.manifest['diverged']}")
         elif args.command == "sweep":

@@ -3,6 +3,14 @@
 ``load("configs/icl_occam.py:smoke", ["--config.train.steps=10"])`` imports the file, calls
 ``get_config("smoke")`` and applies each override with ml-collections' type safety: an
 unknown key or a value of the wrong type raises ``ConfigError`` naming the field.
+
+Config files are found by ``locate``: a path that exists (relative to the current
+directory, or absolute) is used as it is; otherwise ``configs/NAME.py``, ``NAME.py`` and
+``NAME`` are looked up, in order, in the directories of ``$JAXLAB_CONFIGS`` (separated by
+``os.pathsep``), in the ``configs/`` of the checkout jaxlab is imported from (a source
+tree or an editable install), and in ``<prefix>/share/jaxlab/configs``, where
+``pip install .`` (or a wheel) installs the configs. So ``jaxlab run configs/icl_occam.py``
+and ``jaxlab run icl_occam`` work from any directory.
 """
 from __future__ import annotations
 
@@ -11,6 +19,8 @@ import importlib.util
 import json
 import math
 import os
+import site
+import sys
 from typing import Any, Sequence
 
 import ml_collections
@@ -219,7 +229,7 @@ def load(spec: str, overrides: Sequence[str] = ()) -> ml_collections.ConfigDict:
     """``spec`` is ``path/to/config.py`` or ``path/to/config.py:arg``; overrides are
     ``--config.a.b=value`` strings (or ``a.b=value``)."""
     path, _, arg = spec.partition(":")
-    module = _load_module(path)
+    module = _load_module(locate(path))
     try:
         config = module.get_config(arg or None)
     except ConfigError:
@@ -276,3 +286,44 @@ def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(v, f"{prefix}{k}."))
         return out
     return {prefix[:-1]: node}
+
+
+CONFIGS_ENV = "JAXLAB_CONFIGS"
+
+
+def config_dirs() -> list[str]:
+    """The existing directories ``locate`` searches, in order: each of ``$JAXLAB_CONFIGS``,
+    the ``configs/`` beside the imported ``jaxlab`` package (a checkout), and the configs
+    installed with the package (``<prefix>/share/jaxlab/configs``, also under the user base
+    for ``pip install --user``)."""
+    dirs = [d for d in os.environ.get(CONFIGS_ENV, "").split(os.pathsep) if d]
+    spec = importlib.util.find_spec("jaxlab")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        dirs.append(os.path.join(os.path.dirname(os.path.abspath(location)), "configs"))
+    for prefix in (sys.prefix, site.getuserbase()):
+        dirs.append(os.path.join(prefix, "share", "jaxlab", "configs"))
+    seen, out = set(), []
+    for d in dirs:
+        d = os.path.abspath(d)
+        if d not in seen and os.path.isdir(d):
+            seen.add(d)
+            out.append(d)
+    return out
+
+
+def locate(path: str) -> str:
+    """The config file ``path`` names (see the module docstring); a one-line ConfigError
+    naming the searched directories when there is none."""
+    if os.path.isfile(path):
+        return path
+    dirs = [] if os.path.isabs(path) else config_dirs()
+    name = path.replace(os.sep, "/").removeprefix("./").removeprefix("configs/")
+    names = [name] if name.endswith(".py") else [f"{name}.py", name]
+    for d in dirs:
+        for n in names:
+            candidate = os.path.join(d, n)
+            if os.path.isfile(candidate):
+                return candidate
+    where = f" (nor in {', '.join(dirs)})" if dirs else ""
+    raise ConfigError(f"config file {path!r} does not exist{where}; `jaxlab list` names every "
+                      f"paper's config, ${CONFIGS_ENV} adds directories to search")

@@ -35,9 +35,28 @@ def is_writer() -> bool:
     return jax is None or jax.process_index() == 0
 
 
+# Every file this process wrote through atomic_write_bytes / write_table, by directory, in
+# order: what ``jaxlab run`` reports as written (``written``).
+_WRITTEN: dict[str, list[str]] = {}
+
+
+def _record(path: str) -> None:
+    directory, name = os.path.split(os.path.abspath(path))
+    names = _WRITTEN.setdefault(directory, [])
+    if name not in names:
+        names.append(name)
+
+
+def written(workdir: str) -> list[str]:
+    """The names of the files this process wrote into ``workdir`` (not its subdirectories),
+    in the order first written."""
+    return list(_WRITTEN.get(os.path.abspath(workdir), []))
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
     if not is_writer():
         return
+    _record(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
@@ -61,9 +80,22 @@ def atomic_write_text(path: str, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def save_figure(fig: Any, path: str, **kwargs: Any) -> None:
+    """``fig.savefig(path, **kwargs)`` through a temporary file and a rename (a reader never
+    sees half a PNG), recorded among the files written."""
+    if not is_writer():
+        return
+    _record(path)
+    root, ext = os.path.splitext(path)
+    tmp = f"{root}.tmp-{os.getpid()}{ext}"  # the extension tells matplotlib the format
+    fig.savefig(tmp, **kwargs)
+    os.replace(tmp, path)
+
+
 def write_table(workdir: str, name: str, df: pd.DataFrame) -> None:
     if not is_writer():
         return
+    _record(os.path.join(workdir, f"{name}.parquet"))
     tmp = os.path.join(workdir, f"{name}.parquet.tmp-{os.getpid()}")
     try:
         df.to_parquet(tmp, index=False)

@@ -25,10 +25,30 @@ def smoke_config(*overrides: str):
     return config_lib.load(SMOKE, list(overrides))
 
 
+_SMOKE_RUNS: dict = {}
+
+
 @pytest.fixture(scope="session")
-def smoke_results(tmp_path_factory):
-    """The smoke study, trained and evaluated once for the whole session."""
+def smoke_runs(tmp_path_factory):
+    """``smoke_runs(name, variant="smoke", *overrides)``: the finished run of
+    ``configs/<name>.py:<variant>``, run once per session and shared by every test that
+    asks for it (the paper contract's reference runs, the notebooks, the smoke results)."""
+    from jaxlab import config as config_lib
     from jaxlab import papers
 
-    workdir = str(tmp_path_factory.mktemp("smoke"))
-    return papers.run(smoke_config(), workdir, progress=False)
+    def get(name: str, variant: str = "smoke", *overrides: str):
+        key = (name, variant, overrides)
+        if key not in _SMOKE_RUNS:
+            spec = os.path.join(ROOT, "configs", f"{name}.py") + f":{variant}"
+            workdir = str(tmp_path_factory.mktemp(f"smoke-{name}-{variant.replace(',', '-')}"))
+            _SMOKE_RUNS[key] = papers.run(config_lib.load(spec, list(overrides)), workdir,
+                                          progress=False)
+        return _SMOKE_RUNS[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def smoke_results(smoke_runs):
+    """The ICL smoke study, trained and evaluated once for the whole session."""
+    return smoke_runs("icl_occam")

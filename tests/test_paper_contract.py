@@ -22,7 +22,6 @@ from jaxlab import papers
 from jaxlab.config import ConfigError
 
 pytestmark = pytest.mark.e2e
-_REFERENCE: dict = {}
 
 
 def contract_config(name: str, *extra: str):
@@ -31,12 +30,10 @@ def contract_config(name: str, *extra: str):
     return config_lib.load(spec, [*getattr(paper, "CONTRACT_OVERRIDES", ()), *extra])
 
 
-def reference(name: str, tmp_root: str):
-    """The paper's contract run, uninterrupted, once per session."""
-    if name not in _REFERENCE:
-        _REFERENCE[name] = papers.run(contract_config(name), os.path.join(tmp_root, f"ref-{name}"),
-                                      progress=False)
-    return _REFERENCE[name]
+def reference(name: str, smoke_runs):
+    """The paper's contract run, uninterrupted, once per session (shared with the other
+    tests that use the paper's smoke run, e.g. its notebook's)."""
+    return smoke_runs(name, "smoke", *getattr(papers.get(name), "CONTRACT_OVERRIDES", ()))
 
 
 def same_tables(got, want) -> None:
@@ -57,8 +54,8 @@ def test_a_bad_engine_field_is_one_line_and_writes_nothing(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", papers.names())
-def test_stopped_after_one_chunk_then_resumed_equals_uninterrupted(name, tmp_path, tmp_path_factory):
-    want = reference(name, str(tmp_path_factory.getbasetemp()))
+def test_stopped_after_one_chunk_then_resumed_equals_uninterrupted(name, tmp_path, smoke_runs):
+    want = reference(name, smoke_runs)
     workdir = str(tmp_path / "w")
     assert papers.run(contract_config(name), workdir, progress=False,
                       should_stop=lambda chunks: chunks >= 1) is None
@@ -70,18 +67,19 @@ import sys
 import jax
 from jaxlab import config as config_lib, papers
 assert jax.device_count() == 2
-config = config_lib.load(sys.argv[1], ["--config.sweep.n_seeds=3"])  # 3 runs padded to 4
-# lm: 2 chunks, then 1 chunk of the decoder phase
+config = config_lib.load(sys.argv[1], sys.argv[3:])
+# lm: 2 chunks, then 1 of the decoder's 2 chunks
 assert papers.run(config, sys.argv[2], progress=False, should_stop=lambda c: c >= 3) is None
 """
 
 
 def test_a_multi_phase_paper_stopped_on_two_devices_resumes_on_one(tmp_path):
     spec = os.path.join(ROOT, "configs", "metahmm.py") + ":smoke"
-    config = config_lib.load(spec, ["--config.sweep.n_seeds=3"])
+    overrides = ["--config.sweep.n_seeds=3", "--config.mc.decoder_steps=20"]  # 3 runs padded to 4
+    config = config_lib.load(spec, overrides)
     want = papers.run(config, str(tmp_path / "one"), progress=False)
     workdir = str(tmp_path / "two")
-    out = subprocess.run([sys.executable, "-c", STOP_IN_SECOND_PHASE, spec, workdir], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", STOP_IN_SECOND_PHASE, spec, workdir, *overrides], cwd=ROOT,
                          env=env_with_devices(2), capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["decoder", "lm"]

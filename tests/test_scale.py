@@ -43,7 +43,7 @@ def test_two_processes_joined_by_jax_distributed_equal_one_device(tmp_path):
     workdir, port = str(tmp_path / "w"), free_port()
     procs = []
     for pid in range(2):
-        argv = ["run", SMOKE, "--workdir", workdir, "--no-progress", *SHORT,
+        argv = ["run", SMOKE, "--workdir", workdir, "--no-progress", "--compile=optimized", *SHORT,
                 "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(pid)]
         procs.append(subprocess.Popen(
             [sys.executable, "-c", DISTRIBUTED, str(tmp_path / f"writes-{pid}.txt"), workdir, *argv],

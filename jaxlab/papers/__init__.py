@@ -11,6 +11,7 @@ the engine and the shared libraries never do.
 """
 from __future__ import annotations
 
+import ast
 import importlib
 from types import ModuleType
 from typing import Callable, Sequence
@@ -30,6 +31,23 @@ REGISTRY: dict[str, str] = {
 
 def names() -> tuple[str, ...]:
     return tuple(sorted(REGISTRY))
+
+
+def config_info(path: str) -> dict:
+    """What ``jaxlab list`` shows of a config file, read from its source without running
+    it (nothing is imported): ``title``, the first line of its docstring, and ``variants``,
+    its ``VARIANTS`` dict ({variant tokens: one line with what it runs and its expected
+    time}; "" is the config without a variant)."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    title = (ast.get_docstring(tree) or "").strip().split("\n")[0]
+    variants: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "VARIANTS" for t in targets):
+                variants = ast.literal_eval(node.value)
+    return {"title": title, "variants": variants}
 
 
 def get(name: str) -> ModuleType:

@@ -386,9 +386,13 @@ def report(res: pd.DataFrame) -> str:
         p = PAPER.get(kind)
         pc = f"{p['c'][0]:.3f}±{p['c'][1]:.3f}" if p else "-"
         pk = f"{p['k_data'][0]:.0f}±{p['k_data'][1]:.0f}" if p else "-"
-        lines.append(f"{kind:<14} {len(sub):>3} {sub.c.mean():7.3f}±{sub.c.std(ddof=0):.3f} {pc:>13} "
-                     f"{sub.k_data.mean():9.0f}±{sub.k_data.std(ddof=0):<5.0f} {pk:>15} "
+        one = len(sub) == 1  # a single run has no spread: print its value alone
+        c = f"{sub.c.mean():7.3f}" + ("" if one else f"±{sub.c.std(ddof=0):.3f}")
+        k = f"{sub.k_data.mean():9.0f}" + ("" if one else f"±{sub.k_data.std(ddof=0):.0f}")
+        lines.append(f"{kind:<14} {len(sub):>3} {c:>13} {pc:>13} {k:>15} {pk:>15} "
                      f"{sub.topsim.mean():7.3f} {sub.game_accuracy.mean():8.3f}")
+    lines.append("n = runs (languages x prequential seeds); ours: mean±std over them; "
+                 "paper: mean±std over 5 languages x 5 seeds")
     return "\n".join(lines)
 
 
@@ -414,5 +418,5 @@ def plot(curve: pd.DataFrame, res: pd.DataFrame, path: str) -> None:
     a2.set_xticks(range(len(kinds)), kinds, fontsize=7)
     a2.set_ylabel("C = K(Z) / K(Z|W)  (★ paper)")
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    results_lib.save_figure(fig, path, dpi=130)
     plt.close(fig)

@@ -108,17 +108,20 @@ def report(summary: pd.DataFrame) -> str:
     """Paper vs ours, mean C (and topsim) over seeds, at ``REPORT_POINTS``."""
     lines = [f"{'sweep':<16} {'point':>10} {'C ours':>9} {'C paper':>9} {'rel.err':>8} "
              f"{'topsim':>7} {'paper':>7}"]
+    shown = 0
     for sweep, pts in REPORT_POINTS.items():
         sub = summary[summary.sweep == sweep]
         for row in sub.itertuples():
             p = sweeps.point_of(sweep, row)
             if p not in pts:
                 continue
+            shown += 1
             lines.append(f"{sweep:<16} {str(p):>10} {row.c:9.5f} {row.paper_c:9.5f} "
                          f"{100 * row.c_rel_error:7.3f}% {row.topsim:7.3f} {row.paper_topsim:7.3f}")
     worst = summary.c_rel_error.max()
-    lines.append(f"max |C - paper| / paper over all {summary.paper_c.notna().sum()} points: "
-                 f"{100 * worst:.3f}%")
+    n_paper = int(summary.paper_c.notna().sum())
+    lines.append(f"max |C - paper| / paper over the {n_paper} points with a paper value "
+                 f"({shown} shown above; summary.parquet holds all {len(summary)}): {100 * worst:.3f}%")
     return "\n".join(lines)
 
 
@@ -180,15 +183,14 @@ def plot(summary: pd.DataFrame, path: str) -> None:
         ax.tick_params(labelsize=6)
     axes.flat[0].set_ylabel("compositionality C", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    results_lib.save_figure(fig, path, dpi=130)
     plt.close(fig)
 
 
 def _config(arg: str, *overrides: str):
     from jaxlab import config as config_lib
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
-                        "configs", "compositionality.py")
+    path = "configs/compositionality.py"  # found by jaxlab.config.locate, installed or not
     return config_lib.load(f"{path}:{arg}" if arg else path, list(overrides))
 
 

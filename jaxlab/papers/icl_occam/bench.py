@@ -37,8 +37,8 @@ from jaxlab.papers.icl_occam import study
 from jaxlab.tasks.mastermind import Mastermind
 from jaxlab.timing import best_time
 
-CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))), "configs", "icl_occam.py")
+# Found through jaxlab.config.locate (the checkout, $JAXLAB_CONFIGS or the installed configs).
+CONFIG = "configs/icl_occam.py"
 
 
 def _seed_setup(spec: str, n_seeds: int, *overrides: str):

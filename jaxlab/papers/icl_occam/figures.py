@@ -27,14 +27,14 @@ FIGURES = ("panels", "architectures")
 # The paper contract (tests) runs the smoke figure with shorter members.
 CONTRACT_OVERRIDES = ("--config.member_overrides=('--config.sgd.enabled=False', "
                       "'--config.train.steps=10', '--config.eval.n_tasks=16')",)
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def member_configs(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
     """Every member's resolved icl_occam config; a bad member raises naming it."""
-    path = config.base_config if os.path.isabs(config.base_config) else os.path.join(
-        ROOT, config.base_config)
-    require(os.path.exists(path), "base_config", f"no such file: {path}")
+    try:  # the current directory, $JAXLAB_CONFIGS, the checkout or the installed configs
+        path = config_lib.locate(config.base_config)
+    except ConfigError:
+        raise ConfigError(f"config.base_config: no such config file: {config.base_config}") from None
     out = {}
     for name, member in config.members.items():
         try:
@@ -69,10 +69,13 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
     for i, (name, sub) in enumerate(member_configs(config).items()):
         member_dir = os.path.join(root, member_dirname(sub))
         print(f"icl_figures: member {i + 1}/{len(config.members)} ({name}): {member_dir}", flush=True)
-        res = experiment.run(icl_paper, sub, member_dir, progress=session.progress,
-                             should_stop=session.should_stop)
+        before = session.chunks_done  # a member's chunks count on from the figure's
+        stop = None if session.should_stop is None else (
+            lambda chunks: session.should_stop(before + chunks))
+        res = experiment.run(icl_paper, sub, member_dir, progress=session.progress, should_stop=stop)
         if res is None:
             raise runner.Stopped()
+        session.unit_done()  # a finished member is kept: a stop here loses nothing
         tag = dict(member=name, family=sub.task.family, model=sub.model.kind)
         evals.append(res.eval.assign(**tag))
         summaries.append(res.summary.assign(**tag))
@@ -115,7 +118,7 @@ def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) ->
             else "ICL architectures (prequential objective)")
     fig.suptitle(f"In-context learning and Occam's razor: {what}")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    results_lib.save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

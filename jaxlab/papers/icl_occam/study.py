@@ -455,5 +455,5 @@ def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) ->
                  (" vs SGD" if "sgd" in set(eval_df.learner) else ""))
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    results_lib.save_figure(fig, path, dpi=120)
     plt.close(fig)

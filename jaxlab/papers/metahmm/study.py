@@ -27,6 +27,7 @@ import numpy as np
 import optax
 import pandas as pd
 
+from jaxlab import results as results_lib
 from jaxlab.config import require
 from jaxlab.models.gpt import GPT, shift_inputs
 from jaxlab.tasks import hmm_oracle, metahmm
@@ -258,12 +259,12 @@ def report(summary: pd.DataFrame, ambiguity: pd.DataFrame, config, mc: pd.DataFr
     lines = [f"symmetrised KL to the Bayes oracle (uniform prior over {prior}) at position t on "
              f"{config.eval.n_seqs} sequences of {config.eval.split} HMMs; code length = "
              f"sum over t of NLL (nats/sequence); mean ± std over seeds"]
-    header = f"{'learner':<12}" + "".join(f"{c:>16}" for c in cols)
+    widths = [max(16, len(c) + 2) for c in cols]  # a column never runs into its neighbour
+    header = f"{'learner':<12}" + "".join(f"{c:>{w}}" for c, w in zip(cols, widths))
     lines += [header, "-" * len(header)]
     for learner, g in summary.groupby("learner", sort=False):
         ok = g[g.finite.astype(bool)] if "finite" in g else g
-        cells = "".join(f"{ok[c].mean():>10.4f}±{ok[c].std(ddof=0):<5.3f}" if ok[c].notna().any()
-                        else f"{'–':>16}" for c in cols)
+        cells = "".join(_mean_std(ok[c], w) for c, w in zip(cols, widths))
         excluded = len(g) - len(ok)
         flag = (f"  [{excluded} of {len(g)} runs non-finite (diverged): left out of the mean]"
                 if excluded else "")
@@ -285,6 +286,16 @@ def report(summary: pd.DataFrame, ambiguity: pd.DataFrame, config, mc: pd.DataFr
         amb = mc.groupby("position")["ambiguity"].mean()
         lines.append(f"{'A(t) oracle':<26}" + "".join(f"{amb[p]:>9.3f}" for p in piv.columns))
     return "\n".join(lines)
+
+
+def _mean_std(values: pd.Series, width: int) -> str:
+    """``mean ±std`` over seeds, right-aligned in ``width``; the mean alone for one value,
+    a dash for none."""
+    v = values.dropna()
+    if v.empty:
+        return f"{'–':>{width}}"
+    text = f"{v.mean():.4f}" + (f" ±{v.std(ddof=0):.3f}" if len(v) > 1 else "      ")
+    return f"{text:>{width}}"
 
 
 def plot(positions: pd.DataFrame, ambiguity: pd.DataFrame, mc: pd.DataFrame | None,
@@ -344,7 +355,7 @@ def plot(positions: pd.DataFrame, ambiguity: pd.DataFrame, mc: pd.DataFrame | No
         ax.set_title("Monte-Carlo predictor vs GPT")
         ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    results_lib.save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

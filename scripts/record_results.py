@@ -1,0 +1,122 @@
+"""Writes a finished run's headline numbers to docs/results/<name>.json, the one place the
+README, the docs and the config docstrings take them from (tests/test_numbers.py fails
+when one of them disagrees with this file).
+
+    python scripts/record_results.py WORKDIR [--name NAME] [--out docs/results]
+
+NAME defaults to the study (``compositionality_emergent`` for the emergent experiment).
+The file holds the command, the date, the CPU model, jax's version, the run's wall and CPU
+time (from its manifest) and the paper's numbers (seed means and stds as the printed
+table shows them). Run it after each reproduction run (scripts/reproduce_icl_occam.sh does).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from jaxlab import results  # noqa: E402
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"unknown, {os.cpu_count()} cores"
+
+
+def mean_std(values) -> list[float]:
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    return [round(float(v.mean()), 4), round(float(v.std()), 4)] if len(v) else [None, None]
+
+
+def icl_occam(res) -> dict:
+    s = res.summary
+    out = {"gen_error": {}, "code_length": {}, "code_length_5": {}}
+    for learner, g in s.groupby("learner"):
+        out["gen_error"][learner] = {str(n): mean_std(g[f"n={n}"]) for n in res.config.eval.report_n
+                                     if g[f"n={n}"].notna().all()}
+        for col in ("code_length", "code_length_5"):
+            if col in g and g[col].notna().all():
+                out[col][learner] = mean_std(g[col])
+    return out
+
+
+def compositionality(res) -> dict:
+    if res.config.experiment == "emergent":
+        r = res.tables["results"]
+        return {"c": {k: mean_std(g.c) for k, g in r.groupby("kind")},
+                "k_data": {k: mean_std(g.k_data) for k, g in r.groupby("kind")}}
+    s = res.tables["summary"]
+    err = s.c_rel_error.dropna()
+    return {"points": int(len(s)), "points_with_paper": int(s.paper_c.notna().sum()),
+            "max_rel_error_pct": round(100 * float(err.max()), 3),
+            "mean_rel_error_pct": round(100 * float(err.mean()), 3)}
+
+
+def metahmm(res) -> dict:
+    pos = res.tables["positions"]
+    amb = pos[(pos.learner == "oracle") & (pos.metric == "ambiguity")].groupby("position").value.mean()
+    kl = pos[(pos.learner == "gpt") & (pos.metric == "kl")].groupby("position").value.mean()
+    last = int(amb.index.max())
+    return {"last_position": last, "ambiguity": {"0": round(float(amb[0]), 4), str(last): round(float(amb[last]), 4)},
+            "gpt_kl": {"0": round(float(kl[0]), 4), str(last): round(float(kl[last]), 4)}}
+
+
+def example_sine(res) -> dict:
+    mean = res.eval.groupby(["learning_rate", "metric"]).value.mean().unstack()
+    return {"mse": [{"learning_rate": float(lr), **{m: round(float(v), 4) for m, v in row.items()}}
+                    for lr, row in mean.iterrows()]}
+
+
+EXTRACT = {"icl_occam": icl_occam, "compositionality": compositionality, "metahmm": metahmm,
+           "example_sine": example_sine}
+
+
+def record(workdir: str) -> dict:
+    res = results.load(workdir)
+    study = res.config.study
+    if study not in EXTRACT:
+        raise SystemExit(f"no extractor for study {study!r} (one of {', '.join(EXTRACT)})")
+    m = res.manifest
+    return {"study": study, "workdir": workdir,
+            "measured": {"date": datetime.date.fromtimestamp(os.path.getmtime(
+                             os.path.join(workdir, "manifest.json"))).isoformat(),
+                         "cpu": cpu_model(), "jax": m.get("jax_version"),
+                         "wall_s": round(m["wall_s"]) if "wall_s" in m else None,
+                         "devices": m.get("devices")},
+            **EXTRACT[study](res)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("workdir")
+    p.add_argument("--name", help="file name (default: the study)")
+    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "docs", "results"))
+    args = p.parse_args()
+    data = record(args.workdir)
+    name = args.name or data["study"] + (
+        "_emergent" if data["study"] == "compositionality" and "c" in data else "")
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, f"{name}.json")
+    previous = json.load(open(path)) if os.path.exists(path) else {}
+    data = {**previous, **data}  # keeps hand-kept fields (command, notes) of an earlier file
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Numbers that stay true: every headline number the README, the docs and the config
+docstrings state is checked against its one source, ``docs/results/<name>.json``
+(written by ``scripts/record_results.py`` from a reproduction run, or, for the times of
+first and cached runs, ``run_times.json`` by ``scripts/smoke_times.py``, each with the date and the CPU it was
+measured on). A number changed in one place only, or a re-measured source whose numbers
+were not carried into the text, fails here; so does a sentence reworded so that its
+claim is no longer found (update the pattern with it).
+
+A number in the text agrees with the source when it equals the source rounded to the
+digits the text shows ("0.64" for 0.637, "~8 min" for 480 s)."""
+import glob
+import json
+import os
+import re
+
+import pytest
+
+from conftest import ROOT
+
+SOURCES = {os.path.basename(p)[:-5]: json.load(open(p))
+           for p in glob.glob(os.path.join(ROOT, "docs", "results", "*.json"))}
+NUM = r"(-?\d*\.?\d+)"
+
+
+def value(path) -> float:
+    """``"name.key.key..."`` into SOURCES (list indices as integers; ``"|"`` separates the keys
+    instead when a key holds a dot); ``(path, d)`` divides by d (seconds to minutes)."""
+    path, divisor = path if isinstance(path, tuple) else (path, 1.0)
+    node = SOURCES
+    for key in path.split("|" if "|" in path else "."):
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    return float(node) / divisor
+
+
+def agrees(text: str, source: float) -> bool:
+    digits = len(text.split(".")[1]) if "." in text else 0
+    return round(float(text), digits) == round(source + 1e-12, digits)
+
+
+def read(rel: str) -> str:
+    return open(os.path.join(ROOT, rel)).read()
+
+
+E = "run_times|runs|configs/compositionality.py:emergent"
+# (file, pattern with one group per number, the source of each number)
+CLAIMS = [
+    # In-context learning and Occam's razor (docs/results/icl_occam.json)
+    ("README.md", rf"main study, ~{NUM} min on a 2-core CPU", [("icl_occam.measured.wall_s", 60)]),
+    ("configs/icl_occam.py", rf"about {NUM} minutes on a 2-core CPU", [("icl_occam.measured.wall_s", 60)]),
+    ("configs/icl_occam.py", rf"2,304 SGD fits \(~{NUM} min wall\)", [("icl_occam.measured.wall_s", 60)]),
+    ("docs/icl_occam.md", rf"CPU default, ~{NUM} min on 2 cores", [("icl_occam.measured.wall_s", 60)]),
+    ("docs/icl_occam.md", rf"wall time {NUM} min including", [("icl_occam.measured.wall_s", 60)]),
+    ("configs/icl_occam.py", rf"at\s+n = 1 prequential {NUM} vs train-risk {NUM} vs Bayes {NUM}",
+     ["icl_occam.gen_error.prequential.1.0", "icl_occam.gen_error.train.1.0",
+      "icl_occam.gen_error.bayes.1.0"]),
+    ("configs/icl_occam.py", rf"at\s+n = 100 prequential {NUM} vs Bayes {NUM}",
+     ["icl_occam.gen_error.prequential.100.0", "icl_occam.gen_error.bayes.100.0"]),
+    ("docs/icl_occam.md", rf"Prequential ≤ train-risk at n = 1\*\*: {NUM} vs {NUM}",
+     ["icl_occam.gen_error.prequential.1.0", "icl_occam.gen_error.train.1.0"]),
+    # Compositionality (docs/results/compositionality*.json)
+    ("configs/compositionality.py", rf"every one of the {NUM} sweep points within 1% of the\s+paper's "
+                                    rf"mean C \(largest {NUM}%, mean {NUM}%\)",
+     ["compositionality.points", "compositionality.max_rel_error_pct",
+      "compositionality.mean_rel_error_pct"]),
+    ("docs/compositionality.md", rf"Every one of the\s+{NUM} sweep points is within 1% of the paper's "
+                                 rf"mean C\*\* \(largest {NUM}% at d = 16, mean\s+{NUM}%\)",
+     ["compositionality.points", "compositionality.max_rel_error_pct",
+      "compositionality.mean_rel_error_pct"]),
+    ("docs/compositionality.md", rf"all: 428 points, max {NUM}%", ["compositionality.max_rel_error_pct"]),
+    ("configs/compositionality.py", rf"{NUM} s wall\s+/ {NUM} s CPU from a cold compilation cache, "
+                                    rf"{NUM} s / {NUM} s with it",
+     ["run_times|runs|configs/compositionality.py|cold|wall_s", "run_times|runs|configs/compositionality.py|cold|cpu_s",
+      "run_times|runs|configs/compositionality.py|warm|wall_s", "run_times|runs|configs/compositionality.py|warm|cpu_s"]),
+    ("docs/compositionality.md", rf"\*\*{NUM} s wall / {NUM} s of CPU from a cold compilation cache\*\*",
+     ["run_times|runs|configs/compositionality.py|cold|wall_s", "run_times|runs|configs/compositionality.py|cold|cpu_s"]),
+    ("docs/compositionality.md", rf"\*\*{NUM} s wall / {NUM} s CPU on a re-run\*\*",
+     ["run_times|runs|configs/compositionality.py|warm|wall_s", "run_times|runs|configs/compositionality.py|warm|cpu_s"]),
+    ("configs/compositionality.py", rf"C {NUM} ± {NUM} with resets \(iterated\s+learning\) vs {NUM} ± {NUM} without",
+     ["compositionality_emergent.c.resets.0", "compositionality_emergent.c.resets.1",
+      "compositionality_emergent.c.no_resets.0", "compositionality_emergent.c.no_resets.1"]),
+    ("docs/compositionality.md", rf"\| iterated learning \(resets\) \| 25 / 6 \| 1.95 ± 0.33 \| \*\*{NUM} ± {NUM}\*\*",
+     ["compositionality_emergent.c.resets.0", "compositionality_emergent.c.resets.1"]),
+    ("docs/compositionality.md", rf"\| no resets \| 25 / 6 \| 1.017 ± 0.008 \| \*\*{NUM} ± {NUM}\*\*",
+     ["compositionality_emergent.c.no_resets.0", "compositionality_emergent.c.no_resets.1"]),
+    ("configs/compositionality.py", rf"Emergent \(``:emergent``, {NUM} s wall / {NUM} s CPU at load",
+     [f"{E}|cold|wall_s", f"{E}|cold|cpu_s"]),
+    ("docs/compositionality.md", rf"The emergent-language experiment takes {NUM} s wall / {NUM} s CPU "
+                                 rf"cold and {NUM} s / {NUM} s\s+cached",
+     [f"{E}|cold|wall_s", f"{E}|cold|cpu_s", f"{E}|warm|wall_s", f"{E}|warm|cpu_s"]),
+    # MetaHMM (docs/results/metahmm.json)
+    ("configs/metahmm.py", rf"A\(t\) falls from ln 1024 = {NUM} to\s+{NUM} nats by t = 63",
+     ["metahmm.ambiguity.0", "metahmm.ambiguity.63"]),
+    ("configs/metahmm.py", rf"smallest at t = 0\s+\({NUM}\) and grows as the posterior sharpens \({NUM} at t = 63\)",
+     ["metahmm.gpt_kl.0", "metahmm.gpt_kl.63"]),
+    ("configs/metahmm.py", rf"About {NUM} min on a busy 2-core CPU", [("metahmm.measured.wall_s", 60)]),
+    ("docs/metahmm.md", rf"about {NUM} min on a busy 2-core CPU", [("metahmm.measured.wall_s", 60)]),
+    ("configs/metahmm.py", rf'Monte-Carlo predictor "\s+"\(~{NUM} min wall, busy CPU\)', [("metahmm.measured.wall_s", 60)]),
+    ("docs/metahmm.md", rf"\| oracle A\(t\) \(nats\) \| {NUM} \|.*\| {NUM} \|\n",
+     ["metahmm.ambiguity.0", "metahmm.ambiguity.63"]),
+    ("docs/metahmm.md", rf"\| GPT symmetrised KL \| {NUM} \|.*\| {NUM} \|\n",
+     ["metahmm.gpt_kl.0", "metahmm.gpt_kl.63"]),
+    # The worked example (docs/results/example_sine.json)
+    ("docs/new_paper.md", rf"\n0\.003\s+{NUM}\s+{NUM}\n",
+     ["example_sine.mse.0.bayes_mse", "example_sine.mse.0.test_mse"]),
+    ("docs/new_paper.md", rf"\n0\.010\s+{NUM}\s+{NUM}\n",
+     ["example_sine.mse.1.bayes_mse", "example_sine.mse.1.test_mse"]),
+]
+
+
+def check(rel: str, pattern: str, paths: list[str]) -> None:
+    match = re.search(pattern, read(rel))
+    assert match, f"{rel}: the claim {pattern!r} is gone (reworded? update tests/test_numbers.py)"
+    for text, path in zip(match.groups(), paths):
+        assert agrees(text, value(path)), f"{rel}: {text} disagrees with {path} = {value(path)}"
+
+
+@pytest.mark.parametrize("rel,pattern,paths", CLAIMS, ids=[f"{c[0]}:{c[2][0]}" for c in CLAIMS])
+def test_a_stated_number_agrees_with_its_source(rel, pattern, paths):
+    check(rel, pattern, paths)
+
+
+def test_every_source_says_when_and_on_what_it_was_measured():
+    assert SOURCES
+    for name, src in SOURCES.items():
+        assert src["measured"]["date"] and src["measured"]["cpu"], name
+
+
+def cells(row: str) -> list[str]:
+    """'0.804 ±0.039    0.606 ±0.058  –' -> ['0.804 ±0.039', '0.606 ±0.058', '–']."""
+    return re.findall(r"-?\d*\.\d+ ±\s*\d*\.\d+|–", row)
+
+
+def test_the_readme_table_is_the_icl_source():
+    text = read("README.md")
+    block = text[text.index("learner                    n=1"):]
+    block = block[:block.index("```")]
+    src = SOURCES["icl_occam"]
+    for learner, curve in src["gen_error"].items():
+        row = re.search(rf"^{learner}\s+(.*)$", block, re.M)
+        assert row, f"README: no {learner} row"
+        got = cells(row.group(1))
+        want = [curve.get(str(n)) for n in (1, 2, 5, 10, 20, 100)] + [
+            src["code_length"].get(learner), src["code_length_5"].get(learner)]
+        assert len(got) == len(want), (learner, got)
+        for text, ms in zip(got, want):
+            if ms is None:
+                assert text == "–", (learner, text)
+                continue
+            mean, std = (t.strip() for t in text.split("±"))
+            assert agrees(mean, ms[0]) and agrees(std, ms[1]), f"README {learner}: {text} vs {ms}"
+
+
+def test_the_docs_reproduction_table_is_the_icl_source():
+    src = SOURCES["icl_occam"]["gen_error"]
+    text = read("docs/icl_occam.md")
+    for n in (1, 2, 5, 10, 20, 100):
+        row = re.search(rf"^\| {n} \|(.*)\|$", text, re.M)
+        assert row, f"docs/icl_occam.md: no row for n = {n}"
+        cols = [c.strip() for c in row.group(1).split("|")]
+        for learner, ours in zip(("bayes", "prequential", "train", "sgd"), cols[1::2]):
+            ms = src[learner].get(str(n))
+            if ms is None:
+                assert ours == "–", (n, learner, ours)
+                continue
+            mean, std = (t.strip() for t in ours.split("±"))
+            assert agrees(mean, ms[0]) and agrees(std, ms[1]), f"n={n} {learner}: {ours} vs {ms}"
+
+
+RUN_TIMES = re.compile(r"~(\d+) s CPU first run / ~(\d+) s cached")
+
+
+def test_variant_times_and_the_readme_run_times_table_are_the_measured_ones():
+    """``jaxlab list``'s "~N s CPU first run / ~M s cached" and the README's table of first
+    and cached runs are docs/results/run_times.json (scripts/smoke_times.py)."""
+    from jaxlab import papers
+
+    runs = SOURCES["run_times"]["runs"]
+    stated = 0
+    for name in papers.names():
+        variants = papers.config_info(os.path.join(ROOT, "configs", f"{name}.py"))["variants"]
+        for token, what in variants.items():
+            m = RUN_TIMES.search(what)
+            if not m:
+                continue
+            spec = f"configs/{name}.py" + (f":{token}" if token else "")
+            assert spec in runs, f"{spec}: states a time that run_times.json does not hold"
+            assert agrees(m.group(1), runs[spec]["cold"]["cpu_s"]), (spec, m.group(0), runs[spec])
+            assert agrees(m.group(2), runs[spec]["warm"]["cpu_s"]), (spec, m.group(0), runs[spec])
+            stated += 1
+    assert stated >= 6
+    readme = read("README.md")
+    for spec, row in runs.items():
+        m = re.search(rf"^\| `{re.escape(spec)}` \| {NUM} / {NUM} \| {NUM} / {NUM} \|", readme, re.M)
+        assert m, f"README: no run-time row for {spec}"
+        want = (row["cold"]["cpu_s"], row["warm"]["cpu_s"], row["cold"]["wall_s"], row["warm"]["wall_s"])
+        for text, v in zip(m.groups(), want):
+            assert agrees(text, v), f"README {spec}: {text} vs {v}"
