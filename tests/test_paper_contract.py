@@ -36,11 +36,11 @@ def reference(name: str, smoke_runs):
     return smoke_runs(name, "smoke", *getattr(papers.get(name), "CONTRACT_OVERRIDES", ()))
 
 
-def same_tables(got, want) -> None:
+def same_tables(got, want, rtol: float = 1e-6, atol: float = 1e-9) -> None:
     assert set(got.tables) == set(want.tables)
     for table in want.tables:
         pd.testing.assert_frame_equal(got.tables[table], want.tables[table], check_exact=False,
-                                      rtol=1e-6, atol=1e-9, obj=table)
+                                      rtol=rtol, atol=atol, obj=table)
 
 
 @pytest.mark.parametrize("name", papers.names())
@@ -85,4 +85,6 @@ def test_a_multi_phase_paper_stopped_on_two_devices_resumes_on_one(tmp_path):
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["decoder", "lm"]
     got = papers.run(config, workdir, progress=False)  # this process: 1 device
     assert got.manifest["devices"] == 1
-    same_tables(got, want)
+    # Another device count is another XLA program: float sums round differently (KL
+    # values of ~0.02 agree to ~1e-5 relative); a wrong restore differs by far more.
+    same_tables(got, want, rtol=1e-4, atol=1e-6)
