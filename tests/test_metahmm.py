@@ -287,3 +287,27 @@ def test_bench_hook_reports_the_oracle_keys():
     frac = out["metahmm_oracle_flops_fraction"]
     assert 0 < frac <= 1, (frac, out)
     assert frac == pytest.approx(out["metahmm_oracle_gflop_per_seq"] / fast / peak, rel=1e-9)
+
+
+def test_the_table_has_one_row_per_swept_value_with_that_value_s_seed_mean():
+    """Two learning rates x two seeds: each learning rate's row averages its own two runs
+    (values set by hand), never the four together."""
+    import pandas as pd
+
+    from jaxlab.papers.metahmm import study
+
+    config = _metahmm_config("--config.sweep.axes.learning_rate=(0.001, 0.003)")
+    runs = [(0.001, 0), (0.001, 1), (0.003, 0), (0.003, 1)]
+    rows = [dict(run=r, seed=s, learner="gpt", position=p, metric=m, value=0.1 * (r + 1))
+            for r, (_, s) in enumerate(runs) for p in range(16) for m in ("kl", "nll")]
+    rows += [dict(run=-1, seed=s, learner="oracle", position=p, metric="nll", value=0.05)
+             for s in (0, 1) for p in range(16)]
+    run_rows = [dict(run=r, seed=s, learning_rate=lr) for r, (lr, s) in enumerate(runs)]
+    summary = study.summarize(pd.DataFrame(rows), config, run_rows)
+    assert summary[summary.learner == "gpt"].learning_rate.tolist() == [lr for lr, _ in runs]
+    empty = pd.DataFrame(columns=["learner", "bin_lo", "bin_hi", "kl", "n_tokens"])
+    table = study.report(summary, empty, config, None).splitlines()
+    low = next(line for line in table if line.startswith("gpt learning_rate=0.001"))
+    high = next(line for line in table if line.startswith("gpt learning_rate=0.003"))
+    assert low.split()[2] == "0.1500" and high.split()[2] == "0.3500"  # kl@0 seed means
+    assert "2.4000" in low and "5.6000" in high  # code length: 16 positions x the run's value

@@ -75,7 +75,7 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
         ambiguity = pd.concat([ambiguity, mc_amb], ignore_index=True)
         mc_s = time.perf_counter() - t_mc
 
-    summary = study.summarize(positions, config)
+    summary = study.summarize(positions, config, run_rows)
     for name, df in (("positions", positions), ("ambiguity", ambiguity), ("summary", summary)):
         results_lib.write_table(workdir, name, df)
     if mc is not None:

@@ -227,14 +227,19 @@ def ambiguity_rows(run: int, seed: int, learner: str, kl: np.ndarray, amb: np.nd
     return pd.DataFrame(rows)
 
 
-def summarize(positions: pd.DataFrame, config: ml_collections.ConfigDict) -> pd.DataFrame:
+def summarize(positions: pd.DataFrame, config: ml_collections.ConfigDict,
+              run_rows: list[dict] = ()) -> pd.DataFrame:
     """Per (learner, seed, run): KL at report positions, the KL bump's peak and its
     position, code length (sum over positions of the mean NLL) and its excess over the
-    oracle's (the Bayes-optimal prequential code length)."""
+    oracle's (the Bayes-optimal prequential code length); the swept fields' values of each
+    trained run (``run_rows``; None for the oracle rows)."""
+    swept = list(config.sweep.axes)
+    values = {row["run"]: {k: row[k] for k in swept} for row in run_rows}
     rows = []
     oracle_cl = {}
     for (learner, seed, run), g in positions.groupby(["learner", "seed", "run"], sort=False):
-        row = {"learner": learner, "seed": seed, "run": run}
+        row = {"learner": learner, "seed": seed, "run": run,
+               **values.get(run, {k: None for k in swept})}
         kl = g[g.metric == "kl"].set_index("position")["value"]
         nll = g[g.metric == "nll"].set_index("position")["value"]
         for p in config.eval.report_positions:
@@ -260,15 +265,20 @@ def report(summary: pd.DataFrame, ambiguity: pd.DataFrame, config, mc: pd.DataFr
              f"{config.eval.n_seqs} sequences of {config.eval.split} HMMs; code length = "
              f"sum over t of NLL (nats/sequence); mean ± std over seeds"]
     widths = [max(16, len(c) + 2) for c in cols]  # a column never runs into its neighbour
-    header = f"{'learner':<12}" + "".join(f"{c:>{w}}" for c, w in zip(cols, widths))
-    lines += [header, "-" * len(header)]
-    for learner, g in summary.groupby("learner", sort=False):
+    swept = [k for k in config.sweep.axes if k in summary.columns]
+    body = []  # one row per learner and value of every swept field
+    for key, g in summary.groupby(["learner", *swept], sort=False, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        label = " ".join([key[0], *(f"{k}={v}" for k, v in zip(swept, key[1:]) if pd.notna(v))])
         ok = g[g.finite.astype(bool)] if "finite" in g else g
         cells = "".join(_mean_std(ok[c], w) for c, w in zip(cols, widths))
         excluded = len(g) - len(ok)
         flag = (f"  [{excluded} of {len(g)} runs non-finite (diverged): left out of the mean]"
                 if excluded else "")
-        lines.append(f"{learner:<12}{cells}{flag}")
+        body.append((label, cells + flag))
+    width = max([12] + [len(label) + 2 for label, _ in body])
+    header = f"{'learner':<{width}}" + "".join(f"{c:>{w}}" for c, w in zip(cols, widths))
+    lines += [header, "-" * len(header)] + [f"{label:<{width}}{row}" for label, row in body]
     a = ambiguity[ambiguity.learner == "gpt"].groupby(["bin_lo", "bin_hi"]).agg(
         kl=("kl", "mean"), n_tokens=("n_tokens", "mean")).reset_index()
     lines += ["", "GPT's KL binned by the oracle's ambiguity A(t) (nats)",
