@@ -25,15 +25,23 @@ def rbf(a: np.ndarray, b: np.ndarray, sigma: float) -> np.ndarray:
     return np.exp(-np.maximum(d2, 0) / (2 * sigma ** 2))
 
 
-def posterior(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, sigma: float,
+def posterior(k_train: np.ndarray, k_cross: np.ndarray, k_test: np.ndarray, y_train: np.ndarray,
               jitter: float) -> tuple[np.ndarray, np.ndarray]:
-    """Noise-free GP posterior on x_test: mean (m, k), covariance (m, m), float64."""
-    chol = linalg.cho_factor(rbf(x_train, x_train, sigma) + jitter * np.eye(len(x_train)),
+    """Noise-free GP posterior on the test inputs from the Gram matrices K_xx (n, n),
+    K_*x (m, n), K_** (m, m) and targets (n, k): mean (m, k), covariance (m, m), float64."""
+    chol = linalg.cho_factor(np.asarray(k_train, np.float64) + jitter * np.eye(len(k_train)),
                              lower=True)
-    cross = rbf(x_test, x_train, sigma)  # (m, n)
-    mean = cross @ linalg.cho_solve(chol, np.asarray(y_train, np.float64))
-    cov = rbf(x_test, x_test, sigma) - cross @ linalg.cho_solve(chol, cross.T)
+    k_cross = np.asarray(k_cross, np.float64)
+    mean = k_cross @ linalg.cho_solve(chol, np.asarray(y_train, np.float64))
+    cov = np.asarray(k_test, np.float64) - k_cross @ linalg.cho_solve(chol, k_cross.T)
     return mean, (cov + cov.T) / 2
+
+
+def rbf_posterior(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, sigma: float,
+                  jitter: float) -> tuple[np.ndarray, np.ndarray]:
+    """``posterior`` of the RBF kernel of bandwidth ``sigma``."""
+    return posterior(rbf(x_train, x_train, sigma), rbf(x_test, x_train, sigma),
+                     rbf(x_test, x_test, sigma), y_train, jitter)
 
 
 def sample_root(cov: np.ndarray, jitter: float) -> np.ndarray:

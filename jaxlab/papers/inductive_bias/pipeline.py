@@ -49,28 +49,31 @@ def estimates_table(config: ml_collections.ConfigDict, comparisons: dict, fits: 
                              "ib_low": f["ib_low"][i], "ib_high": f["ib_high"][i],
                              "far_tail": bool(f["far_tail"][i]), "df": f["df"], "nc": f["nc"],
                              "scale": f["scale"], "ks": f["ks"], "n_hypotheses": f["n_hypotheses"],
+                             "mean_error": f["mean_error"],
                              "base_error": f["base_error"]})
     return pd.DataFrame(rows)
 
 
 def summary(config: ml_collections.ConfigDict, estimates: pd.DataFrame) -> str:
-    """What the command prints: per comparison, IB at the headline eps with its interval."""
-    frac = config.estimate.headline
-    head = estimates[estimates.eps_frac == frac]
-    lines = [f"inductive bias IB(eps) = -log2 P[test MSE <= eps] in bits (ours), eps = {frac:g} x "
-             f"the mean predictor's test MSE; [{config.estimate.level:.0%} bootstrap interval over "
-             f"hypotheses]; ks = fit's Kolmogorov-Smirnov distance; * = far-tail approximation"]
+    """What the command prints: per comparison and cell, IB at every eps with its interval."""
+    fracs = list(config.estimate.eps_fracs)
+    lines = ["inductive bias IB(eps) = -log2 P[test MSE <= eps] in bits (ours) [" +
+             f"{config.estimate.level:.0%} bootstrap interval over hypotheses]; eps = frac x the "
+             "mean predictor's test MSE; * = far-tail approximation; ks = the fit's "
+             "Kolmogorov-Smirnov distance; err = mean test MSE of the hypotheses"]
+    head = "  ".join(f"{'eps=' + format(f, 'g') + 'x':>24}" for f in fracs)
     for name in config.comparisons:
-        part = head[head.comparison == name]
-        lines.append(f"\n{name}:")
-        lines.append(f"  {'cell':<24} {'n':>6} {'eps':>8} {'IB bits':>10} {'interval':>21} {'ks':>6}")
-        for r in part.itertuples():
-            star = "*" if r.far_tail else " "
-            lines.append(f"  {r.cell:<24} {r.n_hypotheses:>6d} {r.eps:>8.4f} {r.ib_bits:>9.1f}{star} "
-                         f"[{r.ib_low:>8.1f}, {r.ib_high:>8.1f}] {r.ks:>6.3f}")
-        if name == "classes" and len(part) == 2:
-            k, m = part.iloc[0], part.iloc[1]
-            lines.append(f"  IB encoded by the MLP class relative to the kernel class: "
-                         f"{k.ib_bits - m.ib_bits:.1f} bits [{k.ib_low - m.ib_high:.1f}, "
-                         f"{k.ib_high - m.ib_low:.1f}]")
+        part = estimates[estimates.comparison == name]
+        lines += [f"\n{name}:", f"  {'cell':<22} {'n':>5} {'err':>7} {'ks':>6}  {head}"]
+        for cell, g in part.groupby("cell", sort=False):
+            g = g.set_index("eps_frac").loc[fracs]
+            r = g.iloc[0]
+            cols = "  ".join(f"{b:>8.1f}{'*' if t else ' '}[{lo:>6.1f},{hi:>6.1f}]"
+                             for b, lo, hi, t in zip(g.ib_bits, g.ib_low, g.ib_high, g.far_tail))
+            lines.append(f"  {cell:<22} {r.n_hypotheses:>5d} {r.mean_error:>7.4f} {r.ks:>6.3f}  {cols}")
+        if name == "classes" and part.cell.nunique() == 2:
+            k, m = (part[part.model == c].set_index("eps_frac").loc[fracs] for c in ("kernel", "mlp"))
+            cols = "  ".join(f"{a - b:>9.1f}[{lo_k - hi_m:>6.1f},{hi_k - lo_m:>6.1f}]" for a, b, lo_k, hi_m, hi_k, lo_m
+                             in zip(k.ib_bits, m.ib_bits, k.ib_low, m.ib_high, k.ib_high, m.ib_low))
+            lines.append(f"  {'kernel - mlp (encoded)':<22} {'':>5} {'':>7} {'':>6}  {cols}")
     return "\n".join(lines) + "\n"

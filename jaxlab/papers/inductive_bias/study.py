@@ -133,7 +133,7 @@ def kernel_errors(config: ml_collections.ConfigDict, cell: Cell, data: tasks.Dat
     if os.path.exists(path):
         return {"test_mse": np.load(path)}
     k = config.kernel
-    mean, cov = kernel.posterior(data.x_train, data.y_train, data.x_test, k.sigma, k.jitter)
+    mean, cov = kernel.rbf_posterior(data.x_train, data.y_train, data.x_test, k.sigma, k.jitter)
     root = kernel.sample_root(cov, k.jitter)
     key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 7)
     errors = kernel.sample_errors(key, mean, root, data.y_test, k.samples, k.chunk)
@@ -172,7 +172,7 @@ def estimate(config: ml_collections.ConfigDict, cell: Cell, errors: np.ndarray, 
     bits = estimator.inductive_bias_bits(eps, fit)
     low, high = estimator.bootstrap_bits(finite, eps, fit, e.bootstrap, config.seed, e.level)
     out = {"df": fit.df, "nc": fit.nc, "scale": fit.scale, "ks": estimator.ks_statistic(finite, fit),
-           "n_hypotheses": int(len(finite)), "base_error": base,
+           "n_hypotheses": int(len(finite)), "base_error": base, "mean_error": float(finite.mean()),
            "eps": eps.tolist(), "ib_bits": bits.tolist(), "ib_low": low.tolist(),
            "ib_high": high.tolist(),
            "far_tail": (~np.isfinite(np.asarray(fit.logcdf(eps), np.float64))).tolist()}
