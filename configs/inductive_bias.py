@@ -2,8 +2,8 @@
 
 Command (about 10 minutes on the 2-core CPU):
     jaxlab run configs/inductive_bias.py --workdir runs/inductive_bias
-Variants: ``smoke`` (seconds, as the tests run it), ``full`` (10,000 kernel samples, larger
-ensembles, more bootstrap resamples); ``dimension``, ``classes``, ``architecture`` run
+Variants: ``smoke`` (seconds, as the tests run it), ``full`` (larger ensembles trained
+longer, more bootstrap resamples); ``dimension``, ``classes``, ``architecture`` run
 only those comparisons (combine with a size: ``classes,full``).
 
 Expected result (docs/inductive_bias.md): the kernel class's IB grows with the teacher
@@ -20,9 +20,9 @@ SIZES = ("smoke", "default", "full")
 COMPARISONS = ("dimension", "classes", "architecture")
 VARIANTS = {
     "": "all three comparisons: teacher dims 2-32 (kernel), digits kernel vs MLP, 4 MLP "
-        "architectures; 256 members, 4,000 kernel samples (~10 min CPU)",
+        "architectures (widths 32, 128 x depths 1, 2); 256 members, 4,000 kernel samples (~10 min CPU)",
     "smoke": "tiny shapes, 8 members, 2 chunks, as the tests run it (~15 s CPU)",
-    "full": "10,000 kernel samples, 512 members, 100 bootstrap resamples (~40 min CPU)",
+    "full": "512 members trained 1,000 steps, 100 bootstrap resamples (~25 min CPU)",
     "dimension": "only IB vs the teacher task's input dimension",
     "classes": "only the MLP class vs the kernel class on digits",
     "architecture": "only the MLP widths x depths on digits",
@@ -35,18 +35,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c = base_config(steps=600, chunk_steps=200, learning_rate=1e-3, n_seeds=256)
     c.study = "inductive_bias"
     c.comparisons = tuple(t for t in COMPARISONS if t in tokens) or COMPARISONS
-    c.dimension_models = ("kernel",)
+    c.dimension_models = ("kernel", "mlp")
     c.task = ml_collections.ConfigDict(dict(
         n_train=200, n_test=400, classes=4, teacher_hidden=32, dims=(2, 4, 8, 16, 32),
         teacher_dim=8, classes_task="digits", architecture_task="digits", seed=0))
     c.kernel = ml_collections.ConfigDict(dict(sigma=1.0, jitter=1e-6, samples=4000, chunk=500))
-    c.mlp = ml_collections.ConfigDict(dict(width=128, depth=2, batch=32, widths=(32, 256),
-                                           depths=(1, 3)))
-    c.estimate = ml_collections.ConfigDict(dict(eps_fracs=(0.3, 0.5, 0.7), headline=0.5,
+    c.mlp = ml_collections.ConfigDict(dict(width=128, depth=2, batch=32, widths=(32, 128),
+                                           depths=(1, 2)))
+    c.estimate = ml_collections.ConfigDict(dict(eps_fracs=(0.15, 0.2, 0.3), headline=0.2,
                                                 bootstrap=20, level=0.95))
     if size == "smoke":
         c.train.update(steps=20, chunk_steps=10)
         c.sweep.n_seeds = 8
+        c.dimension_models = ("kernel",)
         c.task.update(n_train=40, n_test=40, dims=(2, 8))
         c.kernel.update(samples=200, chunk=100)
         c.mlp.update(width=16, depth=1, batch=8, widths=(16,), depths=(1, 2))
@@ -54,6 +55,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     elif size == "full":
         c.train.update(steps=1000, chunk_steps=200)
         c.sweep.n_seeds = 512
-        c.kernel.samples = 10000
+        c.kernel.samples = 10000  # the reference's count
         c.estimate.bootstrap = 100
     return c

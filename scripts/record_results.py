@@ -79,7 +79,21 @@ def example_sine(res) -> dict:
                     for lr, row in mean.iterrows()]}
 
 
-EXTRACT = {"icl_occam": icl_occam, "compositionality": compositionality, "metahmm": metahmm,
+def inductive_bias(res) -> dict:
+    """IB in bits at the headline eps (and its bootstrap interval), per comparison and cell."""
+    est = res.tables["estimates"]
+    frac = res.config.estimate.headline
+    head = est[est.eps_frac == frac]
+    r1 = lambda v: round(float(v), 1)
+    return {"eps_frac": frac, "ib": {
+        comp: {r.cell: {"bits": r1(r.ib_bits), "low": r1(r.ib_low), "high": r1(r.ib_high),
+                        "eps": round(float(r.eps), 4), "mean_error": round(float(r.mean_error), 4),
+                        "ks": round(float(r.ks), 3), "far_tail": bool(r.far_tail)}
+               for r in g.itertuples()}
+        for comp, g in head.groupby("comparison", sort=False)}}
+
+
+EXTRACT = {"icl_occam": icl_occam, "inductive_bias": inductive_bias, "compositionality": compositionality, "metahmm": metahmm,
            "example_sine": example_sine}
 
 

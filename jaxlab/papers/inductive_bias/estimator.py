@@ -22,7 +22,7 @@ from scipy import optimize, special, stats
 LN2 = math.log(2.0)
 MIN_NC = 1e-8  # the non-centrality is fitted on a log scale, floored here (0 = central)
 SMALL_NC = 1.0  # below it scipy's ncx2.logpdf can return -inf at large df: a Poisson mixture
-MIXTURE_TERMS = 24
+MIXTURE_TERMS = 16
 
 
 def ncx2_logpdf(x: np.ndarray, df: float, nc: float, scale: float) -> np.ndarray:
