@@ -29,8 +29,13 @@ def dimension(estimates: pd.DataFrame):
     for (model, frac), g in part.groupby(["model", "eps_frac"]):
         g = g.sort_values("dim")
         _interval(ax, g.dim, g, f"{model}, eps = {frac:g} x mean-predictor MSE")
-    ax.set(xscale="log", xlabel="input dimension d", ylabel="IB (bits)",
+    dims = sorted(part.dim.unique())
+    ax.set(xscale="log", xlabel="input dimension d", ylabel="IB (bits, symlog)",
            title="IB vs task dimension (teacher task)")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(dims, [str(d) for d in dims])
+    ax.minorticks_off()
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -50,7 +55,9 @@ def classes(errors: pd.DataFrame, estimates: pd.DataFrame):
     for r in part.drop_duplicates("eps_frac").itertuples():
         a.axvline(r.eps, color="grey", lw=0.5, ls=":")
     a.set(xlabel="test MSE", ylabel="density", title="test errors and the fitted scaled ncx2")
-    b.set(xlabel="target error eps", ylabel="IB (bits)", yscale="log", title="IB(eps) by class")
+    b.set(xlabel="target error eps", ylabel="IB (bits, symlog)", title="IB(eps) by class")
+    b.set_yscale("symlog", linthresh=1)
+    b.set_ylim(bottom=0)
     a.legend(fontsize=7)
     b.legend(fontsize=7)
     fig.tight_layout()
@@ -66,7 +73,9 @@ def architecture(estimates: pd.DataFrame):
         g = g.set_index("cell").loc[cells].reset_index()
         _interval(ax, np.arange(len(cells)), g, f"eps = {frac:g} x mean-predictor MSE", ls="none")
     ax.set_xticks(np.arange(len(cells)), [c.replace("_mlp_", "\n") for c in cells], fontsize=7)
-    ax.set(ylabel="IB (bits)", title="IB across MLP architectures")
+    ax.set(ylabel="IB (bits, symlog)", title="IB across MLP architectures")
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
