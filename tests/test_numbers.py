@@ -99,6 +99,21 @@ CLAIMS = [
      ["metahmm.ambiguity.0", "metahmm.ambiguity.63"]),
     ("docs/metahmm.md", rf"\| GPT symmetrised KL \| {NUM} \|.*\| {NUM} \|\n",
      ["metahmm.gpt_kl.0", "metahmm.gpt_kl.63"]),
+    # Exact inductive bias (docs/results/inductive_bias.json)
+    ("docs/inductive_bias.md", rf"digits: kernel {NUM} \[{NUM}, {NUM}\] bits, MLP \(128 × 2\) {NUM} bits: "
+                               rf"the MLP class encodes",
+     ["inductive_bias.ib.classes.digits_kernel.bits", "inductive_bias.ib.classes.digits_kernel.low", "inductive_bias.ib.classes.digits_kernel.high",
+      "inductive_bias.ib.classes.digits_mlp_w128_d2.bits"]),
+    ("docs/inductive_bias.md", rf"w32_d1 {NUM} \[{NUM}, {NUM}\], w32_d2 {NUM} \[{NUM}, {NUM}\], "
+                               rf"w128_d1 {NUM} \[{NUM}, {NUM}\], w128_d2 {NUM} \|",
+     [f"inductive_bias.ib.architecture.digits_mlp_{a}.{k}" for a in ("w32_d1", "w32_d2", "w128_d1")
+      for k in ("bits", "low", "high")] + ["inductive_bias.ib.architecture.digits_mlp_w128_d2.bits"]),
+    ("docs/inductive_bias.md", rf"d = 8: {NUM} \[{NUM}, {NUM}\], d = 16: {NUM} \[{NUM}, {NUM}\], "
+                               rf"d = 32: {NUM} \[{NUM}, {NUM}\] bits",
+     [f"inductive_bias.ib.dimension.teacher{d}_mlp_w128_d2.{k}" for d in (8, 16, 32) for k in ("bits", "low", "high")]),
+    ("docs/inductive_bias.md", rf"\n  digits_kernel\s+4000\s+{NUM}\s+{NUM}\s+\S+\s*\[[^\]]*\]\s+{NUM} \[\s*{NUM},\s*{NUM}\]",
+     ["inductive_bias.ib.classes.digits_kernel.mean_error", "inductive_bias.ib.classes.digits_kernel.ks", "inductive_bias.ib.classes.digits_kernel.bits",
+      "inductive_bias.ib.classes.digits_kernel.low", "inductive_bias.ib.classes.digits_kernel.high"]),
     # The worked example (docs/results/example_sine.json)
     ("docs/new_paper.md", rf"\n0\.003\s+{NUM}\s+{NUM}\n",
      ["example_sine.mse.0.bayes_mse", "example_sine.mse.0.test_mse"]),

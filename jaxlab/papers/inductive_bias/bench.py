@@ -22,11 +22,11 @@ from jaxlab.train import build_trainer
 CONFIG = "configs/inductive_bias.py"
 
 
-def bench(quick: bool = False, peak_gflops: float | None = None) -> dict:
+def bench(quick: bool = False, peak_gflops: float | None = None, *overrides: str) -> dict:
     members, steps = (16, 50) if quick else (64, 200)
     config = config_lib.load(CONFIG, [f"--config.sweep.n_seeds={members}",
                                       f"--config.train.steps={steps}",
-                                      f"--config.train.chunk_steps={steps}"])
+                                      f"--config.train.chunk_steps={steps}", *overrides])
     cell = study.Cell("digits", 0, "mlp", config.mlp.width, config.mlp.depth)
     trainer = build_trainer(config, make_learner(study.dataset(config, cell), cell.width,
                                                  cell.depth, config.mlp.batch))
