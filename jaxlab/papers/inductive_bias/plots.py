@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from jaxlab import results  # noqa: E402
+from jaxlab import results
 
 
 def _interval(ax, x, part: pd.DataFrame, label: str, **kw) -> None:
@@ -83,6 +81,7 @@ def architecture(estimates: pd.DataFrame):
 
 def draw_all(workdir: str, errors: pd.DataFrame, estimates: pd.DataFrame) -> list[str]:
     """Writes fig_<comparison>.png for each comparison in the tables; returns the paths."""
+    matplotlib.use("Agg")  # files only (a notebook draws with the same functions inline)
     made = []
     for name in dict.fromkeys(estimates.comparison):
         fig = classes(errors, estimates) if name == "classes" else (
