@@ -54,7 +54,8 @@ def comparison_cells(config: ml_collections.ConfigDict) -> dict[str, list[Cell]]
     out = {}
     for name in config.comparisons:
         if name == "dimension":
-            out[name] = [Cell("teacher", d, m, *( (mlp.width, mlp.depth) if m == "mlp" else ()))
+            out[name] = [Cell("teacher", d, "kernel") if m == "kernel" else
+                         Cell("teacher", d, "mlp", mlp.width, mlp.depth)
                          for m in config.dimension_models for d in t.dims]
         elif name == "classes":
             out[name] = [Cell(t.classes_task, dim(t.classes_task), "kernel"),
@@ -75,9 +76,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(config.sweep.n_seeds >= 3, "sweep.n_seeds",
             f"is the ensemble size and must be >= 3 to fit three parameters, got {config.sweep.n_seeds}")
     t = config.task
-    for name in ("n_train", "n_test", "classes", "teacher_hidden", "teacher_dim"):
-        require(isinstance(t[name], int) and t[name] >= (2 if name in ("n_train", "classes") else 1),
-                f"task.{name}", f"must be an integer >= {2 if name in ('n_train', 'classes') else 1}, got {t[name]!r}")
+    for name, least in (("n_train", 2), ("n_test", 1), ("classes", 2), ("teacher_hidden", 1),
+                        ("teacher_dim", 1)):
+        require(isinstance(t[name], int) and t[name] >= least, f"task.{name}",
+                f"must be an integer >= {least}, got {t[name]!r}")
     require(len(t.dims) >= 1 and all(isinstance(d, int) and d >= 1 for d in t.dims), "task.dims",
             f"must be a non-empty tuple of integers >= 1, got {t.dims!r}")
     for name in ("classes_task", "architecture_task"):
