@@ -1,6 +1,6 @@
 """Towards Exact Computation of Inductive Bias (Boopathy et al., IJCAI 2024): IB of model classes.
 
-Command (16 min wall / 440 s CPU on the 2-core CPU at a load of 7-8; about 6 min quiet):
+Command (10 min wall / 417 s CPU on the 2-core CPU at a load of 4-7; about 6 min quiet):
     jaxlab run configs/inductive_bias.py --workdir runs/inductive_bias
 Variants: ``smoke`` (seconds, as the tests run it), ``full`` (larger ensembles trained
 longer, more bootstrap resamples); ``dimension``, ``classes``, ``architecture`` run
@@ -23,7 +23,7 @@ COMPARISONS = ("dimension", "classes", "architecture")
 VARIANTS = {
     "": "all three comparisons: teacher dims 2-32 (kernel and MLP), digits kernel vs MLP, 4 MLP "
         "architectures (widths 32, 128 x depths 1, 2); 256 members, 4,000 kernel samples "
-        "(440 s CPU; 16 min wall at load 8)",
+        "(417 s CPU; 10 min wall at load 4-7)",
     "smoke": "tiny shapes, 8 members, 2 chunks, as the tests run it (12 s CPU; 25 s wall at load 7)",
     "full": "512 members trained 1,000 steps, 10,000 kernel samples, 100 bootstrap resamples "
             "(not timed here)",

@@ -100,6 +100,8 @@ CLAIMS = [
     ("docs/metahmm.md", rf"\| GPT symmetrised KL \| {NUM} \|.*\| {NUM} \|\n",
      ["metahmm.gpt_kl.0", "metahmm.gpt_kl.63"]),
     # Exact inductive bias (docs/results/inductive_bias.json)
+    ("docs/inductive_bias.md", rf"2026-12-01: {NUM} min wall, {NUM} s CPU",
+     [("inductive_bias.measured.wall_s", 60), "inductive_bias.measured.cpu_s"]),
     ("docs/inductive_bias.md", rf"digits: kernel {NUM} \[{NUM}, {NUM}\] bits, MLP \(128 × 2\) {NUM} bits: "
                                rf"the MLP class encodes",
      ["inductive_bias.ib.classes.digits_kernel.bits", "inductive_bias.ib.classes.digits_kernel.low", "inductive_bias.ib.classes.digits_kernel.high",
