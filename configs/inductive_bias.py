@@ -1,6 +1,6 @@
 """Towards Exact Computation of Inductive Bias (Boopathy et al., IJCAI 2024): IB of model classes.
 
-Command (10 min wall / 417 s CPU on the 2-core CPU at a load of 4-7; about 6 min quiet):
+Command (7 min wall / 418 s CPU on the 2-core CPU at a load of 1-6; 10 min at a load of 4-7):
     jaxlab run configs/inductive_bias.py --workdir runs/inductive_bias
 Variants: ``smoke`` (seconds, as the tests run it), ``full`` (larger ensembles trained
 longer, more bootstrap resamples); ``dimension``, ``classes``, ``architecture`` run
@@ -23,7 +23,7 @@ COMPARISONS = ("dimension", "classes", "architecture")
 VARIANTS = {
     "": "all three comparisons: teacher dims 2-32 (kernel and MLP), digits kernel vs MLP, 4 MLP "
         "architectures (widths 32, 128 x depths 1, 2); 256 members, 4,000 kernel samples "
-        "(417 s CPU; 10 min wall at load 4-7)",
+        "(418 s CPU; 7 min wall at load 1-6)",
     "smoke": "tiny shapes, 8 members, 2 chunks, as the tests run it (13 s CPU; 11 s wall at load 1.3)",
     "full": "512 members trained 1,000 steps, 10,000 kernel samples, 100 bootstrap resamples "
             "(not timed here)",

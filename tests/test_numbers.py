@@ -100,7 +100,7 @@ CLAIMS = [
     ("docs/metahmm.md", rf"\| GPT symmetrised KL \| {NUM} \|.*\| {NUM} \|\n",
      ["metahmm.gpt_kl.0", "metahmm.gpt_kl.63"]),
     # Exact inductive bias (docs/results/inductive_bias.json)
-    ("docs/inductive_bias.md", rf"2026-12-01: {NUM} min wall, {NUM} s CPU",
+    ("docs/inductive_bias.md", rf"2026-12-01: {NUM} min wall, {NUM} s CPU, at a load",
      [("inductive_bias.measured.wall_s", 60), "inductive_bias.measured.cpu_s"]),
     ("docs/inductive_bias.md", rf"digits: kernel {NUM} \[{NUM}, {NUM}\] bits, MLP \(128 × 2\) {NUM} bits: "
                                rf"the MLP class encodes",
