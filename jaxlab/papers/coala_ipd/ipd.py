@@ -41,9 +41,9 @@ def step(state: jax.Array, a1: jax.Array, a2: jax.Array
     return joint_state(a1, a2), PAYOFF[a1, a2], PAYOFF[a2, a1]
 
 
-def sample_action(key: jax.Array, logit_coop: jax.Array) -> jax.Array:
-    """Action 0 (C) with probability sigmoid(logit_coop), else 1 (D); int32, logit's shape."""
-    u = jax.random.uniform(key, logit_coop.shape)
+def sample_action(u: jax.Array, logit_coop: jax.Array) -> jax.Array:
+    """Action 0 (C) with probability sigmoid(logit_coop), else 1 (D), from uniforms u in
+    [0, 1) of the logit's shape; int32."""
     return (u >= jax.nn.sigmoid(logit_coop)).astype(jnp.int32)
 
 

@@ -96,8 +96,11 @@ def init_agent(key: jax.Array, hidden: int, mlp: int, init_logit: float) -> dict
             "b1": jnp.zeros(mlp), "w_out": jnp.zeros(mlp), "b_out": jnp.asarray(init_logit)}
 
 
-def _readout(params: dict, h: jax.Array, x: jax.Array) -> jax.Array:
-    z = jax.nn.relu(jnp.concatenate([h, x], -1) @ params["w1"] + params["b1"])
+def _readout(params: dict, h: jax.Array, obs: jax.Array) -> jax.Array:
+    """logit from h (..., H) and the state obs (...) (the one-hot part of the first layer
+    is a row lookup)."""
+    hidden = h.shape[-1]
+    z = jax.nn.relu(h @ params["w1"][:hidden] + params["w1"][hidden:][obs] + params["b1"])
     return z @ params["w_out"] + params["b_out"]
 
 
@@ -106,20 +109,18 @@ def sequence_agent(params: dict, batch: int) -> Player:
     lam = jax.nn.sigmoid(params["nu"])
 
     def act(h, obs):
-        x = jax.nn.one_hot(obs, ipd.N_STATES)
-        h = lam * h + (1 - lam) * (x @ params["w_in"] + params["b_in"])
-        return _readout(params, h, x), h
+        h = lam * h + (1 - lam) * (params["w_in"][obs] + params["b_in"])
+        return _readout(params, h, obs), h
 
     hidden = params["b_in"].shape[0]
     return Player(init=lambda key: jnp.zeros((batch, hidden)), act=act, learn=lambda h, ep: h)
 
 
-def sequence_logits(params: dict, obs: jax.Array) -> jax.Array:
+def sequence_logits(params: dict, obs: jax.Array, scan: str = "associative") -> jax.Array:
     """Every logit of recorded sequences at once: obs (B, L) int -> logits (B, L), equal to
     stepping ``sequence_agent`` along them (one associative scan over L)."""
-    x = jax.nn.one_hot(obs, ipd.N_STATES)                       # (B, L, 5)
     lam = jax.nn.sigmoid(params["nu"])
-    drive = (1 - lam) * (x @ params["w_in"] + params["b_in"])   # (B, L, H)
+    drive = (1 - lam) * (params["w_in"][obs] + params["b_in"])   # (B, L, H)
     decay = jnp.broadcast_to(lam, drive.shape)
-    h = selective_scan(decay[..., None], drive[..., None])[..., 0]
-    return _readout(params, h, x)
+    h = selective_scan(decay[..., None], drive[..., None], scan)[..., 0]
+    return _readout(params, h, obs)
