@@ -2,4 +2,4 @@
 (``ipd``), naive and learning-aware players (``players``), meta-trajectory rollouts
 (``rollout``), the COALA-PG estimator and its baselines (``estimator``), meta-training as a
 runner Trainer (``meta``), zero-determinant fits (``zd``), the study (``study``)."""
-from jaxlab.papers.coala_ipd.study import TITLE, run, validate  # noqa: F401
+from jaxlab.papers.coala_ipd.study import TITLE, bench, run, validate  # noqa: F401
