@@ -36,7 +36,7 @@ VARIANTS = {
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     size = one_of(variant_tokens(arg, SIZES), SIZES, "default")
-    c = base_config(steps=1200, chunk_steps=100, learning_rate=1e-2, n_seeds=32)
+    c = base_config(steps=1200, chunk_steps=100, learning_rate=3e-3, n_seeds=32)
     c.study = "coala_ipd"
     c.train.grad_clip_norm = 1.0
     # hp: the probability that a co-player is a naive learner; the gradient estimator.
@@ -48,8 +48,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.baselines = ml_collections.ConfigDict(dict(estimators=("naive", "no_batch")))
     # The game: M inner episodes of B parallel games of T steps; K meta-trajectories per
     # meta-training step and agent.
-    c.game = ml_collections.ConfigDict(dict(steps=6, batch=8, episodes=6, meta_batch=2))
-    c.naive = ml_collections.ConfigDict(dict(learning_rate=1.0, gamma=0.9, init_std=1.0,
+    c.game = ml_collections.ConfigDict(dict(steps=6, batch=4, episodes=8, meta_batch=4))
+    c.naive = ml_collections.ConfigDict(dict(learning_rate=3.0, gamma=0.9, init_std=0.5,
                                              init_mean=0.0))
     c.agent = ml_collections.ConfigDict(dict(hidden=16, mlp=16, init_logit=0.0))
     c.coala = ml_collections.ConfigDict(dict(gamma=1.0, baseline_decay=0.9))
