@@ -192,8 +192,9 @@ def test_zd_fit_recovers_the_extortion_factor_that_the_payoffs_obey():
 
 
 # ------------------------------------------------------------------ the run axis, configs
+@pytest.mark.e2e  # compiles the meta-training chunk twice (~30 s)
 def test_a_vmapped_seed_equals_the_seed_alone():
-    c = config_lib.load(SMOKE)
+    c = config_lib.load(SMOKE, ["--config.train.chunk_steps=2"])  # 2 meta-steps: a small program
     trainer = meta.make_trainer(c)
     hp = {"learning_rate": jnp.full((3,), 0.05), "pool_naive": jnp.array([1.0, 0.5, 0.0]),
           "estimator": jnp.zeros((3,), jnp.int32)}
