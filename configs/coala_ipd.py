@@ -14,9 +14,13 @@ Command (CPU default, about 10 minutes on a quiet 2-core CPU):
 Variants: ``smoke`` (tiny, as the tests run it), ``full`` (every estimator x five pool
 mixtures, longer meta-training: for accelerators or a long CPU run).
 
-Expected result: the pairing table (median [IQR] over seeds of per-step rewards and
-cooperation) in table.txt, figure.png (rewards over meta-training per pairing,
-cooperation per state). Measured numbers: docs/coala_ipd.md.
+Expected result (measured 2026-12-01; docs/coala_ipd.md, docs/results/coala_ipd.json): the
+pairing table (median [IQR] over 32 seeds) in table.txt. COALA agents extort naive learners
+(agent above the mutual-cooperation payoff -1, naive learner near -2.1, a ZD-like policy with
+a fitted extortion factor well above 1); naive vs naive and both baseline estimators end
+near mutual defection; agents facing each other defect in the mixed pool too (the paper's
+mixed-pool cooperation is not reproduced at this scale). figure.png: rewards over
+meta-training per pairing, P(C) per state.
 """
 from __future__ import annotations
 
