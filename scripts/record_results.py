@@ -93,8 +93,27 @@ def inductive_bias(res) -> dict:
         for comp, g in head.groupby("comparison", sort=False)}}
 
 
-EXTRACT = {"icl_occam": icl_occam, "inductive_bias": inductive_bias, "compositionality": compositionality, "metahmm": metahmm,
-           "example_sine": example_sine}
+def coala_ipd(res) -> dict:
+    """Per pairing of the printed table: median and IQR over seeds of both sides' late
+    per-step rewards and P(C), the ZD fit of player 1 vs naive learners, and the count."""
+    from jaxlab.papers.coala_ipd import study
+
+    q = lambda v: [round(float(x), 4) for x in np.nanpercentile(np.asarray(v, np.float64), [25, 50, 75])]
+    out = {}
+    for label, key, g in study.outcome_rows(res.tables["summary"]):
+        out["_".join(str(k) for k in key)] = {
+            "label": label, "n": int(len(g)), "reward1": q(g.reward1), "reward2": q(g.reward2),
+            "coop1": q(g.coop1), "coop2": q(g.coop2), "chi_fit": q(g.chi_fit),
+            "above_R": round(float((g.reward1 > -1.0).mean()), 4)}
+    return {"pairings": out}
+
+
+EXTRACT = {"icl_occam": icl_occam,
+           "inductive_bias": inductive_bias,
+           "compositionality": compositionality,
+           "metahmm": metahmm,
+           "example_sine": example_sine,
+           "coala_ipd": coala_ipd}
 
 
 def record(workdir: str) -> dict:

@@ -17,6 +17,7 @@ CASES = {
     "metahmm": [("metahmm", "smoke", 3)],
     "example_sine": [("example_sine", "smoke", 1)],
     "inductive_bias": [("inductive_bias", "smoke", 4)],
+    "coala_ipd": [("coala_ipd", "smoke", 3)],
 }
 
 

@@ -121,6 +121,20 @@ CLAIMS = [
      ["example_sine.mse.0.bayes_mse", "example_sine.mse.0.test_mse"]),
     ("docs/new_paper.md", rf"\n0\.010\s+{NUM}\s+{NUM}\n",
      ["example_sine.mse.1.bayes_mse", "example_sine.mse.1.test_mse"]),
+    # COALA-PG on the IPD (docs/results/coala_ipd.json)
+    ("docs/coala_ipd.md", rf"wall time {NUM} min \({NUM} s\)",
+     [("coala_ipd.measured.wall_s", 60), "coala_ipd.measured.wall_s"]),
+    ("docs/coala_ipd.md", rf"COALA vs naive: agent {NUM} \[{NUM}, {NUM}\], naive {NUM} \[{NUM}, {NUM}\]; {NUM}% of seeds",
+     ["coala_ipd|pairings|coala_vs_naive_1.0|reward1|1", "coala_ipd|pairings|coala_vs_naive_1.0|reward1|0",
+      "coala_ipd|pairings|coala_vs_naive_1.0|reward1|2", "coala_ipd|pairings|coala_vs_naive_1.0|reward2|1",
+      "coala_ipd|pairings|coala_vs_naive_1.0|reward2|0", "coala_ipd|pairings|coala_vs_naive_1.0|reward2|2",
+      ("coala_ipd|pairings|coala_vs_naive_1.0|above_R", 0.01)]),
+    ("docs/coala_ipd.md", rf"ZD extortioner with χ = {NUM} \[{NUM}, {NUM}\]",
+     ["coala_ipd|pairings|coala_vs_naive_1.0|chi_fit|1", "coala_ipd|pairings|coala_vs_naive_1.0|chi_fit|0",
+      "coala_ipd|pairings|coala_vs_naive_1.0|chi_fit|2"]),
+    ("docs/coala_ipd.md", rf"naive vs naive: {NUM} \[{NUM}, {NUM}\] each",
+     ["coala_ipd|pairings|naive_naive|reward1|1", "coala_ipd|pairings|naive_naive|reward1|0",
+      "coala_ipd|pairings|naive_naive|reward1|2"]),
 ]
 
 

@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
     "metahmm": "jaxlab.papers.metahmm",
     "example_sine": "jaxlab.papers.example_sine",
     "inductive_bias": "jaxlab.papers.inductive_bias",
+    "coala_ipd": "jaxlab.papers.coala_ipd",
 }
 
 
