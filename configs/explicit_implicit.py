@@ -12,7 +12,7 @@ Command (default: CPU-sized, d=64, implicit 4 layers vs explicit 2+2):
 Variants (``jaxlab list`` prints them with their times): ``:smoke`` (tiny, as the tests run
 it), ``:all`` (every family here: linear, sinusoid, low-rank MLP), ``:paper`` (the paper's
 sizes: d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds; for accelerators);
-``:sinusoid`` / ``:lowrank_mlp`` pick one family (combine: ``:sinusoid,smoke``).
+``:sinusoid`` / ``:lowrank_mlp`` / ``:gp`` pick one family (combine: ``:sinusoid,smoke``).
 
 Expected result: see docs/explicit_implicit.md (the numbers: docs/results/explicit_implicit.json).
 """
@@ -23,16 +23,17 @@ import ml_collections
 from jaxlab.config import base_config, one_of, variant_tokens
 
 SIZES = ("smoke", "default", "paper")
-FAMILY_TOKENS = ("linear", "sinusoid", "lowrank_mlp", "all")
+FAMILY_TOKENS = ("linear", "sinusoid", "lowrank_mlp", "gp", "all")
 # What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU.
 VARIANTS = {
     "": "linear regression: implicit, tsf, mlp, known z, known f; 3 seeds each, d=64, 2+2 layers "
         "(~10 min wall)",
     "smoke": "tiny sizes, as the tests run it (~20 s wall)",
-    "all": "the default on linear, sinusoid and low-rank MLP regression (~30 min wall, estimated)",
+    "all": "the default on linear, sinusoid, low-rank MLP and GP regression (~45 min wall, estimated)",
     "paper": "the paper's sizes (d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds): for a GPU",
     "sinusoid": "sinusoid regression only (~10 min wall, estimated)",
     "lowrank_mlp": "low-rank MLP regression only (~10 min wall, estimated)",
+    "gp": "GP regression (RBF) only: implicit, tsf, mlp (no finite latent) (~8 min wall, estimated)",
     "linear": "linear regression only (the default)",
 }
 
@@ -48,9 +49,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # (padded to max_context slots with a key mask); n_queries in-distribution queries per
     # task; context_style "same" (independent queries) or "near" (queries near context points).
     c.task = ml_collections.ConfigDict(dict(
-        families=("linear", "sinusoid", "lowrank_mlp") if family == "all" else (family,),
-        x_dim=1, y_dim=1, noise=0.0, n_freq=3, min_context=8, max_context=24, n_queries=8,
-        batch_tasks=32, context_style="same"))
+        families=("linear", "sinusoid", "lowrank_mlp", "gp") if family == "all" else (family,),
+        x_dim=1, y_dim=1, noise=0.0, n_freq=3, gp_noise=0.02, min_context=8, max_context=24,
+        n_queries=8, batch_tasks=32, context_style="same"))
     # Model kinds: implicit, tsf (transformer predictor), mlp (MLP predictor), known_z
     # (auxiliary latent head), known_f (true function of Linear(z)), true_z (true latent as z).
     c.model = ml_collections.ConfigDict(dict(
@@ -66,6 +67,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     if size == "smoke":
         c.train.update(steps=20, chunk_steps=10)
         c.sweep.n_seeds = 2
+        c.model.kinds = ("implicit", "known_f")  # two programs keep the smoke short
         c.task.update(min_context=4, max_context=8, n_queries=4, batch_tasks=8)
         c.model.update(d_model=16, n_heads=2, d_ff=32, implicit_layers=2, context_layers=1,
                        predictor_layers=1, z_dim=16, mlp_hidden=16, mlp_layers=1)

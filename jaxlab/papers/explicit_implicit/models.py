@@ -36,6 +36,7 @@ from jaxlab.models.mlp import MLP
 
 KINDS = ("implicit", "tsf", "mlp", "known_z", "known_f", "true_z")
 EXPLICIT = ("tsf", "mlp", "known_z", "known_f")  # a learned z (and so a probe)
+LATENT_KINDS = ("known_z", "known_f", "true_z")  # need a family with a finite latent
 
 
 def implicit_mask(valid: jax.Array, n_queries: int) -> jax.Array:
@@ -211,8 +212,9 @@ class Model(nn.Module):
             predictor = KnownPredictor(m.n_params, m.function, name="predictor")
         else:
             predictor = tsf()
-        out = {"pred": predictor(z, x_q), "z": z,
-               "probe": ScaledLinear(m.n_params, m.probe_scale, name="probe")(jax.lax.stop_gradient(z))}
+        out = {"pred": predictor(z, x_q), "z": z}
+        if m.n_params:  # a family with a finite latent: the probe
+            out["probe"] = ScaledLinear(m.n_params, m.probe_scale, name="probe")(jax.lax.stop_gradient(z))
         if m.kind == "known_z":
             out["aux"] = nn.Dense(m.n_params, name="aux")(z)
         return out

@@ -25,7 +25,7 @@ import pandas as pd
 from jaxlab import results, runner
 from jaxlab.config import require
 from jaxlab.papers.explicit_implicit import tasks as tasks_lib
-from jaxlab.papers.explicit_implicit.models import EXPLICIT, KINDS, Model
+from jaxlab.papers.explicit_implicit.models import EXPLICIT, KINDS, LATENT_KINDS, Model
 from jaxlab.processes import is_primary
 from jaxlab.train import Learner, Trainer, build_trainer
 
@@ -42,6 +42,7 @@ PAPER = {
                  "known_z": (5.6e-4, 0.164), "known_f": (3.5e-4, 1.2e-3)},
     "lowrank_mlp": {"implicit": (0.012, 1.15), "tsf": (0.027, 1.66), "mlp": (0.035, 2.63),
                     "known_z": (0.032, 1.73), "known_f": (0.067, 1.27)},
+    "gp": {"implicit": (0.010, 0.147), "tsf": (0.026, 0.174), "mlp": (0.036, 0.213)},
 }
 # Probe MSE of the explicit models (range over kinds) and of a raw-context linear probe
 # (the reference's baselines.csv).
@@ -65,9 +66,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
             "model.kinds", f"must be distinct names from {KINDS}, got {kinds!r}")
     for name in ("x_dim", "y_dim", "n_freq", "min_context", "max_context", "n_queries", "batch_tasks"):
         require(isinstance(t[name], int) and t[name] >= 1, f"task.{name}", f"must be an integer >= 1, got {t[name]!r}")
-    require(t.y_dim == 1 or "sinusoid" not in fams, "task.y_dim",
-            f"the sinusoid family has one output, got {t.y_dim}")
+    require(t.y_dim == 1 or not {"sinusoid", "gp"} & set(fams), "task.y_dim",
+            f"the sinusoid and gp families have one output, got {t.y_dim}")
     require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
+    require(t.gp_noise >= 0, "task.gp_noise", f"must be >= 0, got {t.gp_noise}")
     require(t.min_context <= t.max_context, "task.min_context",
             f"must be <= task.max_context={t.max_context}, got {t.min_context}")
     require(t.context_style in tasks_lib.CONTEXT_STYLES, "task.context_style",
@@ -185,7 +187,10 @@ def make_trainer(config: ml_collections.ConfigDict, family: str, kind: str) -> T
 
 
 def kinds_for(config: ml_collections.ConfigDict, family: str) -> list[str]:
-    return list(config.model.kinds)
+    """The configured kinds that apply to ``family`` (a family without a finite latent, the
+    GP, has no known-f, known-z or true-z model)."""
+    finite = tasks_lib.make_task(family, config.task).n_params > 0
+    return [k for k in config.model.kinds if finite or k not in LATENT_KINDS]
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -255,7 +260,9 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
     base = [pd.DataFrame({"family": family, "seed": seeds, "metric": "raw_context_probe",
                           "value": np.asarray(jax.jit(jax.vmap(
                               lambda k, f=family: raw_context_probe(config, f, k)))(seed_keys), np.float64)})
-            for family in config.task.families]
+            for family in config.task.families
+            if tasks_lib.make_task(family, config.task).n_params > 0]
+    base = base or [pd.DataFrame(columns=["family", "seed", "metric", "value"])]
     if not is_primary():
         return
     curves = pd.concat(frames, ignore_index=True)

@@ -9,6 +9,11 @@ known-function models:
                 reference's fixed frequencies f (drawn once, shared by every task)
   lowrank_mlp   z ~ N(0, I_10), the MLP x -> 64 -> y with parameters theta0 + P z
                 (jaxlab.tasks.mlp_tasks.LowRankMLPRegression: the Fastfood basis as dense P)
+  gp            a GP with the RBF kernel s^2 exp(-|x - x'|^2 / 2 l^2), l ~ U(0.1, 0.6),
+                s ~ U(0.1, 1), plus 0.02 noise; drawn as 256 random Fourier features so it
+                can be evaluated at any query (the reference draws context and queries
+                jointly from the exact multivariate normal). No finite latent: ``n_params``
+                is 0 (no probe, no known-f or known-z model).
 
 Batches: one compiled program serves every context size. Contexts are ``max_context`` long
 with a key mask ``valid`` (B, N) whose first n entries are True, n ~ U{min_context..
@@ -35,7 +40,7 @@ from jaxlab.tasks.linear import with_bias
 from jaxlab.tasks.mlp_tasks import LowRankMLPRegression
 from jaxlab.tasks.sinusoid import SinusoidRegression
 
-FAMILIES = ("linear", "sinusoid", "lowrank_mlp")
+FAMILIES = ("linear", "sinusoid", "lowrank_mlp", "gp")
 CONTEXT_STYLES = ("same", "near")
 SHIFTS = ("iid", "far", "wide")
 
@@ -118,7 +123,41 @@ class LowRankMLPTask:
         return jax.vmap(self.mlp.predict)(latent, x)
 
 
-Task = LinearTask | SinusoidTask | LowRankMLPTask
+@dataclasses.dataclass(frozen=True)
+class GPTask:
+    """The latent holds (l, s, a (M,), omega (M, x_dim), b (M,)): the function's random
+    features, not a latent a model is asked to find (``n_params`` = 0)."""
+
+    x_dim: int = 1
+    noise: float = 0.02
+    n_features: int = 256
+    y_dim: int = 1
+    n_params: int = 0
+
+    @property
+    def latent_size(self) -> int:
+        return 2 + self.n_features * (self.x_dim + 2)
+
+    def sample_latent(self, key: jax.Array, n: int) -> jax.Array:
+        k_l, k_s, k_a, k_w, k_b = jax.random.split(key, 5)
+        m = self.n_features
+        return jnp.concatenate([
+            jax.random.uniform(k_l, (n, 1), minval=0.1, maxval=0.6),
+            jax.random.uniform(k_s, (n, 1), minval=0.1, maxval=1.0),
+            jax.random.normal(k_a, (n, m)), jax.random.normal(k_w, (n, m * self.x_dim)),
+            jax.random.uniform(k_b, (n, m), maxval=2 * jnp.pi)], axis=-1)
+
+    def function(self, latent: jax.Array, x: jax.Array) -> jax.Array:
+        """f(x) = s sqrt(2 / M) sum_m a_m cos(omega_m . x / l + b_m): covariance -> s^2 RBF."""
+        m, d = self.n_features, self.x_dim
+        length, scale = latent[:, :1, None], latent[:, 1:2, None]
+        a, rest = latent[:, 2:2 + m], latent[:, 2 + m:]
+        omega, phase = rest[:, :m * d].reshape(-1, m, d), rest[:, m * d:]
+        arg = jnp.einsum("bnd,bmd->bnm", x, omega) / length + phase[:, None]
+        return (scale * jnp.sqrt(2.0 / m) * jnp.einsum("bnm,bm->bn", jnp.cos(arg), a)[..., None])
+
+
+Task = LinearTask | SinusoidTask | LowRankMLPTask | GPTask
 
 
 def make_task(family: str, task_config) -> Task:
@@ -130,6 +169,8 @@ def make_task(family: str, task_config) -> Task:
         return SinusoidTask(t.x_dim, t.n_freq, t.noise)
     if family == "lowrank_mlp":
         return LowRankMLPTask(t.x_dim, t.y_dim, t.noise)
+    if family == "gp":
+        return GPTask(t.x_dim, t.gp_noise)
     raise ValueError(f"unknown family {family!r}")
 
 
