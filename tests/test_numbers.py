@@ -20,6 +20,7 @@ from conftest import ROOT
 SOURCES = {os.path.basename(p)[:-5]: json.load(open(p))
            for p in glob.glob(os.path.join(ROOT, "docs", "results", "*.json"))}
 NUM = r"(-?\d*\.?\d+)"
+SCI = r"(-?\d*\.?\d+e[-+]\d+)"  # 1.04e-03 as the explicit/implicit table prints it
 
 
 def value(path) -> float:
@@ -99,6 +100,15 @@ CLAIMS = [
      ["metahmm.ambiguity.0", "metahmm.ambiguity.63"]),
     ("docs/metahmm.md", rf"\| GPT symmetrised KL \| {NUM} \|.*\| {NUM} \|\n",
      ["metahmm.gpt_kl.0", "metahmm.gpt_kl.63"]),
+    # Explicit vs implicit ICL (docs/results/explicit_implicit.json)
+    ("docs/explicit_implicit.md", rf"linear      implicit   {SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±",
+     ["explicit_implicit.mse.linear.implicit.iid.0", "explicit_implicit.mse.linear.implicit.far.0",
+      "explicit_implicit.mse.linear.implicit.wide.0"]),
+    ("docs/explicit_implicit.md", rf"linear      known_f    {SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±",
+     ["explicit_implicit.mse.linear.known_f.iid.0", "explicit_implicit.mse.linear.known_f.far.0",
+      "explicit_implicit.mse.linear.known_f.wide.0"]),
+    ("docs/explicit_implicit.md", rf"raw-context linear probe of the latent: {SCI} ±",
+     ["explicit_implicit.raw_context_probe.linear.0"]),
     # The worked example (docs/results/example_sine.json)
     ("docs/new_paper.md", rf"\n0\.003\s+{NUM}\s+{NUM}\n",
      ["example_sine.mse.0.bayes_mse", "example_sine.mse.0.test_mse"]),

@@ -99,7 +99,8 @@ def draw_all(summary: pd.DataFrame, curves: pd.DataFrame, baselines: pd.DataFram
         plt, fig, axes = _axes(len(families))
         for ax, family in zip(axes, families):
             draw(ax, family)
-        axes[0].legend(fontsize=7)
+        if name != "probe.png":  # the probe bars are labelled on the x axis
+            axes[0].legend(fontsize=7)
         fig.tight_layout()
         results.save_figure(fig, os.path.join(workdir, name), dpi=110)
         plt.close(fig)
