@@ -23,7 +23,7 @@ CONFIG = "configs/explicit_implicit.py"
 
 def _program(spec: str, kind: str, chunk: int, n_seeds: int):
     config = config_lib.load(spec, [f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}",
-                                    f"--config.sweep.n_seeds={n_seeds}"])
+                                    f"--config.sweep.n_seeds={n_seeds}", "--config.train.warmup_steps=0"])
     trainer = study.make_trainer(config, config.task.families[0], kind)
     grid = runner.make_grid(config)
     return trainer, grid.hp_arrays(), grid.keys()
