@@ -190,7 +190,8 @@ def test_a_vmapped_seed_equals_the_seed_alone():
     # SGD: its update is linear in the gradient, so float rounding between the batched and
     # the single program stays at rounding size (Adam's normalisation can magnify it on
     # near-zero gradients)
-    config = smoke("--config.train.chunk_steps=2", "--config.train.steps=2", "--config.train.optimizer=sgd")
+    config = smoke("--config.train.chunk_steps=2", "--config.train.steps=2", "--config.train.optimizer=sgd",
+                    "--config.train.warmup_steps=0")
     trainer = study.make_trainer(config, "linear", "tsf")
     grid = runner.make_grid(config)
     hps, keys = grid.hp_arrays(), grid.keys()
