@@ -108,12 +108,29 @@ def coala_ipd(res) -> dict:
     return {"pairings": out}
 
 
+def explicit_implicit(res) -> dict:
+    """MSE (mean, std over seeds; 3 significant digits) at the best step per family and
+    model kind, and the raw-context probe per family."""
+    sig = lambda v: None if v is None else float(f"{v:.3g}")
+    ms = lambda values: [sig(float(np.mean(values))), sig(float(np.std(values)))]
+    s, b = res.tables["summary"], res.tables["baselines"]
+    out = {"mse": {}, "best_step": {}, "raw_context_probe": {}}
+    for (family, kind), g in s.groupby(["family", "kind"]):
+        out["mse"].setdefault(family, {})[kind] = {m: ms(g[g.metric == m].value)
+                                                   for m in dict.fromkeys(g.metric)}
+        out["best_step"].setdefault(family, {})[kind] = int(g.step.iloc[0])
+    for family, g in b.groupby("family"):
+        out["raw_context_probe"][family] = ms(g.value)
+    return out
+
+
 EXTRACT = {"icl_occam": icl_occam,
            "inductive_bias": inductive_bias,
            "compositionality": compositionality,
            "metahmm": metahmm,
            "example_sine": example_sine,
-           "coala_ipd": coala_ipd}
+           "coala_ipd": coala_ipd,
+           "explicit_implicit": explicit_implicit}
 
 
 def record(workdir: str) -> dict:

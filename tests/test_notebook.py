@@ -18,6 +18,7 @@ CASES = {
     "example_sine": [("example_sine", "smoke", 1)],
     "inductive_bias": [("inductive_bias", "smoke", 4)],
     "coala_ipd": [("coala_ipd", "smoke", 3)],
+    "explicit_implicit": [("explicit_implicit", "smoke", 4)],
 }
 
 

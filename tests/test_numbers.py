@@ -20,6 +20,7 @@ from conftest import ROOT
 SOURCES = {os.path.basename(p)[:-5]: json.load(open(p))
            for p in glob.glob(os.path.join(ROOT, "docs", "results", "*.json"))}
 NUM = r"(-?\d*\.?\d+)"
+SCI = r"(-?\d*\.?\d+e[-+]\d+)"  # 1.04e-03 as the explicit/implicit table prints it
 
 
 def value(path) -> float:
@@ -116,6 +117,15 @@ CLAIMS = [
     ("docs/inductive_bias.md", rf"\n  digits_kernel\s+4000\s+{NUM}\s+{NUM}\s+\S+\s*\[[^\]]*\]\s+{NUM} \[\s*{NUM},\s*{NUM}\]",
      ["inductive_bias.ib.classes.digits_kernel.mean_error", "inductive_bias.ib.classes.digits_kernel.ks", "inductive_bias.ib.classes.digits_kernel.bits",
       "inductive_bias.ib.classes.digits_kernel.low", "inductive_bias.ib.classes.digits_kernel.high"]),
+    # Explicit vs implicit ICL (docs/results/explicit_implicit.json)
+    ("docs/explicit_implicit.md", rf"linear      implicit   {SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±",
+     ["explicit_implicit.mse.linear.implicit.iid.0", "explicit_implicit.mse.linear.implicit.far.0",
+      "explicit_implicit.mse.linear.implicit.wide.0"]),
+    ("docs/explicit_implicit.md", rf"linear      known_f    {SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±",
+     ["explicit_implicit.mse.linear.known_f.iid.0", "explicit_implicit.mse.linear.known_f.far.0",
+      "explicit_implicit.mse.linear.known_f.wide.0"]),
+    ("docs/explicit_implicit.md", rf"raw-context linear probe of the latent: {SCI} ±",
+     ["explicit_implicit.raw_context_probe.linear.0"]),
     # The worked example (docs/results/example_sine.json)
     ("docs/new_paper.md", rf"\n0\.003\s+{NUM}\s+{NUM}\n",
      ["example_sine.mse.0.bayes_mse", "example_sine.mse.0.test_mse"]),

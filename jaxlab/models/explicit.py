@@ -17,17 +17,18 @@ from jaxlab.models.ssm import MambaAggregator
 
 
 class PostLNEncoderLayer(nn.Module):
-    """``nn.TransformerEncoderLayer`` semantics: causal multi-head self-attention (fused
-    QKV), post-LN, ReLU feed-forward, no dropout. (B, T, d) -> (B, T, d)."""
+    """``nn.TransformerEncoderLayer`` semantics: multi-head self-attention (fused QKV),
+    post-LN, ReLU feed-forward, no dropout. (B, T, d) -> (B, T, d). ``mask``: bool, True =
+    visible, broadcastable to (B, H, T, T); None = causal."""
 
     n_heads: int
     d_ff: int
 
     @nn.compact
-    def __call__(self, h: jax.Array) -> jax.Array:
+    def __call__(self, h: jax.Array, mask: jax.Array | None = None) -> jax.Array:
         b, t, d = h.shape
         attn = MultiHeadAttention(self.n_heads, kernel_init=xavier_uniform, name="attn")(
-            h, mask=causal_mask(t))
+            h, mask=causal_mask(t) if mask is None else mask)
         h = nn.LayerNorm(name="ln_attn")(h + attn)
         rows = h.reshape(b * t, d)
         ff = nn.Dense(self.d_ff, kernel_init=xavier_uniform, name="ff_in")(rows)

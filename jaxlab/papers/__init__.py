@@ -28,6 +28,7 @@ REGISTRY: dict[str, str] = {
     "example_sine": "jaxlab.papers.example_sine",
     "inductive_bias": "jaxlab.papers.inductive_bias",
     "coala_ipd": "jaxlab.papers.coala_ipd",
+    "explicit_implicit": "jaxlab.papers.explicit_implicit",
 }
 
 

@@ -1,0 +1,106 @@
+"""Figures of the explicit/implicit study, drawn from its tables (the notebook calls the
+same functions): ``errors.png`` (ID / far / wide MSE per model kind, per family),
+``intensity.png`` (wide MSE vs OOD intensity), ``probe.png`` (latent probe MSE vs the
+raw-context probe) and ``curves.png`` (validation ID MSE over training)."""
+from __future__ import annotations
+
+import os
+
+import ml_collections
+import numpy as np
+import pandas as pd
+
+from jaxlab import results
+
+COLORS = {"implicit": "tab:red", "tsf": "tab:blue", "mlp": "tab:green", "known_z": "tab:purple",
+          "known_f": "k", "true_z": "tab:gray"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axes(n: int, width: float = 4.2):
+    plt = _plt()
+    fig, axes = plt.subplots(1, n, figsize=(width * n, 3.6), squeeze=False)
+    return plt, fig, axes[0]
+
+
+def draw_errors(ax, summary: pd.DataFrame, family: str) -> None:
+    """Bars: seed-mean MSE (log) on iid / far / wide queries per model kind, seed min..max."""
+    g = summary[summary.family == family]
+    kinds = list(dict.fromkeys(g.kind))
+    width = 0.8 / max(len(kinds), 1)
+    for i, kind in enumerate(kinds):
+        stats = [g[(g.kind == kind) & (g.metric == m)].value for m in ("iid", "far", "wide")]
+        mean = np.array([s.mean() for s in stats])
+        err = np.array([[m - s.min() for m, s in zip(mean, stats)], [s.max() - m for m, s in zip(mean, stats)]])
+        ax.bar(np.arange(3) + i * width, mean, width, yerr=err, color=COLORS.get(kind), label=kind)
+    ax.set_xticks(np.arange(3) + 0.4 - width / 2, ["ID", "far", "wide"])
+    ax.set_yscale("log")
+    ax.set_ylabel("MSE at best step")
+    ax.set_title(family)
+
+
+def draw_intensity(ax, summary: pd.DataFrame, config: ml_collections.ConfigDict, family: str) -> None:
+    """Wide-query MSE vs intensity (eval.intensities and eval.ood_intensity), per kind."""
+    g = summary[summary.family == family]
+    points = [(s, f"wide@{s:g}") for s in config.eval.intensities] + [(config.eval.ood_intensity, "wide")]
+    points.sort()
+    for kind in dict.fromkeys(g.kind):
+        ys = [g[(g.kind == kind) & (g.metric == m)].value.mean() for _, m in points]
+        ax.plot([s for s, _ in points], ys, "o-", color=COLORS.get(kind), label=kind)
+    ax.set_yscale("log")
+    ax.set_xlabel("OOD intensity (wide: x_q scaled by it)")
+    ax.set_ylabel("wide MSE")
+    ax.set_title(family)
+
+
+def draw_probe(ax, summary: pd.DataFrame, baselines: pd.DataFrame, family: str) -> None:
+    """Latent probe MSE per explicit kind beside the raw-context linear probe."""
+    g = summary[(summary.family == family) & (summary.metric == "probe")]
+    kinds = list(dict.fromkeys(g.kind))
+    values = [g[g.kind == k].value for k in kinds] + [baselines[baselines.family == family].value]
+    labels = kinds + ["raw context"]
+    ax.bar(range(len(values)), [v.mean() for v in values],
+           color=[COLORS.get(k, "tab:orange") for k in labels])
+    ax.set_xticks(range(len(values)), labels, rotation=30)
+    ax.set_yscale("log")
+    ax.set_ylabel("latent MSE of a linear probe")
+    ax.set_title(family)
+
+
+def draw_curves(ax, curves: pd.DataFrame, family: str) -> None:
+    """Seed-mean validation ID MSE over training steps, per kind."""
+    g = curves[(curves.family == family) & (curves.metric == "iid")]
+    for kind, k in g.groupby("kind", sort=False):
+        m = k.groupby("step").value.mean()
+        ax.plot(m.index, m.values, color=COLORS.get(kind), label=kind)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("validation ID MSE")
+    ax.set_title(family)
+
+
+def draw_all(summary: pd.DataFrame, curves: pd.DataFrame, baselines: pd.DataFrame,
+             config: ml_collections.ConfigDict, workdir: str) -> None:
+    """Writes the four figures into ``workdir``."""
+    families = list(dict.fromkeys(summary.family))
+    draws = {"errors.png": lambda ax, f: draw_errors(ax, summary, f),
+             "intensity.png": lambda ax, f: draw_intensity(ax, summary, config, f),
+             "probe.png": lambda ax, f: draw_probe(ax, summary, baselines, f),
+             "curves.png": lambda ax, f: draw_curves(ax, curves, f)}
+    for name, draw in draws.items():
+        plt, fig, axes = _axes(len(families))
+        for ax, family in zip(axes, families):
+            draw(ax, family)
+        if name != "probe.png":  # the probe bars are labelled on the x axis
+            axes[0].legend(fontsize=7)
+        fig.tight_layout()
+        results.save_figure(fig, os.path.join(workdir, name), dpi=110)
+        plt.close(fig)

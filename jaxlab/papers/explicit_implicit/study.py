@@ -1,0 +1,340 @@
+"""Study: "Does learning the right latent variables necessarily improve in-context
+learning?" (Mittal, Elmoznino et al., ICML 2025, arXiv 2405.19162); docs/explicit_implicit.md.
+
+For every task family of ``config.task.families`` and every model kind of
+``config.model.kinds``, one training phase trains all seeds (and swept hp points) in one
+program. At the end of every chunk each run is validated on one fixed set of tasks: MSE on
+in-distribution (iid), far and wide queries, wide queries at every ``eval.intensities``, and
+the probe's (and known-z head's) latent error. Results are reported at the chunk-end step
+with the lowest seed-mean iid MSE, as the paper reports its best epoch.
+
+Tables: ``curves`` (family, kind, run, seed, step, metric, value: every validation),
+``summary`` (the same at each (family, kind)'s best step), ``baselines`` (the raw-context
+linear probe per family and seed); ``table.txt`` and figures in the workdir.
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pandas as pd
+
+from jaxlab import results, runner
+from jaxlab.config import require
+from jaxlab.papers.explicit_implicit import tasks as tasks_lib
+from jaxlab.papers.explicit_implicit.models import EXPLICIT, KINDS, LATENT_KINDS, Model
+from jaxlab.processes import is_primary
+from jaxlab.train import Learner, Trainer, build_trainer
+
+TITLE = "Explicit vs implicit in-context learners (Mittal, Elmoznino et al., ICML 2025)"
+VAL_SALT = 7919  # the fixed validation tasks: PRNGKey(config.seed) folded with this (and the family)
+
+# The paper's numbers: MSE at the best epoch, mean of 5 seeds, context style "same"
+# (the reference's notebooks/neurips/data/*.csv, as collected in the paper's Table 1 / Fig. 3):
+# (ID, wide) per model kind.
+PAPER = {
+    "linear": {"implicit": (1.9e-4, 0.315), "tsf": (3.2e-4, 0.368), "mlp": (3.2e-4, 0.194),
+               "known_z": (3.4e-4, 0.372), "known_f": (1.7e-4, 8.4e-4)},
+    "sinusoid": {"implicit": (3.3e-4, 0.155), "tsf": (5.7e-4, 0.189), "mlp": (1.5e-3, 0.453),
+                 "known_z": (5.6e-4, 0.164), "known_f": (3.5e-4, 1.2e-3)},
+    "lowrank_mlp": {"implicit": (0.012, 1.15), "tsf": (0.027, 1.66), "mlp": (0.035, 2.63),
+                    "known_z": (0.032, 1.73), "known_f": (0.067, 1.27)},
+    "gp": {"implicit": (0.010, 0.147), "tsf": (0.026, 0.174), "mlp": (0.036, 0.213)},
+}
+# Probe MSE of the explicit models (range over kinds) and of a raw-context linear probe
+# (the reference's baselines.csv).
+PAPER_PROBE = {"linear": ("1e-4..1e-3", 0.52), "sinusoid": ("7e-4..4e-3", 0.34)}
+LEARNED = ("tsf", "mlp", "known_z")  # learned bottlenecks (predictor not given)
+
+
+def intensity_metric(s: float) -> str:
+    return f"wide@{s:g}"
+
+
+# ----------------------------------------------------------------------------- config
+def validate(config: ml_collections.ConfigDict) -> None:
+    """One-line ConfigErrors for this paper's fields (the engine checks train/hp/sweep)."""
+    t, m, ev, tr = config.task, config.model, config.eval, config.train
+    fams = tuple(t.families)
+    require(len(fams) >= 1 and len(set(fams)) == len(fams) and set(fams) <= set(tasks_lib.FAMILIES),
+            "task.families", f"must be distinct names from {tasks_lib.FAMILIES}, got {fams!r}")
+    kinds = tuple(m.kinds)
+    require(len(kinds) >= 1 and len(set(kinds)) == len(kinds) and set(kinds) <= set(KINDS),
+            "model.kinds", f"must be distinct names from {KINDS}, got {kinds!r}")
+    for name in ("x_dim", "y_dim", "n_freq", "min_context", "max_context", "n_queries", "batch_tasks"):
+        require(isinstance(t[name], int) and t[name] >= 1, f"task.{name}", f"must be an integer >= 1, got {t[name]!r}")
+    require(t.y_dim == 1 or not {"sinusoid", "gp"} & set(fams), "task.y_dim",
+            f"the sinusoid and gp families have one output, got {t.y_dim}")
+    require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
+    require(t.gp_noise >= 0, "task.gp_noise", f"must be >= 0, got {t.gp_noise}")
+    require(t.min_context <= t.max_context, "task.min_context",
+            f"must be <= task.max_context={t.max_context}, got {t.min_context}")
+    require(t.context_style in tasks_lib.CONTEXT_STYLES, "task.context_style",
+            f"must be one of {tasks_lib.CONTEXT_STYLES}, got {t.context_style!r}")
+    require(t.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
+            f"must divide task.batch_tasks={t.batch_tasks}, got {tr.micro_batches}")
+    for name in ("d_model", "n_heads", "d_ff", "implicit_layers", "context_layers",
+                 "predictor_layers", "z_dim", "mlp_hidden", "mlp_layers"):
+        require(isinstance(m[name], int) and m[name] >= 1, f"model.{name}", f"must be an integer >= 1, got {m[name]!r}")
+    require(m.d_model % m.n_heads == 0, "model.n_heads", f"must divide model.d_model={m.d_model}, got {m.n_heads}")
+    require(m.probe_scale > 0, "model.probe_scale", f"must be > 0, got {m.probe_scale}")
+    require(isinstance(ev.n_tasks, int) and ev.n_tasks >= 1, "eval.n_tasks", f"must be >= 1, got {ev.n_tasks!r}")
+    require(t.min_context <= ev.n_context <= t.max_context, "eval.n_context",
+            f"must be in [task.min_context, task.max_context] = [{t.min_context}, {t.max_context}] "
+            f"(the models never saw more context), got {ev.n_context}")
+    require(ev.ood_intensity > 0, "eval.ood_intensity", f"must be > 0, got {ev.ood_intensity}")
+    require(all(s > 0 for s in ev.intensities), "eval.intensities", f"must all be > 0, got {ev.intensities}")
+    require(isinstance(ev.baseline_tasks, int) and ev.baseline_tasks >= 1, "eval.baseline_tasks",
+            f"must be >= 1, got {ev.baseline_tasks!r}")
+    require(ev.probe_ridge > 0, "eval.probe_ridge", f"must be > 0, got {ev.probe_ridge}")
+
+
+# ----------------------------------------------------------------------------- learner
+def make_model(config: ml_collections.ConfigDict, family: str, kind: str) -> Model:
+    m, task = config.model, tasks_lib.make_task(family, config.task)
+    return Model(kind, m.d_model, m.n_heads, m.d_ff, m.implicit_layers, m.context_layers,
+                 m.predictor_layers, m.z_dim, m.mlp_hidden, m.mlp_layers, task.y_dim,
+                 task.n_params, task.function, m.probe_scale)
+
+
+def model_inputs(b: tasks_lib.Batch) -> tuple:
+    """The arguments of ``Model.__call__``: (x_c, y_c, valid, x_q, latent)."""
+    return b.x_c, b.y_c, b.valid, b.x_q, b.latent
+
+
+def losses(out: dict, batch: tasks_lib.Batch) -> dict:
+    """Per-batch MSEs: ``mse`` of the predictions, ``probe`` and ``aux`` of the latent heads."""
+    sq = lambda a, b: jnp.mean(jnp.square(a - b))
+    res = {"mse": sq(out["pred"], batch.y_q)}
+    for head in ("probe", "aux"):
+        if head in out:
+            res[head] = sq(out[head], batch.latent)
+    return res
+
+
+def validation_batch(config: ml_collections.ConfigDict, family: str) -> tuple[tasks_lib.Batch, list[str]]:
+    """The fixed validation tasks of a family (the same for every run and model kind):
+    ``eval.n_context`` context points and, per query set, ``eval.n_context`` queries (iid,
+    far, wide at eval.ood_intensity, then wide at each eval.intensities), concatenated on
+    the query axis (queries never see each other, so this is one forward pass per set)."""
+    ev, t = config.eval, config.task
+    task = tasks_lib.make_task(family, t)
+    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), VAL_SALT + tasks_lib.FAMILIES.index(family))
+    k_b, k_far, k_noise = jax.random.split(key, 3)
+    base = tasks_lib.sample_batch(task, k_b, ev.n_tasks, ev.n_context, ev.n_context, ev.n_context)
+    sets = [("iid", "iid", 1.0), ("far", "far", ev.ood_intensity), ("wide", "wide", ev.ood_intensity)]
+    sets += [(intensity_metric(s), "wide", s) for s in ev.intensities]
+    x_q = jnp.concatenate([tasks_lib.shift_queries(base.x_q, shift, s, k_far) for _, shift, s in sets], 1)
+    y_q = task.function(base.latent, x_q)
+    y_q = y_q + task.noise * jax.random.normal(k_noise, y_q.shape)
+    return base._replace(x_q=x_q, y_q=y_q), [name for name, _, _ in sets]
+
+
+def make_learner(config: ml_collections.ConfigDict, family: str, kind: str) -> Learner:
+    t = config.task
+    task, model = tasks_lib.make_task(family, t), make_model(config, family, kind)
+
+    def apply(params, b: tasks_lib.Batch) -> dict:
+        return model.apply(params, *model_inputs(b))
+
+    def sample_batch(key):
+        k_n, k_b = jax.random.split(key)
+        n = tasks_lib.draw_context_size(k_n, t.min_context, t.max_context)
+        return tasks_lib.sample_batch(task, k_b, t.batch_tasks, t.max_context, t.n_queries, n,
+                                      t.context_style)
+
+    def init_params(key):
+        k_init, k_batch = jax.random.split(key)
+        return model.init(k_init, *model_inputs(sample_batch(k_batch)))
+
+    def loss(params, batch, hp, key):
+        parts = losses(apply(params, batch), batch)
+        return sum(parts.values()), parts
+
+    def evaluate(params, hp, key):
+        """{metric: scalar} on the fixed validation tasks (``key`` is unused: they are fixed)."""
+        val, names = validation_batch(config, family)
+        out = apply(params, val)
+        q = config.eval.n_context
+        err = jnp.square(out["pred"] - val.y_q).mean(-1).reshape(val.y_q.shape[0], len(names), q)
+        res = dict(zip(names, err.mean((0, 2))))
+        for head in ("probe", "aux"):
+            if head in out:
+                res[head] = jnp.mean(jnp.square(out[head] - val.latent))
+        return res
+
+    return Learner(init_params, sample_batch, loss, evaluate)
+
+
+def make_trainer(config: ml_collections.ConfigDict, family: str, kind: str) -> Trainer:
+    """The engine's trainer for one (family, kind), validated at the end of every chunk:
+    each validation metric is a (chunk_steps,) row, NaN but at the chunk's last step, under
+    the name ``val_<metric>``."""
+    learner = make_learner(config, family, kind)
+    base = build_trainer(config, learner)
+    k = base.chunk_steps
+
+    def train_chunk(state, hp):
+        state, metrics = base.train_chunk(state, hp)
+        val = learner.evaluate(state.params, hp, state.key)
+        at_end = lambda v: jnp.full((k,), jnp.nan, jnp.float32).at[-1].set(v)
+        return state, {**metrics, **{f"val_{n}": at_end(v) for n, v in val.items()}}
+
+    return Trainer(base.init, train_chunk, base.evaluate, k, base.total_steps)
+
+
+def kinds_for(config: ml_collections.ConfigDict, family: str) -> list[str]:
+    """The configured kinds that apply to ``family`` (a family without a finite latent, the
+    GP, has no known-f, known-z or true-z model)."""
+    finite = tasks_lib.make_task(family, config.task).n_params > 0
+    return [k for k in config.model.kinds if finite or k not in LATENT_KINDS]
+
+
+# ----------------------------------------------------------------------------- baselines
+def raw_context_probe(config: ml_collections.ConfigDict, family: str, key: jax.Array) -> jax.Array:
+    """MSE of a ridge-regression probe from the raw context (the flattened (x, y) pairs and
+    a bias) to the true latent, fitted on ``eval.baseline_tasks`` fresh tasks drawn with
+    ``key`` and scored on the fixed validation tasks."""
+    ev = config.eval
+    task = tasks_lib.make_task(family, config.task)
+    n = ev.n_context
+    train = tasks_lib.sample_batch(task, key, ev.baseline_tasks, n, 1, n)
+    val, _ = validation_batch(config, family)
+
+    def features(b):
+        flat = jnp.concatenate([b.x_c, b.y_c], -1).reshape(b.x_c.shape[0], -1)
+        return jnp.concatenate([flat, jnp.ones((flat.shape[0], 1))], -1)
+
+    phi = features(train)
+    gram = phi.T @ phi + ev.probe_ridge * jnp.eye(phi.shape[1])
+    w = jnp.linalg.solve(gram, phi.T @ train.latent)
+    return jnp.mean(jnp.square(features(val) @ w - val.latent))
+
+
+# ----------------------------------------------------------------------------- run
+def val_rows(history: dict, family: str, kind: str, run_rows: list[dict]) -> pd.DataFrame:
+    """The chunk-end validations of a phase's history as tidy rows."""
+    frames = []
+    for name, per_step in history.items():
+        if not name.startswith("val_"):
+            continue
+        arr = np.asarray(per_step, np.float64)  # (steps, R)
+        steps = np.flatnonzero(np.isfinite(arr).any(axis=1))
+        for row in run_rows:
+            frames.append(pd.DataFrame({
+                "family": family, "kind": kind, "run": row["run"], "seed": row["seed"],
+                "step": steps + 1, "metric": name[4:], "value": arr[steps, row["run"]]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def best_steps(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per (family, kind): the step with the lowest seed-mean iid MSE (NaN runs skipped)."""
+    iid = curves[curves.metric == "iid"].groupby(["family", "kind", "step"]).value.mean()
+    best = iid.groupby(["family", "kind"]).idxmin().map(lambda idx: idx[2])
+    return best.rename("best_step").reset_index()
+
+
+def summarize(curves: pd.DataFrame) -> pd.DataFrame:
+    """Every validation metric of every run at its (family, kind)'s best step."""
+    best = best_steps(curves)
+    merged = curves.merge(best, on=["family", "kind"])
+    return merged[merged.step == merged.best_step].drop(columns="best_step").reset_index(drop=True)
+
+
+def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
+    """Trains every (family, kind) as its own phase, then writes the tables, table.txt and
+    the figures."""
+    frames, run_rows = [], None
+    for family in config.task.families:
+        for kind in kinds_for(config, family):
+            phase = runner.train_runs(config, make_trainer(config, family, kind), session,
+                                      phase=f"{family}.{kind}")
+            run_rows = phase.run_rows
+            frames.append(val_rows(phase.history, family, kind, run_rows))
+    seeds = sorted({r["seed"] for r in run_rows})
+    seed_keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.PRNGKey(config.seed + 1), s))(
+        jnp.asarray(seeds))
+    base = [pd.DataFrame({"family": family, "seed": seeds, "metric": "raw_context_probe",
+                          "value": np.asarray(jax.jit(jax.vmap(
+                              lambda k, f=family: raw_context_probe(config, f, k)))(seed_keys), np.float64)})
+            for family in config.task.families
+            if tasks_lib.make_task(family, config.task).n_params > 0]
+    base = base or [pd.DataFrame(columns=["family", "seed", "metric", "value"])]
+    if not is_primary():
+        return
+    curves = pd.concat(frames, ignore_index=True)
+    summary = summarize(curves)
+    baselines = pd.concat(base, ignore_index=True)
+    results.write_table(session.workdir, "curves", curves)
+    results.write_table(session.workdir, "summary", summary)
+    results.write_table(session.workdir, "baselines", baselines)
+    from jaxlab.papers.explicit_implicit import figures
+
+    figures.draw_all(summary, curves, baselines, config, session.workdir)
+    results.atomic_write_text(os.path.join(session.workdir, "table.txt"),
+                              report(summary, baselines, config) + "\n")
+
+
+# ----------------------------------------------------------------------------- report
+def mean_std(values: pd.Series) -> tuple[float, float]:
+    v = values.to_numpy(np.float64)
+    v = v[np.isfinite(v)]
+    return (float(v.mean()), float(v.std())) if len(v) else (np.nan, np.nan)
+
+
+def cell(values: pd.Series) -> str:
+    mean, std = mean_std(values)
+    return f"{mean:.2e} ±{std:.0e}" if np.isfinite(mean) else "–"
+
+
+def claims(summary: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
+    """The study's three claims checked on this run's seed means, one line each."""
+    lines = []
+    means = summary.groupby(["family", "kind", "metric"]).value.mean()
+    for family in summary.family.unique():
+        m = means[family]
+        has = lambda kind: (kind, "iid") in m.index
+        learned = [k for k in LEARNED + ("implicit",) if has(k)]
+        if has("known_f") and learned:
+            best = min(learned, key=lambda k: m[k, "wide"])
+            ratio = m[best, "wide"] / m["known_f", "wide"]
+            lines.append(f"{family}: known_f wide MSE {m['known_f', 'wide']:.2e} is {ratio:.1f}x below "
+                         f"the best learned predictor ({best}, {m[best, 'wide']:.2e}); claim >= 10x: "
+                         f"{'holds' if ratio >= 10 else 'does not hold'}")
+        if has("implicit"):
+            better = [k for k in LEARNED if has(k) and m[k, "iid"] < m["implicit", "iid"]
+                      and m[k, "wide"] < m["implicit", "wide"]]
+            lines.append(f"{family}: learned bottlenecks better than implicit on both ID and wide: "
+                         f"{', '.join(better) if better else 'none'} (claim: none)")
+        probes = [k for k in EXPLICIT if (k, "probe") in m.index]
+        raw = baselines[baselines.family == family].value.mean()
+        if probes and np.isfinite(raw):
+            worst = max(m[k, "probe"] for k in probes)
+            lines.append(f"{family}: probe latent MSE {min(m[k, 'probe'] for k in probes):.2e}..{worst:.2e} "
+                         f"vs raw-context probe {raw:.3f} ({raw / worst:.0f}x at worst; claim >= 10x: "
+                         f"{'holds' if raw / worst >= 10 else 'does not hold'})")
+    return lines
+
+
+def report(summary: pd.DataFrame, baselines: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
+    """The B4-layout table: per family and kind, ID / far / wide MSE (mean ± std over seeds)
+    at the best step, the probe's latent MSE, and the paper's ID / wide beside."""
+    head = (f"{'family':<12}{'model':<9}{'ID MSE':>17}{'far MSE':>17}{'wide MSE':>17}"
+            f"{'probe MSE':>17}{'paper ID / wide':>20}{'best step':>11}")
+    lines = [f"MSE at the best validation step (lowest seed-mean ID MSE), mean ± std over "
+             f"{summary.seed.nunique()} seeds; ours at CPU scale, paper (ref. notebooks/neurips/data/*.csv, "
+             f"5 seeds, d=256) beside", head, "-" * len(head)]
+    for (family, kind), g in summary.groupby(["family", "kind"], sort=False):
+        col = lambda metric: cell(g[g.metric == metric].value)
+        paper = PAPER.get(family, {}).get(kind)
+        ref = f"{paper[0]:.1e} / {paper[1]:.2g}" if paper else "–"
+        lines.append(f"{family:<12}{kind:<9}{col('iid'):>17}{col('far'):>17}{col('wide'):>17}"
+                     f"{col('probe'):>17}{ref:>20}{int(g.step.iloc[0]):>11}")
+    for family, g in baselines.groupby("family", sort=False):
+        paper = PAPER_PROBE.get(family)
+        lines.append(f"{family:<12}raw-context linear probe of the latent: {cell(g.value)}"
+                     + (f" (paper: {paper[1]}; explicit-model probes {paper[0]})" if paper else ""))
+    return "\n".join(lines + claims(summary, baselines))
