@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "compositionality": "jaxlab.papers.compositionality",
     "metahmm": "jaxlab.papers.metahmm",
     "example_sine": "jaxlab.papers.example_sine",
+    "simplicity_bias": "jaxlab.papers.simplicity_bias",
 }
 
 
