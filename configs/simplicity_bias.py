@@ -37,7 +37,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.study = "simplicity_bias"
     c.sweeps = ("A",)
     c.task = ml_collections.ConfigDict(dict(
-        image_size=16, digit_size=12, digits_per_class=5, prototypes=0, watermark_bits=16))
+        image_size=16, digit_size=14, digits_per_class=5, prototypes=0, watermark_bits=16))
     c.scenario_a = ml_collections.ConfigDict(dict(
         spur_prob=0.1, flip_prob=0.0, env_noisiness=0.0, bank_size=1))
     c.scenario_b = ml_collections.ConfigDict(dict(

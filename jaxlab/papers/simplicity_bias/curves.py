@@ -145,7 +145,8 @@ class Scores(NamedTuple):
 def score_all(setup: Setup, params: data.Params, fitted, n_seeds: int, n_test: int,
               n_perm: int, perm_samples: int, key: jax.Array, permuted: tuple[str, ...]) -> Scores:
     """Scores every fit on fresh test draws of each mode (the test digit pool); fits are
-    mapped in small vmapped batches (memory), rows vectorised."""
+    mapped one at a time (memory: a fit's test rows are rendered images), its rows and
+    permutations vectorised."""
     n_sizes, n_tasks = len(setup.sizes), len(setup.tasks)
     apply = setup.spec.apply
 
@@ -181,16 +182,16 @@ def score_all(setup: Setup, params: data.Params, fitted, n_seeds: int, n_test: i
 
         def shuffled(i):
             ks = jax.random.split(jax.random.fold_in(jax.random.fold_in(key, 99 + i), s), n_perm)
-            accs = jax.lax.map(lambda k: acc(data.shuffle(rows, k, permuted[i])), ks, batch_size=8)
+            accs = jax.vmap(lambda k: acc(data.shuffle(rows, k, permuted[i])))(ks)
             return jnp.mean(accs), jnp.mean(accs >= orig)
 
         pa, pp = zip(*[shuffled(i) for i in range(len(permuted))])
         return orig, jnp.stack(pa), jnp.stack(pp)
 
-    own_loss, own_acc, mixed_logp, mode_acc = jax.lax.map(one, (fitted, task_of, seed_of), batch_size=4)
+    own_loss, own_acc, mixed_logp, mode_acc = jax.lax.map(one, (fitted, task_of, seed_of))
     m0 = (n_tasks - 1) * n_seeds * n_sizes  # the mixed fits come last
     mixed_fits = jax.tree.map(lambda a: a[m0:], fitted)
-    orig, perm_acc, perm_p = jax.lax.map(permutation_tests, (mixed_fits, seed_of[m0:]), batch_size=4)
+    orig, perm_acc, perm_p = jax.lax.map(permutation_tests, (mixed_fits, seed_of[m0:]))
 
     def counts(k):  # (colour, env, y) in mixed training draws
         b = data.sample(k, 4096, params, setup.static, setup.digits, 0, "mixed")
