@@ -16,6 +16,7 @@ CASES = {
     "compositionality": [("compositionality", "smoke", 2), ("compositionality", "emergent,smoke", 2)],
     "metahmm": [("metahmm", "smoke", 3)],
     "example_sine": [("example_sine", "smoke", 1)],
+    "simplicity_bias": [("simplicity_bias", "smoke", 4)],
 }
 
 
