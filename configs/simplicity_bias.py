@@ -37,7 +37,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.study = "simplicity_bias"
     c.sweeps = ("A",)
     c.task = ml_collections.ConfigDict(dict(
-        image_size=16, digit_size=14, digits_per_class=5, prototypes=0, watermark_bits=16))
+        image_size=16, digit_size=15, digits_per_class=5, prototypes=0, watermark_bits=16))
     c.scenario_a = ml_collections.ConfigDict(dict(
         spur_prob=0.1, flip_prob=0.0, env_noisiness=0.0, bank_size=1))
     c.scenario_b = ml_collections.ConfigDict(dict(
@@ -49,9 +49,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                    0.26, 0.28, 0.3),
         bank_size=(1, 2, 3, 6, 10, 18, 32, 56, 100, 178, 316)))
     c.curve = ml_collections.ConfigDict(dict(
-        sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), n_seeds=3,
+        sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096), n_seeds=3,
         n_val=256, n_test=1024, batch_size=64, learning_rate=1e-3, weight_decay=1e-4,
-        patience=5, min_delta=5e-4, check_min=20, check_max=100, max_steps=4000,
+        patience=5, min_delta=5e-4, check_min=20, check_max=100, max_steps=3000,
         chunk_steps=20, lanes=0))
     c.reliance = ml_collections.ConfigDict(dict(n_perm=100, perm_samples=200))
     c.model = ml_collections.ConfigDict(dict(hidden=64, n_layers=3))
