@@ -172,7 +172,7 @@ def test_crossing_interpolates_in_log_n():
 
 
 def _tiny_config():
-    return config_lib.load(SPEC + ":smoke")
+    return config_lib.load(SPEC + ":smoke", ["--config.task.watermark_bits=8"])
 
 
 @pytest.mark.e2e
