@@ -111,12 +111,13 @@ def init_params(setup: Setup, fit_keys: jax.Array):
 
 
 def train_all(setup: Setup, params: data.Params, n_seeds: int, n_val: int, key: jax.Array,
-              lanes: int) -> fits.FitResult:
-    """Every fit of the point in one program (the fit axis sharded over local devices)."""
+              lanes: int, devices: int = 0) -> fits.FitResult:
+    """Every fit of the point in one program (the fit axis sharded over ``devices`` local
+    devices; 0: all)."""
     fd, fit_keys = jax.jit(lambda k: fit_data(setup, params, n_seeds, n_val, k))(key)
     inits = jax.jit(lambda k: init_params(setup, k))(fit_keys)
     n_fits = fd.n_train.shape[0]
-    executor = runs.Executor("vmap", devices=jax.local_device_count())
+    executor = runs.Executor("vmap", devices=devices or jax.local_device_count())
     padded = executor.place(runs.pad_runs((inits, fd), executor.padded(n_fits)))
     run = jax.jit(fits.fit_many_on(executor, setup.spec, None, lanes, params_per_fit=True))
     return runs.unpad_runs(run(*padded), n_fits)

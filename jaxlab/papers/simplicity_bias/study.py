@@ -82,7 +82,7 @@ def point_unit(config: ml_collections.ConfigDict, index: int, point: dict) -> pd
     c, r = config.curve, config.reliance
     key = jax.random.fold_in(jax.random.PRNGKey(config.seed), index)
     lanes = c.lanes or None
-    fitted = curves.train_all(setup, params, c.n_seeds, c.n_val, key, lanes)
+    fitted = curves.train_all(setup, params, c.n_seeds, c.n_val, key, lanes, config.executor.devices)
     permuted = curves.PERMUTED[scenario]
     score = jax.jit(lambda p, k: curves.score_all(setup, params, p, c.n_seeds, c.n_test, r.n_perm,
                                                   r.perm_samples, k, permuted))
