@@ -13,7 +13,7 @@ Variants (``jaxlab list`` prints them with their times): ``smoke`` (as the tests
 flip_prob and over the bank size).
 
 Expected result (default, measured: 689 s wall / 560 s CPU at a load of ~5 with
---config.executor.devices=1): the network relies on colour at small N and on the digit at
+--config.executor.devices=1 --config.curve.lanes=0): the network relies on colour at small N and on the digit at
 large N, the permutation drops crossing at N ≈ 404; the envelope predicts the switch at
 6,884, 17x too late, because the digit-only MLP's loss on the mixed data (0.336) never
 gets clearly below colour's (0.330) within N <= 4,096 (docs/simplicity_bias.md).
@@ -54,7 +54,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096), n_seeds=3,
         n_val=256, n_test=1024, batch_size=64, learning_rate=1e-3, weight_decay=1e-4,
         patience=5, min_delta=5e-4, check_min=20, check_max=100, max_steps=3000,
-        chunk_steps=20, lanes=0))
+        chunk_steps=20, lanes=12))
     c.reliance = ml_collections.ConfigDict(dict(n_perm=100, perm_samples=200))
     c.model = ml_collections.ConfigDict(dict(hidden=64, n_layers=3))
     c.mdl = ml_collections.ConfigDict(dict(abs_delta=5e-5, min_points=5, n_models=64, horizon=100))
