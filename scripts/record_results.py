@@ -124,13 +124,30 @@ def explicit_implicit(res) -> dict:
     return out
 
 
+def simplicity_bias(res) -> dict:
+    s, seeds = res.tables["summary"], res.tables["seeds"]
+    r4 = lambda v: None if v is None or not np.isfinite(v) else round(float(v), 4)  # noqa: E731
+    points = [{"scenario": row.scenario, "field": row.field, "value": r4(row.value),
+               **{c: r4(row[c]) for c in s.columns if c.startswith(("K_", "l_", "k_"))},
+               "predicted_switch": r4(row.predicted_switch),
+               "empirical_switch": r4(row.empirical_switch),
+               "ratio": r4(row.predicted_switch / row.empirical_switch)}
+              for row in s.itertuples(index=False) for row in [s.loc[s.point == row.point].iloc[0]]]
+    from jaxlab.papers.simplicity_bias import study
+
+    by_seed = [study.correlation(g) for _, g in seeds.groupby("seed")]
+    return {"points": points, "pearson_r": r4(study.correlation(s)),
+            "pearson_r_per_seed": [r4(v) for v in by_seed]}
+
+
 EXTRACT = {"icl_occam": icl_occam,
            "inductive_bias": inductive_bias,
            "compositionality": compositionality,
            "metahmm": metahmm,
            "example_sine": example_sine,
            "coala_ipd": coala_ipd,
-           "explicit_implicit": explicit_implicit}
+           "explicit_implicit": explicit_implicit,
+           "simplicity_bias": simplicity_bias}
 
 
 def record(workdir: str) -> dict:

@@ -83,6 +83,22 @@ def test_max_epochs_stops_a_fit_that_keeps_improving():
     assert int(out.epochs) == 50 and not bool(out.stopped_early)
 
 
+def test_checks_every_clipped_period_and_max_steps_caps_a_fit():
+    # one step per epoch (2 rows, batch 4); check_steps=(3, 10) checks after steps 3, 6, 9,
+    # ... which see losses[2], losses[5], ...: 1.0, 0.5 (best), then 0.6, 0.7, 0.8 (3 bad
+    # checks = patience) -> stop after step 15. The 0.0s between checks are never looked at.
+    seen = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9]
+    losses = [v for s in seen for v in (0.0, 0.0, s)]
+    spec, data = _scripted_spec(losses, restore_best=True)
+    checked = dataclasses.replace(spec, check_steps=(3, 10))
+    out = jax.jit(lambda d: fits.fit(checked, {"v": jnp.array(5.0)}, d))(data)
+    assert int(out.steps) == 15 and bool(out.stopped_early)
+    np.testing.assert_allclose(out.best_loss, 0.5, rtol=1e-6)
+    capped = jax.jit(lambda d: fits.fit(dataclasses.replace(checked, max_steps=7),
+                                        {"v": jnp.array(5.0)}, d))(data)
+    assert int(capped.steps) == 7 and not bool(capped.stopped_early)
+
+
 def _scipy_naive(y: np.ndarray, precision: float) -> float:
     """Naive code of a block (rows, D): every column on the lattice under its own mean and
     std (floored at the precision), priced by scipy's Skellam."""

@@ -19,6 +19,7 @@ CASES = {
     "inductive_bias": [("inductive_bias", "smoke", 4)],
     "coala_ipd": [("coala_ipd", "smoke", 3)],
     "explicit_implicit": [("explicit_implicit", "smoke", 4)],
+    "simplicity_bias": [("simplicity_bias", "smoke", 4)],
 }
 
 

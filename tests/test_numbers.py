@@ -58,6 +58,15 @@ CLAIMS = [
      ["icl_occam.gen_error.prequential.100.0", "icl_occam.gen_error.bayes.100.0"]),
     ("docs/icl_occam.md", rf"Prequential ≤ train-risk at n = 1\*\*: {NUM} vs {NUM}",
      ["icl_occam.gen_error.prequential.1.0", "icl_occam.gen_error.train.1.0"]),
+    # Simplicity bias (docs/results/simplicity_bias.json)
+    ("docs/simplicity_bias.md", rf"{NUM} s wall / {NUM} s CPU on the\s+2-core AMD EPYC",
+     ["simplicity_bias.measured.wall_s", "simplicity_bias.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"empirical switch \| — \| N ≈ {NUM}", ["simplicity_bias.points.0.empirical_switch"]),
+    ("docs/simplicity_bias.md", rf"\*\*no: 6,884, {NUM}× too late", ["simplicity_bias.points.0.ratio"]),
+    ("docs/simplicity_bias.md", rf"slope ℓ_digit = {NUM} at the largest N is no better\s+than the colour line's {NUM}",
+     ["simplicity_bias.points.0.l_digit", "simplicity_bias.points.0.l_colour"]),
+    ("configs/simplicity_bias.py", rf"measured: {NUM} s wall / {NUM} s CPU",
+     ["simplicity_bias.measured.wall_s", "simplicity_bias.measured.cpu_s"]),
     # Compositionality (docs/results/compositionality*.json)
     ("configs/compositionality.py", rf"every one of the {NUM} sweep points within 1% of the\s+paper's "
                                     rf"mean C \(largest {NUM}%, mean {NUM}%\)",

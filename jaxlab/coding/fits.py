@@ -12,6 +12,10 @@ Semantics of one fit (the Occam reference's Lightning SGD loop; docs/icl_occam.m
   * after each epoch the mean validation loss is computed; it is an improvement when it is
     below ``best - min_delta`` (Lightning's EarlyStopping in mode "min"); after
     ``patience`` epochs without improvement, or ``max_epochs`` epochs, the fit stops;
+  * with ``check_steps=(lo, hi)`` the validation check (and the patience count) happens
+    instead every ``clip(steps_per_epoch, lo, hi)`` optimizer steps, epochs still being
+    the reshuffling unit (the simplicity-bias reference checks every
+    ``max(20, min(100, ceil(n / batch)))`` steps); ``max_steps > 0`` also caps the steps;
   * with ``restore_best`` the returned parameters are those of the best epoch, otherwise
     the last ones (the reference's SGD baseline does not restore);
   * the validation set must hold at least one point (``n_val >= 1``); a caller with no
@@ -48,6 +52,8 @@ class FitSpec:
     max_epochs: int = 2000
     restore_best: bool = True
     chunk_steps: int = 32  # optimizer steps per while-loop iteration
+    check_steps: tuple[int, int] | None = None  # (lo, hi): check every clip(epoch, lo, hi) steps
+    max_steps: int = 0  # 0: no cap besides max_epochs
 
 
 class FitData(NamedTuple):
@@ -81,7 +87,8 @@ class FitState(NamedTuple):
 
 class FitResult(NamedTuple):
     """params: best (or last) parameters; best_loss: best validation loss; epochs, steps:
-    how long the fit trained; stopped_early: patience ran out before max_epochs."""
+    how long the fit trained; stopped_early: patience ran out before max_epochs (and
+    max_steps)."""
 
     params: Params
     best_loss: jax.Array
@@ -141,12 +148,19 @@ def fit_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
 
     steps_per_epoch = jnp.maximum(1, -(-data.n_train // b))
     epoch_end = state.step_in_epoch + 1 >= steps_per_epoch
+    if spec.check_steps is None:
+        check = epoch_end
+    else:
+        period = jnp.clip(steps_per_epoch, *spec.check_steps)
+        check = (state.steps + 1) % period == 0
     val_mask = (jnp.arange(data.x_val.shape[0]) < data.n_val).astype(jnp.float32)
     monitored = _masked_mean_loss(spec, params, data.x_val, data.y_val, val_mask)
-    improved = epoch_end & (monitored < state.best_loss - spec.min_delta)
-    bad = jnp.where(epoch_end, jnp.where(improved, 0, state.bad_epochs + 1), state.bad_epochs)
+    improved = check & (monitored < state.best_loss - spec.min_delta)
+    bad = jnp.where(check, jnp.where(improved, 0, state.bad_epochs + 1), state.bad_epochs)
     epoch = state.epoch + epoch_end.astype(jnp.int32)
     done = (bad >= spec.patience) | (epoch >= spec.max_epochs)
+    if spec.max_steps > 0:
+        done = done | (state.steps + 1 >= spec.max_steps)
     # Only the fields a result is read from need to stop changing once a fit is done
     # (``done`` itself is sticky); the best parameters are tracked only when restored.
     best_params = (jax.tree.map(lambda a, c: jnp.where(improved, a, c), params, state.best_params)
@@ -164,8 +178,10 @@ def fit_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
 
 def _result(spec: FitSpec, state: FitState) -> FitResult:
     params = state.best_params if spec.restore_best else state.params
-    return FitResult(params, state.best_loss, state.epoch, state.steps,
-                     state.done & (state.epoch < spec.max_epochs))
+    early = state.done & (state.epoch < spec.max_epochs)
+    if spec.max_steps > 0:
+        early = early & (state.steps < spec.max_steps)
+    return FitResult(params, state.best_loss, state.epoch, state.steps, early)
 
 
 def fit(spec: FitSpec, params: Params, data: FitData) -> FitResult:

@@ -29,6 +29,7 @@ REGISTRY: dict[str, str] = {
     "inductive_bias": "jaxlab.papers.inductive_bias",
     "coala_ipd": "jaxlab.papers.coala_ipd",
     "explicit_implicit": "jaxlab.papers.explicit_implicit",
+    "simplicity_bias": "jaxlab.papers.simplicity_bias",
 }
 
 
