@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 from typing import Any
 
 import jax
@@ -56,6 +57,53 @@ class _OrbaxErrors(logging.Filter):
             frames.append(tb.tb_frame.f_code.co_filename)
             tb = tb.tb_next
         return not any(f"{os.sep}orbax{os.sep}" in f for f in frames)
+
+
+class _ClosedLoopTracebacks(io.TextIOBase):
+    """``sys.stderr`` without the tracebacks that end in ``RuntimeError: Event loop is
+    closed`` when they are written from a thread other than the main one: after a failed
+    save, orbax's writer threads (tensorstore callbacks) print one per pending write, at
+    any moment, and ``Checkpointer`` reports that failure itself in one line. Anything
+    else passes through unchanged; a thread's traceback is held until its last line
+    tells which it is."""
+
+    DROPPED = "RuntimeError: Event loop is closed"
+
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+        self.held: dict[int, list[str]] = {}
+        self.lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        if threading.current_thread() is threading.main_thread():
+            return self.stream.write(text)
+        me = threading.get_ident()
+        with self.lock:
+            if me not in self.held and not text.startswith("Traceback (most recent call last)"):
+                return self.stream.write(text)
+            held = self.held.setdefault(me, [])
+            held.append(text)
+            lines = "".join(held).splitlines()
+            last = lines[-1] if lines else ""
+            complete = "".join(held).endswith("\n") and last and not last[0].isspace() \
+                and not last.startswith("Traceback")
+            if complete:
+                del self.held[me]
+                if last.strip() != self.DROPPED:
+                    self.stream.write("".join(held))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def _filter_closed_loop_tracebacks() -> None:
+    if not isinstance(sys.stderr, _ClosedLoopTracebacks):
+        sys.stderr = _ClosedLoopTracebacks(sys.stderr)
 
 
 # absl: orbax's own error logs; asyncio: "Task exception was never retrieved" for the
@@ -124,6 +172,7 @@ class Checkpointer:
                                                enable_async_checkpointing=True)
         self.manager = ocp.CheckpointManager(self.directory, options=options)
         self.failed = False
+        _filter_closed_loop_tracebacks()
 
     def save(self, step: int, state: Any, history: dict) -> None:
         """``state``: the runs' state without padding (``Executor.unpadded``). Raises an

@@ -1,6 +1,7 @@
 """Bad input: one line naming the field, exit status 2, nothing written; failed starts that
 leave a workdir the corrected command accepts; tables that never print a wrong number."""
 import errno
+import io
 import json
 import logging
 import os
@@ -320,6 +321,23 @@ def test_orbax_write_errors_become_one_os_error_with_the_cause():
     assert cli._os_error_line(err) == "disk full: '/x': cannot write checkpoint: No space left on device"
     assert checkpoint._short(ValueError("bad <tensorstore.Spec object at 0x7f3a2c>; more\nline 2")) == \
         "ValueError: bad <...>; more"
+
+
+def test_closed_event_loop_tracebacks_from_writer_threads_are_dropped_and_nothing_else():
+    """After a failed save, orbax's writer threads print "Event loop is closed" tracebacks
+    at any moment (seen on a loaded machine before the one-line error); only those go."""
+    out = io.StringIO()
+    stream = checkpoint._ClosedLoopTracebacks(out)
+    closed = ["Traceback (most recent call last):\n",
+              '  File "base_events.py", line 806, in call_soon_threadsafe\n',
+              "    self._check_closed()\n", "RuntimeError: Event loop is closed\n"]
+    other = ["Traceback (most recent call last):\n", '  File "y.py", line 1, in f\n',
+             "ValueError: boom\n"]
+    writer = threading.Thread(target=lambda: [stream.write(t) for t in closed + other + ["x\n"]])
+    writer.start()
+    writer.join()
+    stream.write("".join(closed))  # the main thread's own output is never touched
+    assert out.getvalue() == "".join(other) + "x\n" + "".join(closed)
 
 
 @pytest.mark.e2e
