@@ -21,8 +21,9 @@ def test_exact_risk_matches_monte_carlo_over_the_tasks_own_episodes():
     se = np.asarray(jnp.std(var, 0)) / np.sqrt(var.shape[0])
     for n in (1, 2, 5):
         assert se[n] < 2.5e-4  # so that the 1e-3 tolerance is a check at 4 standard errors
-        assert abs(exact_bayes_risk(n) - mc[n]) < 1e-3, (n, exact_bayes_risk(n), mc[n], se[n])
-    assert abs(exact_bayes_risk(0) - mc[0]) < 4 * se[0] + 1e-6  # prior: noise^2 + 4 * 1/4
+        exact = exact_bayes_risk(TASK, n)
+        assert abs(exact - mc[n]) < 1e-3, (n, exact, mc[n], se[n])
+    assert abs(exact_bayes_risk(TASK, 0) - mc[0]) < 4 * se[0] + 1e-6  # prior: noise^2 + 4 * 1/4
 
 
 def test_exact_risk_at_one_point_matches_a_one_dimensional_integral():
@@ -31,19 +32,20 @@ def test_exact_risk_at_one_point_matches_a_one_dimensional_integral():
     c, s = 4.0, 0.04
     f = lambda q: (4 / c - (1 + q) / (c * (s * c + 1 + q)) + s) * stats.chi2.pdf(q, 3)
     direct, _ = integrate.quad(f, 0, np.inf, epsabs=1e-12)
-    assert abs(exact_bayes_risk(1) - direct) < 1e-7
+    assert abs(exact_bayes_risk(TASK, 1) - direct) < 1e-7
 
 
 def test_exact_risk_is_converged_and_decreasing():
     """Doubling the nodes moves no value by more than 1e-6, and R(n) falls toward noise^2."""
     ns = (1, 2, 3, 5, 10, 20)
-    coarse = [exact_bayes_risk(n) for n in ns]
-    fine = [exact_bayes_risk(n, nodes=20, u_nodes=90) for n in ns]
+    coarse = [exact_bayes_risk(TASK, n) for n in ns]
+    fine = [exact_bayes_risk(TASK, n, nodes=20, u_nodes=90) for n in ns]
     np.testing.assert_allclose(coarse, fine, atol=1e-6)
     assert all(a > b > 0.04 for a, b in zip(coarse, coarse[1:]))
 
 
-@pytest.mark.parametrize("bad", [dict(n=-1), dict(n=1.5), dict(n=2, noise=0.0)])
-def test_bad_input_is_named(bad):
+@pytest.mark.parametrize("task,n", [(TASK, -1), (TASK, 1.5),
+                                    (LinearRegression(x_dim=3, y_dim=1, noise=0.0), 2)])
+def test_bad_input_is_named(task, n):
     with pytest.raises(ValueError, match="n must|noise"):
-        exact_bayes_risk(**bad)
+        exact_bayes_risk(task, n)

@@ -1,10 +1,10 @@
 """Exact expected Bayes risk of the linear-regression task, by deterministic quadrature.
 
-An oracle computation in numpy/scipy (not a training path). Task (``tasks/linear.py``):
-``x ~ N(0, I_p)``, features ``phi = [x, 1]``, ``w ~ N(0, v I_{p+1})`` (``v = 1/(p+1)`` by
-default), ``y = phi w + sigma eps``. The Bayes predictor after n context points is the
-posterior-predictive mean; its mean squared error on the next point (the study's ``bayes``
-gen_error, in MSE units) has expectation
+An oracle computation in numpy/scipy (not a training path) for a ``LinearRegression`` task
+(``tasks/linear.py``): ``x ~ N(0, I_p)``, features ``phi = [x, 1]``, ``w ~ N(0, v I_{p+1})``
+(``v = task.prior_var``), ``y = phi w + sigma eps`` (``sigma = task.noise``). The Bayes
+predictor after n context points is the posterior-predictive mean; its mean squared error
+on the next point (the study's ``bayes`` gen_error, in MSE units) has expectation
 
     R(n) = sigma^2 + E tr(A^{-1}),   A = I / v + Phi^T Phi / sigma^2,
 
@@ -36,6 +36,8 @@ import itertools
 
 import numpy as np
 from scipy.special import roots_genlaguerre, roots_jacobi
+
+from jaxlab.tasks.linear import LinearRegression
 
 
 # Gap rules: below this exponent the density does not vanish fast at 0, so the integrand's
@@ -101,20 +103,20 @@ def _eigen_rule(n: int, p: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return lam, w / w.sum()
 
 
-def exact_bayes_risk(n: int, x_dim: int = 3, noise: float = 0.2, prior_var: float | None = None,
-                     nodes: int = 16, u_nodes: int = 60) -> float:
-    """E[(y_{n+1} - posterior-predictive mean)^2] after n context points, exactly up to the
-    quadrature (``nodes`` per eigenvalue gap, ``u_nodes`` for the mean's integral).
+def exact_bayes_risk(task: LinearRegression, n: int, nodes: int = 16, u_nodes: int = 60) -> float:
+    """E[(y_{n+1} - posterior-predictive mean)^2] after n context points of ``task``, exactly
+    up to the quadrature (``nodes`` per eigenvalue gap, ``u_nodes`` for the mean's integral).
 
     Cost: nodes^min(n - 1, x_dim) x u_nodes evaluations; the defaults converge to about
     1e-6 for n <= 20 (docs/icl_occam.md lists the convergence check).
     """
     if not (isinstance(n, (int, np.integer)) and n >= 0):
         raise ValueError(f"n must be an integer >= 0, got {n!r}")
-    if x_dim < 1 or noise <= 0:
-        raise ValueError(f"need x_dim >= 1 and noise > 0, got x_dim={x_dim}, noise={noise}")
-    p, s = x_dim, noise**2
-    v = 1.0 / (p + 1) if prior_var is None else prior_var
+    if task.x_dim < 1 or task.noise <= 0:
+        raise ValueError(f"need x_dim >= 1 and noise > 0, got x_dim={task.x_dim}, "
+                         f"noise={task.noise}")
+    p, s = task.x_dim, task.noise**2
+    v = task.prior_var
     c = 1.0 / v
     if n == 0:
         return s + (p + 1) * v
