@@ -82,16 +82,15 @@ class _ClosedLoopTracebacks(io.TextIOBase):
         with self.lock:
             if me not in self.held and not text.startswith("Traceback (most recent call last)"):
                 return self.stream.write(text)
-            held = self.held.setdefault(me, [])
-            held.append(text)
-            lines = "".join(held).splitlines()
-            last = lines[-1] if lines else ""
-            complete = "".join(held).endswith("\n") and last and not last[0].isspace() \
+            self.held.setdefault(me, []).append(text)
+            block = "".join(self.held[me])
+            last = block.splitlines()[-1] if block.strip() else ""
+            complete = block.endswith("\n") and last and not last[0].isspace() \
                 and not last.startswith("Traceback")
             if complete:
                 del self.held[me]
                 if last.strip() != self.DROPPED:
-                    self.stream.write("".join(held))
+                    self.stream.write(block)
         return len(text)
 
     def flush(self) -> None:
