@@ -16,7 +16,8 @@ The SGD learner of §3.2 (96 dataset sizes x 8 tasks x 3 seeds = 2,304 early-sto
 one program) runs after the in-context learners; ``--config.sgd.enabled=False`` skips it.
 
 Expected result (default, measured 2026-11-22; the numbers: docs/results/icl_occam.json): at
-n = 1 prequential 0.804 vs train-risk 0.832 vs Bayes 0.775 (paper .816 / .875 / .803); at
+n = 1 prequential 0.804 vs train-risk 0.832 vs Bayes 0.775 (paper .816 / .875, read off its
+Fig. 2; the exact Bayes risk, ours, .803); at
 n = 100 prequential 0.047 vs Bayes 0.042 (within 12%);
 SGD ~0.08 at n = 100 and a code length (n = 5..100) about 3x the prequential learner's;
 figure.png in the workdir shows the ICL curves meeting by n ~ 50, SGD far above.

@@ -40,5 +40,6 @@ def test_bayes_risk_closed_form_matches_monte_carlo():
     np.testing.assert_allclose(mse, closed, rtol=0.04)
     np.testing.assert_allclose(jnp.mean(var, axis=0), closed, rtol=0.02)  # both Monte-Carlo
     np.testing.assert_allclose(float(closed[0]), 1.04, rtol=1e-5)  # prior predictive
-    # The paper's Bayes column (docs/icl_occam.md): .803 at n = 1, .581 at n = 2.
+    # The exact Bayes risk R(n) (ours, jaxlab.tasks.linear_exact; docs/icl_occam.md): .803 at
+    # n = 1, .581 at n = 2.
     np.testing.assert_allclose(closed[1:3], [0.803, 0.581], atol=0.02)

@@ -53,3 +53,43 @@ def test_compositionality_table_counts_the_points_it_shows():
     last = comp_study.report(pd.DataFrame(rows)).splitlines()[-1]
     # sentence_length 3 is not a report point and has no paper value
     assert "over the 2 points with a paper value (2 shown above; summary.parquet holds all 3)" in last
+
+
+def _icl_summary(config) -> pd.DataFrame:
+    """Two seeds of every learner with made-up numbers (the reference rows do not use them)."""
+    cols = [f"n={n}" for n in config.eval.report_n] + ["code_length", "code_length_5"]
+    return pd.DataFrame([{"learner": learner, "seed": s, "run": -1, "finite": True,
+                          **{c: 0.5 + 0.1 * s for c in cols}}
+                         for learner in ("bayes", "prequential", "train") for s in (0, 1)])
+
+
+def test_icl_bayes_reference_row_is_our_exact_risk_and_the_paper_rows_name_their_source():
+    """The Bayes learner's reference row is labelled ours (it is not a paper number) and
+    holds the expected risk of the configured task: with the noise changed from the paper's
+    0.2 it must follow, checked against a Monte-Carlo average over sampled inputs of the
+    task's closed-form risk given the inputs."""
+    import jax
+
+    from jaxlab.papers.icl_occam import study as icl
+    from jaxlab.papers.icl_occam.task import make_task
+
+    config = config_lib.load(os.path.join(ROOT, "configs", "icl_occam.py"), ["--config.task.noise=0.5"])
+    lines = icl.report(_icl_summary(config), config).splitlines()
+    rows = [line for line in lines if not line.startswith(("bayes ", "prequential ", "train "))]
+    bayes = next(i for i, line in enumerate(lines) if line.startswith("bayes "))
+    assert lines[bayes + 1].startswith("  exact (ours) ")
+    exact = [float(v) for v in lines[bayes + 1].split()[2:2 + len(config.eval.report_n)]]
+    task = make_task(config)
+    x = jax.random.normal(jax.random.PRNGKey(0), (4000, max(config.eval.report_n), task.x_dim))
+    mc = np.asarray(task.expected_bayes_risk(x)).mean(0)[list(config.eval.report_n)]
+    np.testing.assert_allclose(exact, mc, rtol=0.02)
+    assert exact[0] > 1.0  # the paper's noise gives .803: this is the configured task's risk
+    for learner in ("prequential", "train"):
+        i = next(i for i, line in enumerate(lines) if line.startswith(learner + " "))
+        assert lines[i + 1].split()[:2] == ["paper", f"{icl.PAPER_LINEAR[learner][1]:.3f}"]
+    assert "bayes" not in icl.PAPER_LINEAR
+    assert any(line.startswith("exact (ours) = ") and "not a paper number" in line for line in rows)
+    assert any(line.startswith("paper = ") and "read off" in line and "Fig. 2" in line for line in rows)
+    pool = config_lib.load(os.path.join(ROOT, "configs", "icl_occam.py") + ":pool")
+    assert icl.exact_bayes(pool) == {}  # a finite pool's Bayes risk is not R(n)
+    assert "exact (ours)" not in icl.report(_icl_summary(pool), pool)
