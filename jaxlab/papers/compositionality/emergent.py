@@ -392,7 +392,8 @@ def report(res: pd.DataFrame) -> str:
         lines.append(f"{kind:<14} {len(sub):>3} {c:>13} {pc:>13} {k:>15} {pk:>15} "
                      f"{sub.topsim.mean():7.3f} {sub.game_accuracy.mean():8.3f}")
     lines.append("n = runs (languages x prequential seeds); ours: mean±std over them; "
-                 "paper: mean±std over 5 languages x 5 seeds")
+                 "paper: mean±std over 5 languages x 5 seeds, from the reference repository's "
+                 "emergent_languages_results.csv (C = K(Z) / K(Data) per run)")
     return "\n".join(lines)
 
 

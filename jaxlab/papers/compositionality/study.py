@@ -120,6 +120,8 @@ def report(summary: pd.DataFrame) -> str:
                          f"{100 * row.c_rel_error:7.3f}% {row.topsim:7.3f} {row.paper_topsim:7.3f}")
     worst = summary.c_rel_error.max()
     n_paper = int(summary.paper_c.notna().sum())
+    lines.append("paper = per-point means of the reference repository's figure CSVs "
+                 "(papers/theory/data/*.csv)")
     lines.append(f"max |C - paper| / paper over the {n_paper} points with a paper value "
                  f"({shown} shown above; summary.parquet holds all {len(summary)}): {100 * worst:.3f}%")
     return "\n".join(lines)
