@@ -61,25 +61,30 @@ def test_heads_split_and_merge_are_inverse():
     np.testing.assert_array_equal(np.asarray(merge_heads(heads)), np.asarray(a))
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_module_is_projections_around_the_attention(fused):
-    """MultiHeadAttention = Dense projections + dot_product_attention + output Dense."""
+@pytest.mark.parametrize("fused,head_dim,bias", [(True, None, True), (False, None, True),
+                                                   (True, 3, False), (False, 7, False)])
+def test_module_is_projections_around_the_attention(fused, head_dim, bias):
+    """MultiHeadAttention = Dense projections + dot_product_attention + output Dense; with
+    ``head_dim`` set, H heads of that width (inner width H * head_dim != D)."""
+    dh = DH if head_dim is None else head_dim
     h, memory = _rand(0, B, TQ, D), _rand(1, B, TK, D)
     mask = causal_mask(TQ) if fused else jnp.ones((TQ, TK), bool).at[0, 2:].set(False)
-    mod = MultiHeadAttention(H, fused_qkv=fused)
+    mod = MultiHeadAttention(H, fused_qkv=fused, head_dim=head_dim, use_bias=bias)
     args = (h,) if fused else (h, memory)
     params = jax.jit(mod.init)(jax.random.PRNGKey(0), *args, mask=mask)
     got = jax.jit(mod.apply)(params, *args, mask=mask)
     p = jax.tree.map(np.asarray, params["params"])
-    lin = lambda a, name: a @ p[name]["kernel"] + p[name]["bias"]
+    assert all(("bias" in p[name]) == bias for name in p)
+    lin = lambda a, name: a @ p[name]["kernel"] + (p[name]["bias"] if bias else 0.0)
     if fused:
         q, k, v = np.split(lin(h, "qkv"), 3, axis=-1)
     else:
         q, (k, v) = lin(h, "q"), np.split(lin(memory, "kv"), 2, axis=-1)
-    heads = lambda a: a.reshape(B, a.shape[1], H, DH).transpose(0, 2, 1, 3)
+    assert q.shape[-1] == H * dh and p["out"]["kernel"].shape == (H * dh, D)
+    heads = lambda a: a.reshape(B, a.shape[1], H, dh).transpose(0, 2, 1, 3)
     att = _np_attention(heads(q), heads(k), heads(v),
                         np.broadcast_to(np.asarray(mask), (B, H) + mask.shape))
-    want = lin(att.transpose(0, 2, 1, 3).reshape(B, TQ, D), "out")
+    want = lin(att.transpose(0, 2, 1, 3).reshape(B, TQ, H * dh), "out")
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)
 
 

@@ -10,6 +10,12 @@ own sequence; ``segment`` (B, T) int32 or None: attention stays inside a segment
 rows). ``cond`` (B, F) int32 or None: discrete latent factors; the sum of one embedding per
 factor is added to every BOS token (a soft conditioning token, the "known" encoder of the
 reference). Output: (B, T, n_out) logits.
+
+Layout options (defaults: the original layout): ``head_dim`` dh (default d_model / n_heads;
+x-transformers fixes it at 64, so n_heads * dh may differ from d_model); ``attn_bias``,
+``norm_bias``, ``head_bias``: biases on the attention projections, the LayerNorms and the
+output head; ``learned_pos_scale``: the sinusoid is multiplied by a learned scalar
+initialised to d_model^-0.5 (x-transformers' scaled sinusoidal embedding).
 """
 from __future__ import annotations
 
@@ -33,17 +39,22 @@ def segment_causal_mask(segment: jax.Array | None, t: int) -> jax.Array:
 
 
 class Block(nn.Module):
-    """Pre-LN block: masked self-attention, GELU feed-forward. (B, T, d), mask -> (B, T, d)."""
+    """Pre-LN block: masked self-attention, GELU feed-forward. (B, T, d), mask -> (B, T, d).
+    ``head_dim``, ``attn_bias``, ``norm_bias``: as in ``GPT``."""
 
     n_heads: int
     d_ff: int
+    head_dim: int | None = None
+    attn_bias: bool = True
+    norm_bias: bool = True
 
     @nn.compact
     def __call__(self, h: jax.Array, mask: jax.Array) -> jax.Array:
         b, t, d = h.shape
-        attn = MultiHeadAttention(self.n_heads, kernel_init=_init, name="attn")
-        h = h + attn(nn.LayerNorm(name="ln1")(h), mask=mask)
-        rows = nn.LayerNorm(name="ln2")(h).reshape(b * t, d)
+        attn = MultiHeadAttention(self.n_heads, kernel_init=_init, head_dim=self.head_dim,
+                                  use_bias=self.attn_bias, name="attn")
+        h = h + attn(nn.LayerNorm(use_bias=self.norm_bias, name="ln1")(h), mask=mask)
+        rows = nn.LayerNorm(use_bias=self.norm_bias, name="ln2")(h).reshape(b * t, d)
         ff = nn.Dense(d, kernel_init=_init, name="ff_out")(
             nn.gelu(nn.Dense(self.d_ff, kernel_init=_init, name="ff_in")(rows)))
         return h + ff.reshape(b, t, d)
@@ -57,6 +68,11 @@ class GPT(nn.Module):
     d_ff: int
     n_out: int
     cond_sizes: tuple[int, ...] = ()
+    head_dim: int | None = None
+    attn_bias: bool = True
+    norm_bias: bool = True
+    head_bias: bool = True
+    learned_pos_scale: bool = False
 
     @nn.compact
     def __call__(self, tokens: jax.Array, positions: jax.Array, segment: jax.Array | None = None,
@@ -67,12 +83,17 @@ class GPT(nn.Module):
             z = sum(nn.Embed(k, self.d_model, embedding_init=_init, name=f"cond_{i}")(cond[:, i])
                     for i, k in enumerate(self.cond_sizes))  # (B, d)
             h = h + jnp.where((tokens == self.vocab)[..., None], z[:, None], 0.0)
-        h = h + sinusoidal_encoding(positions, self.d_model)
+        pos = sinusoidal_encoding(positions, self.d_model)
+        if self.learned_pos_scale:
+            pos = pos * self.param("pos_scale", nn.initializers.constant(self.d_model ** -0.5), ())
+        h = h + pos
         mask = segment_causal_mask(segment, t)
         for i in range(self.n_layers):
-            h = Block(self.n_heads, self.d_ff, name=f"block_{i}")(h, mask)
-        h = nn.LayerNorm(name="ln_f")(h).reshape(b * t, self.d_model)
-        return nn.Dense(self.n_out, kernel_init=_init, name="head")(h).reshape(b, t, self.n_out)
+            h = Block(self.n_heads, self.d_ff, self.head_dim, self.attn_bias, self.norm_bias,
+                      name=f"block_{i}")(h, mask)
+        h = nn.LayerNorm(use_bias=self.norm_bias, name="ln_f")(h).reshape(b * t, self.d_model)
+        head = nn.Dense(self.n_out, use_bias=self.head_bias, kernel_init=_init, name="head")
+        return head(h).reshape(b, t, self.n_out)
 
 
 def shift_inputs(x: jax.Array, bos: int, positions: jax.Array | None = None) -> jax.Array:
