@@ -66,7 +66,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(t.emission_noise > 0, "task.emission_noise", "must be > 0 (keeps every token possible)")
     for name in ("n_layers", "d_model", "n_heads", "d_ff"):
         require(m[name] >= 1, f"model.{name}", f"must be >= 1, got {m[name]}")
-    require(m.d_model % m.n_heads == 0, "model.n_heads", f"must divide model.d_model={m.d_model}")
+    layout = m.get("layout", "jaxlab")
+    require(layout in LAYOUTS, "model.layout", f"must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if layout == "jaxlab":  # heads of width d_model / n_heads (x_transformers: 64 wide)
+        require(m.d_model % m.n_heads == 0, "model.n_heads", f"must divide model.d_model={m.d_model}")
     require(tr.batch >= 1, "train.batch", f"must be >= 1, got {tr.batch}")
     require(tr.batch % tr.micro_batches == 0, "train.micro_batches",
             f"must divide train.batch={tr.batch}")
@@ -95,11 +98,24 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 
 # ----------------------------------------------------------------------------- model
+# model.layout -> GPT layout options. "x_transformers": the reference's TransformerWrapper +
+# Decoder with x-transformers' defaults (2.2.x): dim_head 64 whatever the width, q/k/v/out
+# without bias, LayerNorm with a gain and no bias, logits without bias, scaled sinusoid.
+LAYOUTS = {
+    "jaxlab": dict(),
+    "x_transformers": dict(head_dim=64, attn_bias=False, norm_bias=False, head_bias=False,
+                           learned_pos_scale=True),
+}
+
+
 def make_model(config: ml_collections.ConfigDict, n_out: int | None = None,
                cond_sizes: tuple[int, ...] = ()) -> GPT:
     m, t = config.model, config.task
+    layout = m.get("layout", "jaxlab")
+    if layout not in LAYOUTS:
+        raise ValueError(f"config.model.layout: must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     return GPT(t.n_tokens, m.d_model, m.n_layers, m.n_heads, m.d_ff,
-               t.n_tokens if n_out is None else n_out, tuple(cond_sizes))
+               t.n_tokens if n_out is None else n_out, tuple(cond_sizes), **LAYOUTS[layout])
 
 
 def lm_batch(fam: metahmm.Family, config: ml_collections.ConfigDict, key: jax.Array, n: int) -> dict:
