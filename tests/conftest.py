@@ -27,6 +27,33 @@ def smoke_config(*overrides: str):
 
 _SMOKE_RUNS: dict = {}
 
+# Tests that share in-process state run on one pytest-xdist worker (``--dist loadgroup``):
+# a module-scoped fixture's run, or one paper's session smoke run and its compiled programs.
+MODULE_GROUPS = {"test_faults", "test_icl_figures", "test_metahmm"}
+
+
+def _group(item, paper_names: set[str]) -> str | None:
+    module = item.module.__name__.rsplit(".", 1)[-1]
+    if module in MODULE_GROUPS:
+        return module
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    named = [v for v in params.values() if isinstance(v, str) and v in paper_names]
+    if named and "smoke_runs" in item.fixturenames:
+        return named[0]
+    if "smoke_results" in item.fixturenames or "smoke_runs" in item.fixturenames:
+        return "icl_occam"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    from jaxlab import papers
+
+    names = set(papers.names())
+    for item in items:
+        group = _group(item, names)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(scope="session")
 def smoke_runs(tmp_path_factory):
