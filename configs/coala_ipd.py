@@ -33,7 +33,7 @@ SIZES = ("smoke", "default", "full")
 VARIANTS = {
     "": "3 pool mixtures x 32 seeds with COALA-PG, 2 baseline estimators x 32 seeds "
         "vs naive learners (~10 min on a quiet 2-core CPU)",
-    "smoke": "tiny games, 3 pools x 2 seeds, no baseline phase, as the tests run it (~20 s CPU)",
+    "smoke": "tiny games, 3 pools x 2 seeds, no baseline phase, as the tests run it (~12 s CPU first run / ~6 s cached)",
     "full": "3 estimators x 5 pool mixtures x 32 seeds, 4x the meta-training (hours on a CPU)",
 }
 

