@@ -82,11 +82,15 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         n_tasks=1024, n_points=101, batch_tasks=64, report_n=(1, 2, 5, 10, 20, 100),
         bayes_tasks=48))  # Mastermind's exact oracle enumerates every code: a subset
     # The SGD learner of the paper's §3.2: one early-stopped MLP fit per (size, task, seed).
+    # stop_rule="tolerant": a val loss up to min_delta above the best still resets patience
+    # (the reference's CustomEarlyStopping; "lightning": val < best - min_delta);
+    # init="torch": PyTorch nn.Linear's U(+-1/sqrt(fan_in)) weights and biases ("flax":
+    # LeCun-normal, zero biases). Both as the reference (docs/icl_occam.md, "The SGD learner").
     c.sgd = ml_collections.ConfigDict(dict(
         enabled=True, sizes=tuple(range(5, 101)), tasks_per_size=8, test_points=1000,
         train_fraction=0.8, batch_size=64, hidden=64, n_layers=5, learning_rate=1e-4,
         grad_clip_norm=0.05, patience=10, min_delta=1e-3, max_epochs=2000, restore_best=False,
-        lanes=8, chunk_steps=8))
+        lanes=8, chunk_steps=8, stop_rule="tolerant", init="torch"))
 
     if family == "mastermind":  # as the reference: a wider MLP on one-hot guesses, cross-entropy
         c.sgd.update(hidden=256, tasks_per_size=4)
