@@ -18,9 +18,9 @@ one program) runs after the in-context learners; ``--config.sgd.enabled=False`` 
 Expected result (default, measured 2026-11-22; the numbers: docs/results/icl_occam.json): at
 n = 1 prequential 0.804 vs train-risk 0.832 vs Bayes 0.775 (paper .816 / .875 / .803); at
 n = 100 prequential 0.047 vs Bayes 0.042 (within 12%);
-SGD ~0.08 at n = 100 and a code length (n = 5..100) about 3x the prequential learner's
-(the SGD numbers and time are from before sgd.stop_rule/sgd.init became the reference's,
-which makes its fits several times longer: docs/icl_occam.md, "The SGD learner");
+SGD ~0.08 at n = 100 and a code length (n = 5..100) about 2.3x the prequential learner's
+(the times are from before sgd.stop_rule/sgd.init became the reference's, which makes the
+SGD fits ~10x longer: 961 s for the SGD part on a loaded 2-core CPU; docs/icl_occam.md);
 figure.png in the workdir shows the ICL curves meeting by n ~ 50, SGD far above.
 """
 from __future__ import annotations
