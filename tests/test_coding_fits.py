@@ -45,6 +45,25 @@ def test_a_fit_inside_the_vectorized_program_equals_the_fit_alone():
                 np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-6)
 
 
+def test_torch_init_scheme_draws_pytorch_linear_defaults():
+    # nn.Linear: weight and bias U(+-1/sqrt(fan_in)) (weight variance 1 / (3 fan_in)); Flax: zero biases
+    x = jnp.zeros((1, 3))
+    torch_like = MLP(hidden=256, n_layers=3, out=1, init_scheme="torch").init(jax.random.PRNGKey(0), x)
+    flax_like = MLP(hidden=256, n_layers=3, out=1).init(jax.random.PRNGKey(0), x)
+    for name, fan_in in (("dense_0", 3), ("dense_1", 256), ("dense_2", 256)):
+        layer, bound = torch_like["params"][name], 1.0 / np.sqrt(fan_in)
+        kernel, bias = np.asarray(layer["kernel"]), np.asarray(layer["bias"])
+        assert np.abs(kernel).max() <= bound and np.abs(bias).max() <= bound
+        assert np.abs(kernel).max() > 0.95 * bound  # uniform up to the bound, not a narrower law
+        if kernel.size >= 256:  # 768+ draws: the variance within 15 % of 1 / (3 fan_in)
+            np.testing.assert_allclose(kernel.var(), 1.0 / (3 * fan_in), rtol=0.15)
+        if bias.size > 1:
+            assert np.abs(bias).min() < 0.2 * bound and np.abs(bias).max() > 0.8 * bound
+        assert not np.any(np.asarray(flax_like["params"][name]["bias"]))
+    with pytest.raises(ValueError):
+        MLP(hidden=4, n_layers=2, out=1, init_scheme="kaiming").init(jax.random.PRNGKey(0), x)
+
+
 def _scripted_spec(val_losses, restore_best):
     """A 'model' whose validation loss follows ``val_losses`` epoch by epoch: the optimizer
     sets the one parameter v to sqrt(loss_t) at step t, the prediction is v, targets 0."""
@@ -75,6 +94,48 @@ def test_early_stopping_and_best_params_restore_on_a_scripted_loss_sequence():
         np.testing.assert_allclose(out.best_loss, 0.3, rtol=1e-6)
         expected_v = np.sqrt(0.3) if restore else np.sqrt(0.33)
         np.testing.assert_allclose(out.params["v"], expected_v, rtol=1e-6)
+
+
+def test_tolerant_rule_accepts_a_val_loss_up_to_min_delta_above_the_best():
+    # 1.0 (best), 1.0005, 1.0009, 1.0018: each within 1e-3 ABOVE the previous accepted value,
+    # so "tolerant" accepts each as the new best (the best drifts up); then 3 bad epochs.
+    # "lightning" needs val < best - 1e-3: the same sequence stops after epoch 4.
+    losses = [1.0, 1.0005, 1.0009, 1.0018, 1.5, 1.6, 1.7, 0.01, 0.01]
+    spec, data = _scripted_spec(losses, restore_best=True)
+    tol = jax.jit(lambda d: fits.fit(dataclasses.replace(spec, stop_rule="tolerant"),
+                                     {"v": jnp.array(5.0)}, d))(data)
+    assert int(tol.epochs) == 7 and bool(tol.stopped_early)
+    np.testing.assert_allclose(tol.best_loss, 1.0018, rtol=1e-6)
+    np.testing.assert_allclose(tol.params["v"], np.sqrt(1.0018), rtol=1e-6)
+    light = jax.jit(lambda d: fits.fit(spec, {"v": jnp.array(5.0)}, d))(data)
+    assert int(light.epochs) == 4 and float(light.best_loss) == 1.0
+
+
+def _reference_tolerant_stop(losses, patience, min_delta, max_epochs):
+    """The reference's CustomEarlyStopping.on_validation_end, transcribed: the epoch a fit of
+    one check per epoch stops at."""
+    best, wait = np.inf, 0
+    for epoch, current in enumerate(losses[:max_epochs], start=1):
+        if current - min_delta < best:
+            best, wait = current, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                return epoch
+    return max_epochs
+
+
+def test_tolerant_rule_matches_a_transcription_of_the_reference_on_random_walks():
+    rng = np.random.default_rng(0)
+    for trial in range(6):
+        # random walks of val losses with steps of a few min_deltas, drifting up or down, on
+        # a grid of 2**-12 so no comparison with min_delta = 1e-3 is within rounding of a tie
+        steps = rng.normal(0.001 * (trial - 2), 0.002, size=50)
+        losses = list(np.round((2.0 + np.cumsum(steps)) * 4096) / 4096)
+        spec, data = _scripted_spec(losses, restore_best=False)
+        spec = dataclasses.replace(spec, stop_rule="tolerant")
+        out = jax.jit(lambda d: fits.fit(spec, {"v": jnp.array(5.0)}, d))(data)
+        assert int(out.epochs) == _reference_tolerant_stop(losses, 3, 1e-3, 50), trial
 
 
 def test_max_epochs_stops_a_fit_that_keeps_improving():

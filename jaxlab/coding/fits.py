@@ -9,9 +9,14 @@ program (tested against the same fit run alone).
 Semantics of one fit (the Occam reference's Lightning SGD loop; docs/icl_occam.md):
   * an epoch is one pass over the train points in a fresh random order, in minibatches of
     ``batch_size`` (the last one smaller), ``ceil(n_train / batch_size)`` optimizer steps;
-  * after each epoch the mean validation loss is computed; it is an improvement when it is
-    below ``best - min_delta`` (Lightning's EarlyStopping in mode "min"); after
-    ``patience`` epochs without improvement, or ``max_epochs`` epochs, the fit stops;
+  * after each epoch the mean validation loss is computed and compared with the best one
+    by ``stop_rule``: "lightning" (Lightning's EarlyStopping in mode "min"): an improvement
+    when it is below ``best - min_delta``, which then becomes the best; "tolerant" (the
+    Occam reference's ``CustomEarlyStopping``, a plain Callback since its 2024-09-16
+    rewrite, which does not negate min_delta): an improvement when ``val - min_delta <
+    best``, i.e. a val loss up to ``min_delta`` ABOVE the best still counts, and it becomes
+    the new best (the best can drift upwards). After ``patience`` checks in a row without
+    an improvement, or ``max_epochs`` epochs, the fit stops;
   * with ``check_steps=(lo, hi)`` the validation check (and the patience count) happens
     instead every ``clip(steps_per_epoch, lo, hi)`` optimizer steps, epochs still being
     the reshuffling unit (the simplicity-bias reference checks every
@@ -34,6 +39,7 @@ import optax
 from jaxlab import runs
 
 Params = Any
+STOP_RULES = ("lightning", "tolerant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +60,11 @@ class FitSpec:
     chunk_steps: int = 32  # optimizer steps per while-loop iteration
     check_steps: tuple[int, int] | None = None  # (lo, hi): check every clip(epoch, lo, hi) steps
     max_steps: int = 0  # 0: no cap besides max_epochs
+    stop_rule: str = "lightning"  # "lightning": val < best - min_delta; "tolerant": val - min_delta < best
+
+    def __post_init__(self) -> None:
+        if self.stop_rule not in STOP_RULES:
+            raise ValueError(f"stop_rule must be one of {STOP_RULES}, got {self.stop_rule!r}")
 
 
 class FitData(NamedTuple):
@@ -155,7 +166,10 @@ def fit_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
         check = (state.steps + 1) % period == 0
     val_mask = (jnp.arange(data.x_val.shape[0]) < data.n_val).astype(jnp.float32)
     monitored = _masked_mean_loss(spec, params, data.x_val, data.y_val, val_mask)
-    improved = check & (monitored < state.best_loss - spec.min_delta)
+    if spec.stop_rule == "lightning":
+        improved = check & (monitored < state.best_loss - spec.min_delta)
+    else:  # "tolerant": anything not worse than best + min_delta is accepted as the new best
+        improved = check & (monitored - spec.min_delta < state.best_loss)
     bad = jnp.where(check, jnp.where(improved, 0, state.bad_epochs + 1), state.bad_epochs)
     epoch = state.epoch + epoch_end.astype(jnp.int32)
     done = (bad >= spec.patience) | (epoch >= spec.max_epochs)

@@ -16,7 +16,7 @@ import optax
 
 from jaxlab.coding import fits
 from jaxlab.config import require
-from jaxlab.models.mlp import MLP
+from jaxlab.models.mlp import INITS, MLP
 from jaxlab.papers.icl_occam.task import episodes, make_task, pointwise_loss
 
 
@@ -31,6 +31,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(s.learning_rate > 0, "sgd.learning_rate", f"must be > 0, got {s.learning_rate}")
     require(0 < s.train_fraction < 1, "sgd.train_fraction",
             f"must be in (0, 1), got {s.train_fraction}")
+    require(s.stop_rule in fits.STOP_RULES, "sgd.stop_rule",
+            f"must be one of {fits.STOP_RULES}, got {s.stop_rule!r}")
+    require(s.init in INITS, "sgd.init", f"must be one of {INITS}, got {s.init!r}")
 
 
 def split_sizes(sizes: np.ndarray, train_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -43,12 +46,13 @@ def make_spec(config: ml_collections.ConfigDict, out_dim: int) -> tuple[fits.Fit
     """The fit recipe; ``out_dim`` is the encoded target width (18 logits for Mastermind)."""
 
     s = config.sgd
-    model = MLP(s.hidden, s.n_layers, out_dim)
+    model = MLP(s.hidden, s.n_layers, out_dim, init_scheme=s.init)
     opt = optax.adam(s.learning_rate)
     if s.grad_clip_norm:
         opt = optax.chain(optax.clip_by_global_norm(s.grad_clip_norm), opt)
     spec = fits.FitSpec(model.apply, pointwise_loss(config), opt, s.batch_size, s.patience,
-                        s.min_delta, s.max_epochs, s.restore_best, s.chunk_steps)
+                        s.min_delta, s.max_epochs, s.restore_best, s.chunk_steps,
+                        stop_rule=s.stop_rule)
     return spec, model
 
 
