@@ -254,7 +254,7 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
     keys = executor.place(runs.pad_runs(keys, n_pad))
 
     ckey = (config_lib.to_json(config), executor, jax.process_count(), "phase", phase, key_salt)
-    programs = cached(ckey, lambda: _phase_programs(config, learner, executor, n_runs))
+    programs = cached(ckey, lambda: phase_programs(config, learner, executor, n_runs))
     trainer = programs["trainer"]
     state_bytes = tree_bytes(jax.eval_shape(programs["init"], keys, hps))  # shapes only
     check_memory(state_bytes // executor.run_devices, f"the training state of {n_runs} runs", executor)
@@ -331,7 +331,10 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
     return Phase(phase, grid, executor, trainer, state, hps, keys, history)
 
 
-def _phase_programs(config, learner, executor, n_runs) -> dict:
+def phase_programs(config: ml_collections.ConfigDict, learner: Learner | Trainer,
+                   executor: runs.Executor, n_runs: int) -> dict:
+    """{"trainer", "init"} of a phase: a ``Learner`` is built into a trainer for the
+    executor's layout (its data axis, the runs each device holds)."""
     if isinstance(learner, Trainer):
         trainer = learner
         require(trainer.data == executor.data, "executor.data",

@@ -74,7 +74,7 @@ def layout_step(n_seeds: int, chunk: int, *overrides: str,
                                       f"--config.train.steps={chunk}", *overrides])
     grid, learner = runner.make_grid(config, study.CHOICES), study.make_learner(config)
     ex = executor or runner.make_executor(config, grid.n_runs, runner.batch_size(learner))
-    trainer = runner._phase_programs(config, learner, ex, grid.n_runs)["trainer"]
+    trainer = runner.phase_programs(config, learner, ex, grid.n_runs)["trainer"]
     n = ex.padded(grid.n_runs)
     hps, keys = ex.place(runs.pad_runs((grid.hp_arrays(), grid.keys()), n))
     state = ex.map_runs(trainer.init)(keys, hps)
