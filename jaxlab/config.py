@@ -45,12 +45,15 @@ def base_config(*, training: bool = True, steps: int = 1000, chunk_steps: int = 
     """The engine's fields, which every ``configs/<paper>.py`` builds on.
 
     seed      root of every run's key
-    executor  kind ("vmap" | "chunked"), runs_per_batch (chunked), devices (0 = all local)
+    executor  kind ("vmap" | "chunked"), runs_per_batch (chunked), devices (0 = all local),
+              data (devices splitting each run's batch: 0 = chosen from the runs and
+              devices, see jaxlab.runs.layout; 1 = none)
     and, with ``training``:
     hp        per-run values that may be swept without recompiling (learning_rate, ...)
     sweep     axes (hp field -> values) and n_seeds: runs = product of axes x seeds
     train     steps, chunk_steps (steps per checkpointed ``lax.scan``), micro_batches
-              (gradient accumulation), the optimizer composed from optax: optimizer
+              (gradient accumulation; 0 = the fewest whose activations fit a per-device
+              budget, see jaxlab.train), the optimizer composed from optax: optimizer
               ("adam" | "adamw" | "sgd"), weight_decay (adamw), momentum (sgd),
               grad_clip_norm (0 = none), lr_schedule ("constant" | "cosine" with
               warmup_steps, then decay to 0)
@@ -59,7 +62,8 @@ def base_config(*, training: bool = True, steps: int = 1000, chunk_steps: int = 
     c = ml_collections.ConfigDict()
     c.study = ""
     c.seed = 0
-    c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0))
+    c.executor = ml_collections.ConfigDict(dict(kind="vmap", runs_per_batch=1, devices=0,
+                                                           data=0))
     if training:
         c.hp = ml_collections.ConfigDict(dict(learning_rate=learning_rate))
         c.sweep = ml_collections.ConfigDict(dict(axes=ml_collections.ConfigDict(), n_seeds=n_seeds))
@@ -108,11 +112,15 @@ def validate_base(config: ml_collections.ConfigDict) -> None:
         require(ex.kind in EXECUTORS, "executor.kind", f"must be one of {EXECUTORS}, got {ex.kind!r}")
         require(ex.runs_per_batch >= 1, "executor.runs_per_batch", f"must be >= 1, got {ex.runs_per_batch}")
         require(ex.devices >= 0, "executor.devices", f"must be >= 0 (0 = all), got {ex.devices}")
+        require(ex.get("data", 0) >= 0, "executor.data",
+                f"must be >= 0 (0 = chosen from the work), got {ex.get('data')}")
     if "train" not in config:
         return
     tr = config.train
-    for name in ("steps", "chunk_steps", "micro_batches"):
+    for name in ("steps", "chunk_steps"):
         require(tr[name] >= 1, f"train.{name}", f"must be >= 1, got {tr[name]}")
+    require(tr.micro_batches >= 0, "train.micro_batches",
+            f"must be >= 0 (0 = chosen from the activation size), got {tr.micro_batches}")
     require(tr.steps % tr.chunk_steps == 0, "train.chunk_steps",
             f"must divide train.steps={tr.steps}, got {tr.chunk_steps}")
     require(tr.optimizer in OPTIMIZERS, "train.optimizer", f"must be one of {OPTIMIZERS}, got {tr.optimizer!r}")
@@ -270,6 +278,13 @@ def from_json(text: str) -> ml_collections.ConfigDict:
         return node
 
     return ml_collections.ConfigDict(tuplify(data))
+
+
+# Fields that place the work on devices without changing what is computed (keys are by
+# run and step; micro-batch gradients are averaged): a workdir resumes under other values,
+# and a stored config that predates one of them (executor.data) still matches.
+LAYOUT_FIELDS = ("executor.kind", "executor.runs_per_batch", "executor.devices", "executor.data",
+                 "train.micro_batches")
 
 
 def differences(a: ml_collections.ConfigDict, b: ml_collections.ConfigDict) -> list[str]:

@@ -108,8 +108,8 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict, *,
                     overwrite: bool = False) -> dict:
     """Creates the workdir or checks that it holds this same config; returns its manifest.
 
-    A workdir holding another config is refused (naming the changed fields) unless it is an
-    abandoned start (failed, or its process gone, before any checkpoint) or ``overwrite``.
+    A workdir holding another config is refused (naming the changed fields; the layout
+    fields of ``config_lib.LAYOUT_FIELDS`` may differ) unless it is an abandoned start (failed, or its process gone, before any checkpoint) or ``overwrite``.
     Every process checks (they see the same filesystem, so they agree); then process 0
     alone creates what is missing while the others wait.
     """
@@ -124,7 +124,8 @@ def prepare_workdir(workdir: str, config: ml_collections.ConfigDict, *,
         previous = config_lib.from_json(_read_json(workdir, "config.json"))
         manifest = json.loads(_read_json(workdir, "manifest.json")) if os.path.exists(
             os.path.join(workdir, "manifest.json")) else {}
-        changed = config_lib.differences(previous, config)
+        changed = [c for c in config_lib.differences(previous, config)
+                   if c not in config_lib.LAYOUT_FIELDS]
         if changed and _abandoned_start(manifest, workdir):
             log.info("%s holds a start that failed before its first checkpoint; starting over",
                      workdir)

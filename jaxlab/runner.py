@@ -55,9 +55,16 @@ def make_grid(config: ml_collections.ConfigDict, choices: Mapping[str, tuple] | 
     return runs.RunGrid(axes, dict(config.hp), config.sweep.n_seeds, config.seed, dict(choices or {}))
 
 
-def make_executor(config: ml_collections.ConfigDict) -> runs.Executor:
+def make_executor(config: ml_collections.ConfigDict, n_runs: int | None = None,
+                  batch: int | None = None) -> runs.Executor:
     """The configured executor. ``executor.devices`` counts local devices (0 = all); with
-    several processes the run axis spans every process's devices (all of them)."""
+    several processes the run axis spans every process's devices (all of them).
+
+    Given ``n_runs``, the layout rule (``runs.layout``) applies: never more run devices than
+    runs; devices left over split each run's batch of ``batch`` tasks over a ``data`` axis
+    (``executor.data``: 0 = chosen, 1 = none, or a count) when the batch (and a fixed
+    ``train.micro_batches``) splits evenly, else they stay idle.
+    """
     ex = config.executor
     require(ex.kind in ("vmap", "chunked"), "executor.kind",
             f"must be 'vmap' or 'chunked', got {ex.kind!r}")
@@ -65,11 +72,35 @@ def make_executor(config: ml_collections.ConfigDict) -> runs.Executor:
     n_local = jax.local_device_count()
     require(0 <= ex.devices <= n_local, "executor.devices",
             f"must be in [0, {n_local}] (0 = all local devices), got {ex.devices}")
-    if jax.process_count() > 1:
+    data = ex.get("data", 0)
+    require(data >= 0, "executor.data", f"must be >= 0 (0 = chosen from the work), got {data}")
+    multi = jax.process_count() > 1
+    if multi:
         require(ex.devices in (0, n_local), "executor.devices",
                 f"must be 0 or {n_local} when {jax.process_count()} processes share the runs")
-        return runs.Executor(ex.kind, ex.runs_per_batch, jax.device_count(), all_processes=True)
-    return runs.Executor(ex.kind, ex.runs_per_batch, ex.devices or n_local)
+    devices = jax.device_count() if multi else ex.devices or n_local
+    if n_runs is None:
+        return runs.Executor(ex.kind, ex.runs_per_batch, devices, all_processes=multi)
+    micro = config.train.get("micro_batches", 1) if "train" in config else 1
+    split = None if batch is None else (micro or batch)
+    require(data <= 1 or split is not None, "executor.data",
+            f"must be 0 or 1 for a trainer built outside the runner, got {data}")
+    try:
+        n_run_devices, n_data = runs.layout(n_runs, devices, data=data, batch=split,
+                                            runs_per_batch=ex.runs_per_batch,
+                                            chunked=ex.kind == "chunked")
+    except ValueError as e:
+        raise config_lib.ConfigError(f"config.executor.data: {e}") from None
+    if multi and n_run_devices * n_data != devices:  # every process needs a share of the mesh
+        n_run_devices, n_data = devices, 1
+    return runs.Executor(ex.kind, ex.runs_per_batch, n_run_devices * n_data,
+                         all_processes=multi, data=n_data)
+
+
+def batch_size(learner: Learner) -> int:
+    """Tasks in one step's batch: the leading axis of ``sample_batch`` (shapes only)."""
+    batch = jax.eval_shape(learner.sample_batch, jax.random.PRNGKey(0))
+    return int(jax.tree.leaves(batch)[0].shape[0])
 
 
 # ----------------------------------------------------------------------------- session
@@ -124,7 +155,7 @@ class Session:
             first = next(iter(self.stats.values()))
             out.update({k: first.get(k) for k in ("startup_s", "steps_per_s", "run_steps_per_s",
                                                    "chunk_program_bytes", "n_runs", "devices",
-                                                   "executor")})
+                                                   "executor", "layout")})
             out["compile_s"] = sum(s["compile_s"] for s in self.stats.values())
             out["train_s"] = sum(s["train_s"] for s in self.stats.values())
         return out
@@ -212,7 +243,8 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
     Raises ``Stopped`` when ``session`` asks to stop (its last chunk is checkpointed).
     """
     grid = make_grid(config, choices)
-    executor = make_executor(config)
+    executor = make_executor(config, grid.n_runs,
+                             None if isinstance(learner, Trainer) else batch_size(learner))
     n_runs, n_pad = grid.n_runs, executor.padded(grid.n_runs)
     run_rows, swept = grid.run_table(), list(grid.axes)
     keys = grid.keys() if keys is None else keys
@@ -222,10 +254,10 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
     keys = executor.place(runs.pad_runs(keys, n_pad))
 
     ckey = (config_lib.to_json(config), executor, jax.process_count(), "phase", phase, key_salt)
-    programs = cached(ckey, lambda: _phase_programs(config, learner, executor))
+    programs = cached(ckey, lambda: phase_programs(config, learner, executor, n_runs))
     trainer = programs["trainer"]
     state_bytes = tree_bytes(jax.eval_shape(programs["init"], keys, hps))  # shapes only
-    check_memory(state_bytes // executor.devices, f"the training state of {n_runs} runs", executor)
+    check_memory(state_bytes // executor.run_devices, f"the training state of {n_runs} runs", executor)
     state = programs["init"](keys, hps)
     if init_params is not None:
         fresh = runs.unpad_runs(executor.gather(state.params), n_runs)
@@ -247,7 +279,8 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
         state = executor.repadded(saved, n_pad)
         log.info("%s: resumed from the checkpoint at step %d", phase, step)
     stats = {"compile_s": compile_s, "startup_s": time.perf_counter() - session.t_start,
-             "n_runs": n_runs, "devices": executor.devices, "executor": executor.kind}
+             "n_runs": n_runs, "devices": executor.devices, "executor": executor.kind,
+             "layout": layout_record(executor, trainer, n_runs)}
     primary = is_primary()
     streams = observe.make_writers(session.writers, _stream_dir(session.workdir, phase),
                                    run_rows, swept) if primary else []
@@ -298,9 +331,32 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
     return Phase(phase, grid, executor, trainer, state, hps, keys, history)
 
 
-def _phase_programs(config, learner, executor) -> dict:
-    trainer = learner if isinstance(learner, Trainer) else build_trainer(config, learner)
+def phase_programs(config: ml_collections.ConfigDict, learner: Learner | Trainer,
+                   executor: runs.Executor, n_runs: int) -> dict:
+    """{"trainer", "init"} of a phase: a ``Learner`` is built into a trainer for the
+    executor's layout (its data axis, the runs each device holds)."""
+    if isinstance(learner, Trainer):
+        trainer = learner
+        require(trainer.data == executor.data, "executor.data",
+                f"the trainer was built for {trainer.data} data devices, the layout has "
+                f"{executor.data}")
+    else:
+        trainer = build_trainer(config, learner, data=executor.data,
+                                data_axis=runs.DATA_AXIS,
+                                runs_per_device=executor.runs_per_device(n_runs))
     return {"trainer": trainer, "init": executor.map_runs(trainer.init)}
+
+
+def layout_record(executor: runs.Executor, trainer: Trainer, n_runs: int) -> dict:
+    """What the manifest states about a phase's layout: devices on each mesh axis, runs
+    (with padding) per run device, micro-batches in use (and the activation estimate an
+    automatic count came from)."""
+    return {"runs": executor.run_devices, "data": executor.data,
+            "runs_per_device": executor.padded(n_runs) // executor.run_devices,
+            "padded_runs": executor.padded(n_runs) - n_runs,
+            "micro_batches": trainer.layout.get("micro_batches", trainer.micro_batches),
+            "micro_batches_auto": trainer.micro_batches == 0,
+            "activation_bytes": trainer.layout.get("activation_bytes")}
 
 
 def _stream_dir(workdir: str, phase: str) -> str:

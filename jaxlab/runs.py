@@ -10,7 +10,10 @@ Executors map a per-run function over the run axis inside one compiled program:
   * ``chunked``: ``lax.map`` over groups of ``runs_per_batch`` runs (bounded memory, and
     on a CPU the cache-friendly layout: each group's activations stay cache-sized);
   * either of them sharded over the local devices with ``shard_map`` on a ``runs`` mesh
-    axis (the run count is padded up to a multiple of the device count);
+    axis (the run count is padded up to a multiple of the device count), optionally beside
+    a ``data`` axis that splits each run's batch (``data`` > 1, see ``Executor``);
+  * ``layout(n_runs, devices, ...)`` picks how many devices go on each axis: never more run
+    devices than runs, so no device computes only padding.
   * with ``all_processes`` (several processes joined by ``jax.distributed``), the mesh
     holds every process's devices: each process runs its own slice of the runs, inputs
     are assembled into global arrays from the (identical) host values every process
@@ -92,34 +95,90 @@ class RunGrid:
         return jnp.stack([jax.random.fold_in(root, s) for s in range(self.n_seeds)])
 
 
+DATA_AXIS = "data"
+
+
+def layout(n_runs: int, devices: int, *, data: int = 0, batch: int | None = None,
+           runs_per_batch: int = 1, chunked: bool = False) -> tuple[int, int]:
+    """(run devices, data devices) for ``n_runs`` runs on at most ``devices`` devices.
+
+    data: 0 = chosen here, else the number of data devices wanted. The rule: the least work
+    per device, ceil(n_runs / run devices) / data, with the run axis preferred on ties (it
+    needs no communication); never more run devices than run groups (a device holding
+    only padding computes a copy that is thrown away), so with fewer runs than devices the
+    rest go on ``data`` when the batch splits evenly (``batch`` tasks; None = no data axis)
+    and stay idle otherwise.
+    """
+    groups = -(-n_runs // runs_per_batch) if chunked else n_runs
+    fits = lambda d: batch is not None and batch % d == 0
+    if data:
+        if data > devices or devices % data:
+            raise ValueError(f"data={data} must divide the {devices} devices")
+        if data > 1 and not fits(data):
+            raise ValueError(f"data={data} must divide the batch of {batch} tasks")
+        return min(devices // data, max(groups, 1)), data
+    best = (float("inf"), 0, 0)
+    for d in range(1, devices + 1):
+        if devices % d or (d > 1 and not fits(d)):
+            continue
+        r = min(devices // d, max(groups, 1))
+        work = -(-groups // r) / d
+        if work < best[0] - 1e-12:
+            best = (work, r, d)
+    return best[1], best[2]
+
+
 @dataclasses.dataclass(frozen=True)
 class Executor:
     """How the per-run function is laid out over runs and devices.
 
     kind: "vmap" or "chunked"; runs_per_batch: group size for "chunked";
-    devices: number of devices to shard the run axis over (1 = no sharding): the first
-    ``devices`` local devices, or with ``all_processes`` every device of every process
-    (then ``devices`` must equal ``jax.device_count()``).
+    devices: number of devices the program uses (1 = no sharding): the first ``devices``
+    local devices, or with ``all_processes`` every device of every process (then
+    ``devices`` must equal ``jax.device_count()``);
+    data: how many of them split each run's batch (a ``data`` mesh axis beside ``runs``;
+    must divide ``devices``): the run axis is sharded over ``devices // data`` devices, and
+    a trainer built with ``data_axis=DATA_AXIS`` averages its gradients over the rest.
     """
 
     kind: str = "vmap"
     runs_per_batch: int = 1
     devices: int = 1
     all_processes: bool = False
+    data: int = 1
+
+    def __post_init__(self):
+        if self.data < 1 or self.devices % self.data:
+            raise ValueError(f"data={self.data} must be >= 1 and divide devices={self.devices}")
+
+    @property
+    def run_devices(self) -> int:
+        """Devices along the run axis."""
+        return self.devices // self.data
 
     def padded(self, n_runs: int) -> int:
-        per = self.devices * (self.runs_per_batch if self.kind == "chunked" else 1)
+        per = self.run_devices * (self.runs_per_batch if self.kind == "chunked" else 1)
         return -(-n_runs // per) * per
+
+    def runs_per_device(self, n_runs: int) -> int:
+        """Runs whose activations one device holds at once (vmap: all of its slice;
+        chunked: one group)."""
+        per = self.padded(n_runs) // self.run_devices
+        return min(per, self.runs_per_batch) if self.kind == "chunked" else per
 
     def mesh(self) -> Mesh | None:
         if self.all_processes:
             if self.devices != jax.device_count():
                 raise ValueError(f"an all-process executor needs every device "
                                  f"({jax.device_count()}), got devices={self.devices}")
-            return Mesh(np.asarray(jax.devices()), ("runs",))
-        if self.devices <= 1:
+            devices = jax.devices()
+        elif self.devices <= 1:
             return None
-        return Mesh(np.asarray(jax.local_devices()[: self.devices]), ("runs",))
+        else:
+            devices = jax.local_devices()[: self.devices]
+        if self.data == 1:
+            return Mesh(np.asarray(devices), ("runs",))
+        return Mesh(np.asarray(devices).reshape(self.run_devices, self.data), ("runs", DATA_AXIS))
 
     def map_runs(self, fn: Callable) -> Callable:
         """fn(*per_run_args) -> per_run_out  ==>  f(*stacked_args) -> stacked_out, jitted.

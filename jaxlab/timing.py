@@ -20,6 +20,20 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
+def best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """``best_time`` of several functions, their calls interleaved round by round, so load
+    from elsewhere on a shared machine falls on all of them alike (for ratios)."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[name].append(time.perf_counter() - t)
+    return {name: min(ts) for name, ts in times.items()}
+
+
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
     a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
     f = jax.jit(lambda a: a @ a)

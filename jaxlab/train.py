@@ -5,6 +5,14 @@ loss and evaluate); this module wraps it with an optax optimizer whose learning 
 in the optimizer state (``optax.inject_hyperparams``), gradient accumulation over
 micro-batches, and divergence isolation. Everything here is a function of one run: the
 run axis is added by ``jaxlab.runs.Executor``.
+
+Micro-batches: ``train.micro_batches`` equal slices of each step's batch whose gradients
+are averaged (exact for a mean loss); 0 = chosen here, the fewest slices whose forward
+activations fit ``ACTIVATION_BUDGET`` per device (``auto_micro_batches``). With a data
+axis (``data`` > 1) each data device takes a contiguous 1/data of the batch (so of the
+micro-batches) and the gradients are averaged over the axis with ``lax.pmean``: micro-batch
+i gets the loss key ``fold_in(key, i)`` wherever it is computed, so a run's numbers depend
+on the micro-batch count, not on the layout.
 """
 from __future__ import annotations
 
@@ -12,8 +20,10 @@ import dataclasses
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.extend.core as jax_core
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 Hp = dict  # hp pytree of one run: field -> scalar array
@@ -48,11 +58,51 @@ class TrainState(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Trainer:
+    """Per-run programs; ``micro_batches`` (as configured, total over the data axis, 0 =
+    auto) and ``data`` (data devices its ``train_chunk`` expects, 1 = no data axis) describe
+    its layout; ``layout["micro_batches"]`` is the count in use (auto: set when
+    ``train_chunk`` is first traced) and ``layout["activation_bytes"]`` the estimate behind it."""
+
     init: Callable[[jax.Array, Hp], TrainState]
     train_chunk: Callable[[TrainState, Hp], tuple[TrainState, dict]]
     evaluate: Callable[[TrainState, Hp, jax.Array], dict]
     chunk_steps: int
     total_steps: int
+    micro_batches: int = 1
+    data: int = 1
+    layout: dict = dataclasses.field(default_factory=dict, compare=False)
+
+
+# Forward activations one device may hold at once when micro_batches = 0 (auto).
+ACTIVATION_BUDGET = {"cpu": 256 * 2**20, "gpu": 4 * 2**30, "tpu": 4 * 2**30}
+
+
+def _jaxpr_bytes(jaxpr: jax_core.Jaxpr) -> int:
+    """Bytes of every intermediate value a jaxpr computes (loop bodies times their trip
+    count): an upper bound on the activations its gradient keeps."""
+    total = 0
+    for eqn in jaxpr.eqns:
+        for v in eqn.outvars:
+            aval = getattr(v, "aval", None)
+            if hasattr(aval, "shape") and hasattr(aval, "dtype"):
+                total += int(np.prod(aval.shape, dtype=np.int64)) * aval.dtype.itemsize
+        times = eqn.params.get("length", 1) if eqn.primitive.name == "scan" else 1
+        for sub in jax_core.jaxprs_in_params(eqn.params):
+            total += times * _jaxpr_bytes(sub)
+    return total
+
+
+def auto_micro_batches(act_bytes: int, batch: int, *, data: int = 1, runs_per_device: int = 1,
+                       budget: int | None = None) -> int:
+    """The fewest micro-batches (a multiple of ``data`` dividing ``batch``) whose activations,
+    ``runs_per_device`` runs at once on each device, fit ``budget`` (default: the backend's
+    ``ACTIVATION_BUDGET``); the most there are if none fits."""
+    budget = budget or ACTIVATION_BUDGET.get(jax.default_backend(), ACTIVATION_BUDGET["gpu"])
+    counts = [m for m in range(data, batch + 1, data) if batch % m == 0]
+    for m in counts:
+        if runs_per_device * act_bytes / m <= budget:
+            return m
+    return counts[-1]
 
 
 def lr_shape(train: ml_collections.ConfigDict) -> Callable[[jax.Array], jax.Array]:
@@ -93,11 +143,35 @@ def _split_micro(batch: Any, n_micro: int) -> Any:
     return jax.tree.map(lambda a: a.reshape(n_micro, a.shape[0] // n_micro, *a.shape[1:]), batch)
 
 
-def build_trainer(config: ml_collections.ConfigDict, learner: Learner) -> Trainer:
-    """Wraps a study's learner into the pure per-run Trainer."""
+def build_trainer(config: ml_collections.ConfigDict, learner: Learner, *,
+                  micro_batches: int | None = None, data: int = 1,
+                  data_axis: str = "data", runs_per_device: int = 1) -> Trainer:
+    """Wraps a study's learner into the pure per-run Trainer.
+
+    micro_batches: overrides ``config.train.micro_batches`` (0 = auto: see the module
+      docstring; ``runs_per_device`` runs share a device's budget).
+    data: > 1 builds a ``train_chunk`` for a ``data_axis`` of that many devices inside
+      ``shard_map`` (each computes its share of the micro-batches, gradients pmean'd).
+    """
     opt = make_optimizer(config)
-    n_micro = config.train.micro_batches
+    requested = config.train.micro_batches if micro_batches is None else micro_batches
+    layout = {"micro_batches": requested or None, "activation_bytes": None}
     chunk_steps = config.train.chunk_steps
+
+    def resolve(params, batch, hp, key) -> int:
+        """The micro-batch count, fixed when first traced (auto: from the traced loss)."""
+        if layout["micro_batches"] is None:
+            shape = lambda t: jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), t)
+            jaxpr = jax.make_jaxpr(learner.loss)(*map(shape, (params, batch, hp, key))).jaxpr
+            layout["activation_bytes"] = act = _jaxpr_bytes(jaxpr)
+            n = jax.tree.leaves(batch)[0].shape[0]
+            layout["micro_batches"] = auto_micro_batches(act, n, data=data,
+                                                         runs_per_device=runs_per_device)
+        n_micro = layout["micro_batches"]
+        if n_micro % data or jax.tree.leaves(batch)[0].shape[0] % n_micro:
+            raise ValueError(f"{n_micro} micro-batches must be a multiple of the {data} data "
+                             f"devices and divide the batch")
+        return n_micro
 
     def init(key: jax.Array, hp: Hp) -> TrainState:
         params = learner.init_params(jax.random.fold_in(key, 0))
@@ -105,11 +179,21 @@ def build_trainer(config: ml_collections.ConfigDict, learner: Learner) -> Traine
         return TrainState(jnp.zeros((), jnp.int32), params, opt_state, key, jnp.array(True))
 
     def grads(params, batch, hp, key):
-        """Mean loss and gradient over micro-batches (exact: equal-sized means)."""
+        """Mean loss and gradient over micro-batches (exact: equal-sized means); with a data
+        axis, over this device's share of them, then averaged over the axis."""
         grad_fn = jax.value_and_grad(learner.loss, has_aux=True)
-        if n_micro == 1:
+        n_micro = resolve(params, batch, hp, key)
+        if data == 1 and n_micro == 1:  # the plain step: keeps the loss key unfolded
             return grad_fn(params, batch, hp, key)
-        micro = _split_micro(batch, n_micro)
+        per = n_micro // data  # micro-batches on this device
+        first = 0
+        if data > 1:  # this device's contiguous 1/data of the batch
+            index = jax.lax.axis_index(data_axis)
+            first = index * per
+            size = jax.tree.leaves(batch)[0].shape[0] // data
+            batch = jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, index * size, size),
+                                 batch)
+        micro = _split_micro(batch, per)
 
         def body(acc, inputs):
             i, mb = inputs
@@ -119,8 +203,9 @@ def build_trainer(config: ml_collections.ConfigDict, learner: Learner) -> Traine
         zero_out = jax.eval_shape(lambda: grad_fn(params, jax.tree.map(lambda a: a[0], micro),
                                                   hp, key))
         zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), zero_out)
-        total, _ = jax.lax.scan(body, zeros, (jnp.arange(n_micro), micro))
-        return jax.tree.map(lambda a: a / n_micro, total)
+        total, _ = jax.lax.scan(body, zeros, (first + jnp.arange(per), micro))
+        mean = jax.tree.map(lambda a: a / per, total)
+        return jax.lax.pmean(mean, data_axis) if data > 1 else mean
 
     def step(state: TrainState, hp: Hp) -> tuple[TrainState, dict]:
         step_key = jax.random.fold_in(state.key, state.step + 1)
@@ -146,4 +231,5 @@ def build_trainer(config: ml_collections.ConfigDict, learner: Learner) -> Traine
     def evaluate(state: TrainState, hp: Hp, key: jax.Array) -> dict:
         return learner.evaluate(state.params, hp, key)
 
-    return Trainer(init, train_chunk, evaluate, chunk_steps, config.train.steps)
+    return Trainer(init, train_chunk, evaluate, chunk_steps, config.train.steps, requested, data,
+                   layout)

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.e2e
 
 KEYS = {"seed_parallel_speedup", "train_step_flops_fraction", "compile_s", "warm_start_s",
         "sgd_fits_per_s", "sgd_vs_step_loop", "sgd_vs_jitted_fit_loop", "sgd_flops_fraction",
-        "mastermind_oracle_episodes_per_s",
-        "matmul_peak_gflops"}
+        "mastermind_oracle_episodes_per_s", "ref_config_ms_per_step_1_seed",
+        "ref_config_ms_per_seed_step_8_seeds", "matmul_peak_gflops"}
 
 # float32 FLOPs per cycle per core: 2 FMA units x 16 lanes (AVX-512) x 2; 6 GHz clock.
 MAX_GFLOPS_PER_CORE = 64 * 6.0
@@ -50,6 +50,9 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
         r["sgd_flops_fraction"])
     assert r["mamba_associative_vs_sequential_scan"] == approx(
         r["ms_per_seed_step_mamba_associative_scan"] / r["ms_per_seed_step_mamba"])
+    assert r["ref_config_1_seed_vs_padded_layout"] == approx(
+        r["ref_config_ms_per_step_1_seed_padded_layout"] / r["ref_config_ms_per_step_1_seed"])
+    assert json.loads(r["ref_config_layout_1_seed"])["padded_runs"] == 0
     assert r["emergent_prequential_speedup"] == approx(r["emergent_prequential_loop_s"]
                                                        / r["emergent_prequential_one_program_s"])
 

@@ -40,6 +40,28 @@ def test_resume_after_a_kill_equals_an_uninterrupted_run(smoke_results, tmp_path
                                       check_exact=False, rtol=1e-6)
 
 
+def test_a_workdir_from_before_the_layout_fields_resumes_in_another_layout(smoke_results, tmp_path):
+    """A config.json written before executor.data existed still matches, and layout fields
+    (here the device count) may differ on resume: keys are by run and step."""
+    import json
+
+    workdir = str(tmp_path / "old")
+    assert papers.run(smoke_config(), workdir, progress=False, should_stop=lambda chunks: chunks >= 1) is None
+    path = os.path.join(workdir, "config.json")
+    with open(path) as f:
+        stored = json.load(f)
+    del stored["executor"]["data"]  # as written by an older jaxlab
+    with open(path, "w") as f:
+        json.dump(stored, f)
+    resumed = papers.run(smoke_config("--config.executor.devices=1"), workdir, progress=False)
+    layout = resumed.manifest["layout"]
+    assert (layout["runs"], layout["data"], layout["padded_runs"]) == (1, 1, 0)
+    assert layout["micro_batches"] == smoke_results.config.train.micro_batches
+    for name in ("train", "eval"):
+        pd.testing.assert_frame_equal(getattr(resumed, name), getattr(smoke_results, name),
+                                      check_exact=False, rtol=1e-5, atol=1e-7)
+
+
 def test_a_diverging_run_is_reported_and_isolated(tmp_path, caplog):
     sweep = ["--config.sweep.axes.objective=('prequential',)", "--config.sweep.n_seeds=1"]
     blowup = smoke_config(*sweep, "--config.sweep.axes.learning_rate=(0.001, 1e30)",

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import ROOT, smoke_config
 from jaxlab import runner, runs, papers
+from jaxlab import train as train_lib
 
 STUDY = papers.get("icl_occam")
 
@@ -107,3 +108,91 @@ def test_sharded_over_four_cpu_devices_equals_one_device():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=ROOT, timeout=600)
     assert "SHARDED-OK" in out.stdout, out.stderr[-3000:]
+
+
+def test_layout_never_pads_a_device_and_splits_batches_only_where_they_divide():
+    for n_runs in range(1, 10):
+        for devices in (1, 2, 3, 4, 8):
+            for batch in (None, 1, 6, 64):
+                r, d = runs.layout(n_runs, devices, batch=batch)
+                assert r * d <= devices and r <= n_runs  # no device holds only padding
+                assert d == 1 or (batch is not None and batch % d == 0)
+                # brute force: no layout has less work per device
+                best = min(-(-n_runs // rr) / dd for dd in range(1, devices + 1)
+                           if devices % dd == 0 and (dd == 1 or (batch and batch % dd == 0))
+                           for rr in range(1, min(devices // dd, n_runs) + 1))
+                assert -(-n_runs // r) / d == best
+    assert runs.layout(1, 2, batch=64) == (1, 2)  # one seed: data-parallel
+    assert runs.layout(8, 2, batch=64) == (2, 1)  # eight seeds: the run axis
+    assert runs.layout(1, 2, batch=None) == (1, 1)  # nothing to split: one device, none idle-padded
+    assert runs.layout(3, 4, data=1, batch=64) == (3, 1)
+    with pytest.raises(ValueError):
+        runs.layout(1, 4, data=4, batch=6)
+
+
+def test_micro_batches_change_the_prequential_gradient_only_by_rounding():
+    """The prequential objective's gradient draws no randomness: 1, 4 and auto micro-batches
+    average the same per-task losses, so one step agrees to float rounding."""
+    outs = []
+    for m in (1, 4, 0):
+        config, grid, trainer = _setup("--config.train.chunk_steps=1", "--config.train.steps=20",
+                                       f"--config.train.micro_batches={m}",
+                                       "--config.sweep.axes.objective=('prequential',)")
+        ex = runs.Executor("vmap")
+        state = ex.map_runs(trainer.init)(grid.keys(), grid.hp_arrays())
+        state, metrics = ex.map_runs(trainer.train_chunk)(state, grid.hp_arrays())
+        outs.append((comparable(state.params), metrics["prequential_loss"]))
+        if m == 0:  # auto: resolved when traced, within the budget, dividing the batch
+            used = trainer.layout["micro_batches"]
+            assert config.train.batch_tasks % used == 0
+            assert trainer.layout["activation_bytes"] / used <= train_lib.ACTIVATION_BUDGET["cpu"] or (
+                used == config.train.batch_tasks)
+    for other in outs[1:]:
+        _close(outs[0], other, tol=2e-5)
+
+
+def test_auto_micro_batches_is_the_fewest_that_fit():
+    assert train_lib.auto_micro_batches(100, 64, budget=100) == 1
+    assert train_lib.auto_micro_batches(101, 64, budget=100) == 2
+    assert train_lib.auto_micro_batches(300, 64, runs_per_device=4, budget=100) == 16  # 12 -> 16
+    assert train_lib.auto_micro_batches(300, 64, data=2, budget=1000) == 2  # a multiple of data
+    assert train_lib.auto_micro_batches(10**9, 6, budget=1) == 6  # none fits: the most there are
+
+
+LAYOUTS = r"""
+import sys, tempfile, numpy as np, jax
+sys.path.insert(0, {tests!r})
+from conftest import smoke_config
+from test_runs import comparable
+from jaxlab import runner, papers
+study = papers.get("icl_occam")
+assert jax.device_count() == 4, jax.devices()
+outs = {{}}
+# micro_batches fixed at 4: each run's loss keys are then the same in every layout
+for name, extra in [("1", ["--config.executor.devices=1"]), ("4x1", ["--config.executor.data=1"]),
+                    ("2x2", ["--config.executor.data=2"]), ("1x4", ["--config.executor.data=4"])]:
+    config = smoke_config("--config.sgd.enabled=False", "--config.train.micro_batches=4",
+                          "--config.sweep.n_seeds=1", *extra)  # 2 runs (the two objectives)
+    s = runner.Session(tempfile.mkdtemp(), progress=False)
+    phase = runner.train_runs(config, study.make_learner(config), s, choices=study.CHOICES)
+    lay = s.stats["train"]["layout"]
+    outs[name] = (comparable(phase.gather(phase.state.params)), s.histories["train"].value.values)
+    print(name, lay["runs"], lay["data"], lay["padded_runs"])
+for name in ("4x1", "2x2", "1x4"):
+    for a, b in zip(jax.tree.leaves(outs["1"]), jax.tree.leaves(outs[name])):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+print("LAYOUTS-OK")
+"""
+
+
+@pytest.mark.e2e
+def test_runs_by_data_layouts_on_four_devices_equal_one_device():
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    code = LAYOUTS.format(tests=os.path.join(ROOT, "tests"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=ROOT, timeout=600)
+    assert "LAYOUTS-OK" in out.stdout, out.stderr[-3000:]
+    # 2 runs on 4 devices: the chosen layout puts the spare devices on data, pads nothing;
+    # data=1 uses 2 devices (none padded); 1x4 splits each batch four ways
+    assert "\n1 1 1 0\n" in "\n" + out.stdout
+    assert "4x1 2 1 0" in out.stdout and "2x2 2 2 0" in out.stdout and "1x4 1 4 0" in out.stdout

@@ -74,7 +74,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"must be <= task.max_context={t.max_context}, got {t.min_context}")
     require(t.context_style in tasks_lib.CONTEXT_STYLES, "task.context_style",
             f"must be one of {tasks_lib.CONTEXT_STYLES}, got {t.context_style!r}")
-    require(t.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
+    require(tr.micro_batches == 0 or t.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
             f"must divide task.batch_tasks={t.batch_tasks}, got {tr.micro_batches}")
     for name in ("d_model", "n_heads", "d_ff", "implicit_layers", "context_layers",
                  "predictor_layers", "z_dim", "mlp_hidden", "mlp_layers"):
@@ -183,7 +183,8 @@ def make_trainer(config: ml_collections.ConfigDict, family: str, kind: str) -> T
         at_end = lambda v: jnp.full((k,), jnp.nan, jnp.float32).at[-1].set(v)
         return state, {**metrics, **{f"val_{n}": at_end(v) for n, v in val.items()}}
 
-    return Trainer(base.init, train_chunk, base.evaluate, k, base.total_steps)
+    return Trainer(base.init, train_chunk, base.evaluate, k, base.total_steps,
+                   base.micro_batches, base.data, base.layout)
 
 
 def kinds_for(config: ml_collections.ConfigDict, family: str) -> list[str]:

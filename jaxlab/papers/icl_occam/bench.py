@@ -17,6 +17,12 @@ Keys:
                              fit loop's time ÷ the time the same FLOPs take at matmul peak
   mastermind_oracle_episodes_per_s  exact Bayes predictive over all secret codes for
                              100-guess episodes (8 positions, 6 colours, codes from 5)
+  ref_config_ms_per_step_1_seed  ms per optimizer step of one seed on the PyTorch
+                             reference's CPU-sized ICL config (REFERENCE_CONFIG), in the
+                             layout the runner chooses (devices, data axis, micro-batches)
+  ref_config_ms_per_seed_step_8_seeds  the same for 8 seeds in one program, per seed-step
+  ref_config_1_seed_vs_padded_layout  ms per step of the old layout (the seed padded to one
+                             run per device, 16 micro-batches) ÷ the chosen layout's, same run
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -35,38 +42,60 @@ from jaxlab.coding import fits
 from jaxlab.papers.icl_occam import sgd as icl_sgd
 from jaxlab.papers.icl_occam import study
 from jaxlab.tasks.mastermind import Mastermind
-from jaxlab.timing import best_time
+from jaxlab.timing import best_time, best_times
 
 # Found through jaxlab.config.locate (the checkout, $JAXLAB_CONFIGS or the installed configs).
 CONFIG = "configs/icl_occam.py"
 
+# The PyTorch reference's CPU-sized ICL config (d = 64, 2 layers, 4 heads, 64 tasks x 64
+# points, prequential, Adam 1e-4, constant rate, no clipping; 88,321 parameters), as
+# overrides of the default config, so its step times compare with the reference's.
+REFERENCE_CONFIG = (
+    "--config.task.family=linear", "--config.task.x_dim=3", "--config.task.y_dim=1",
+    "--config.task.noise=0.2", "--config.task.pool_size=0", "--config.model.kind=explicit",
+    "--config.model.d_model=64", "--config.model.n_layers=2", "--config.model.n_heads=4",
+    "--config.model.d_ff=128", "--config.model.z_dim=128", "--config.model.predictor_hidden=64",
+    "--config.model.predictor_layers=5", "--config.model.tie_predictor_hidden=True",
+    "--config.train.batch_tasks=64", "--config.train.n_points=64", "--config.train.min_context=1",
+    "--config.train.grad_clip_norm=0.0", "--config.train.lr_schedule=constant",
+    "--config.train.warmup_steps=0", "--config.hp.learning_rate=0.0001",
+    "--config.hp.objective=prequential", "--config.sweep.axes.objective=('prequential',)",
+    "--config.eval.n_points=64", "--config.eval.report_n=(1, 2, 5, 10, 20)",
+    "--config.eval.n_tasks=64", "--config.sgd.enabled=False")
 
-def _seed_setup(spec: str, n_seeds: int, *overrides: str):
-    config = config_lib.load(spec, ["--config.sweep.axes.objective=('prequential',)",
-                                    f"--config.sweep.n_seeds={n_seeds}",
-                                    "--config.train.warmup_steps=0", *overrides])
-    grid = runner.make_grid(config, study.CHOICES)
-    return config, grid, study.make_train(config)
+
+def layout_step(n_seeds: int, chunk: int, *overrides: str,
+                executor: runs.Executor | None = None) -> tuple[Callable[[], Any], dict]:
+    """(a call of one chunk of ``chunk`` steps, the layout record) for n_seeds seeds of the
+    reference's config, in the runner's layout (or ``executor``), built by the runner's own
+    program builder."""
+    config = config_lib.load(CONFIG, [*REFERENCE_CONFIG, f"--config.sweep.n_seeds={n_seeds}",
+                                      f"--config.train.chunk_steps={chunk}",
+                                      f"--config.train.steps={chunk}", *overrides])
+    grid, learner = runner.make_grid(config, study.CHOICES), study.make_learner(config)
+    ex = executor or runner.make_executor(config, grid.n_runs, runner.batch_size(learner))
+    trainer = runner.phase_programs(config, learner, ex, grid.n_runs)["trainer"]
+    n = ex.padded(grid.n_runs)
+    hps, keys = ex.place(runs.pad_runs((grid.hp_arrays(), grid.keys()), n))
+    state = ex.map_runs(trainer.init)(keys, hps)
+    step = ex.map_runs(trainer.train_chunk).lower(state, hps).compile()
+    return (lambda: step(state, hps)), runner.layout_record(ex, trainer, grid.n_runs)
 
 
-def seed_parallel(spec: str, chunk: int, repeats: int, executor: runs.Executor,
-                  *overrides: str) -> dict:
-    """Seconds per chunk of 8 seeds: one program vs a loop over the single-seed program."""
-    over = (f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}", *overrides)
-    config, grid, trainer = _seed_setup(spec, 8, *over)
-    hps, keys = grid.hp_arrays(), grid.keys()
-    n = executor.padded(grid.n_runs)
-    hps_p, keys_p = executor.place(runs.pad_runs((hps, keys), n))
-    state = executor.map_runs(trainer.init)(keys_p, hps_p)
-    many = executor.map_runs(trainer.train_chunk).lower(state, hps_p).compile()
-    t_many = best_time(lambda: many(state, hps_p), repeats)
-
-    single = jax.jit(trainer.train_chunk)
-    one = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
-    singles = [(jax.jit(trainer.init)(keys[r], one(hps, r)), one(hps, r)) for r in range(8)]
-    single_c = single.lower(*singles[0]).compile()
-    t_loop = best_time(lambda: [single_c(s, h) for s, h in singles], repeats)
-    return {"t_many": t_many, "t_loop": t_loop, "config": config}
+def reference_config_times(chunk: int, repeats: int) -> dict:
+    """The ref_config_* keys: the chosen layouts, and the old padded one (one run per
+    device, 16 micro-batches) timed in the same rounds."""
+    one, layout_one = layout_step(1, chunk)
+    eight, layout_eight = layout_step(8, chunk)
+    padded, _ = layout_step(1, chunk, "--config.train.micro_batches=16",
+                            executor=runs.Executor("vmap", devices=jax.local_device_count()))
+    t = best_times({"one": one, "eight": eight, "padded": padded}, repeats)
+    return {"ref_config_ms_per_step_1_seed": t["one"] / chunk * 1e3,
+            "ref_config_ms_per_seed_step_8_seeds": t["eight"] / (8 * chunk) * 1e3,
+            "ref_config_ms_per_step_1_seed_padded_layout": t["padded"] / chunk * 1e3,
+            "ref_config_1_seed_vs_padded_layout": t["padded"] / t["one"],
+            "ref_config_layout_1_seed": json.dumps(layout_one),
+            "ref_config_layout_8_seeds": json.dumps(layout_eight)}
 
 
 def architecture_step_times(spec: str, chunk: int, repeats: int, executor: runs.Executor,
@@ -196,6 +225,7 @@ def bench(quick: bool, peak: float) -> dict:
     mastermind = mastermind_oracle(quick, repeats)
     arch = architecture_step_times(spec, chunk, repeats,
                                    runs.Executor("vmap", devices=jax.local_device_count()))
+    ref = reference_config_times(chunk, repeats)
     result = {
         "seed_parallel_speedup": tuned["t_loop"] / tuned["t_many"],
         "seed_parallel_speedup_naive": naive["t_loop"] / naive["t_many"],
@@ -218,5 +248,6 @@ def bench(quick: bool, peak: float) -> dict:
         **arch,
         "mamba_associative_vs_sequential_scan": (arch["ms_per_seed_step_mamba_associative_scan"]
                                                  / arch["ms_per_seed_step_mamba"]),
+        **ref,
     }
     return result

@@ -69,7 +69,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         require(tr[name] >= 1, f"train.{name}", f"must be >= 1, got {tr[name]}")
     require(0 <= tr.min_context < tr.n_points, "train.min_context",
             f"must be in [0, train.n_points={tr.n_points}), got {tr.min_context}")
-    require(tr.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
+    require(tr.micro_batches == 0 or tr.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
             f"must divide train.batch_tasks={tr.batch_tasks}, got {tr.micro_batches}")
     require(ev.n_tasks >= 1 and ev.batch_tasks >= 1 and ev.n_tasks % ev.batch_tasks == 0,
             "eval.batch_tasks", f"must be >= 1 and divide eval.n_tasks={ev.n_tasks}, got {ev.batch_tasks}")

@@ -71,7 +71,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if layout == "jaxlab":  # heads of width d_model / n_heads (x_transformers: 64 wide)
         require(m.d_model % m.n_heads == 0, "model.n_heads", f"must divide model.d_model={m.d_model}")
     require(tr.batch >= 1, "train.batch", f"must be >= 1, got {tr.batch}")
-    require(tr.batch % tr.micro_batches == 0, "train.micro_batches",
+    require(tr.micro_batches == 0 or tr.batch % tr.micro_batches == 0, "train.micro_batches",
             f"must divide train.batch={tr.batch}")
     require(ev.split in ("held_out", "train"), "eval.split", "must be held_out or train")
     require(ev.prior in PRIORS, "eval.prior", f"must be one of {PRIORS}, got {ev.prior!r}")
