@@ -47,6 +47,34 @@ from jaxlab.timing import best_time, best_times
 # Found through jaxlab.config.locate (the checkout, $JAXLAB_CONFIGS or the installed configs).
 CONFIG = "configs/icl_occam.py"
 
+def _seed_setup(spec: str, n_seeds: int, *overrides: str):
+    config = config_lib.load(spec, ["--config.sweep.axes.objective=('prequential',)",
+                                    f"--config.sweep.n_seeds={n_seeds}",
+                                    "--config.train.warmup_steps=0", *overrides])
+    grid = runner.make_grid(config, study.CHOICES)
+    return config, grid, study.make_train(config)
+
+
+def seed_parallel(spec: str, chunk: int, repeats: int, executor: runs.Executor,
+                  *overrides: str) -> dict:
+    """Seconds per chunk of 8 seeds: one program vs a loop over the single-seed program."""
+    over = (f"--config.train.chunk_steps={chunk}", f"--config.train.steps={chunk}", *overrides)
+    config, grid, trainer = _seed_setup(spec, 8, *over)
+    hps, keys = grid.hp_arrays(), grid.keys()
+    n = executor.padded(grid.n_runs)
+    hps_p, keys_p = executor.place(runs.pad_runs((hps, keys), n))
+    state = executor.map_runs(trainer.init)(keys_p, hps_p)
+    many = executor.map_runs(trainer.train_chunk).lower(state, hps_p).compile()
+    t_many = best_time(lambda: many(state, hps_p), repeats)
+
+    single = jax.jit(trainer.train_chunk)
+    one = lambda tree, r: jax.tree.map(lambda a: a[r], tree)
+    singles = [(jax.jit(trainer.init)(keys[r], one(hps, r)), one(hps, r)) for r in range(8)]
+    single_c = single.lower(*singles[0]).compile()
+    t_loop = best_time(lambda: [single_c(s, h) for s, h in singles], repeats)
+    return {"t_many": t_many, "t_loop": t_loop, "config": config}
+
+
 # The PyTorch reference's CPU-sized ICL config (d = 64, 2 layers, 4 heads, 64 tasks x 64
 # points, prequential, Adam 1e-4, constant rate, no clipping; 88,321 parameters), as
 # overrides of the default config, so its step times compare with the reference's.
@@ -82,12 +110,17 @@ def layout_step(n_seeds: int, chunk: int, *overrides: str,
     return (lambda: step(state, hps)), runner.layout_record(ex, trainer, grid.n_runs)
 
 
-def reference_config_times(chunk: int, repeats: int) -> dict:
+# ``jaxlab bench --quick`` checks the plumbing on a smaller batch (its times do not compare
+# with the reference's).
+QUICK_SHAPES = ("--config.train.batch_tasks=32", "--config.train.n_points=16")
+
+
+def reference_config_times(chunk: int, repeats: int, *overrides: str) -> dict:
     """The ref_config_* keys: the chosen layouts, and the old padded one (one run per
     device, 16 micro-batches) timed in the same rounds."""
-    one, layout_one = layout_step(1, chunk)
-    eight, layout_eight = layout_step(8, chunk)
-    padded, _ = layout_step(1, chunk, "--config.train.micro_batches=16",
+    one, layout_one = layout_step(1, chunk, *overrides)
+    eight, layout_eight = layout_step(8, chunk, *overrides)
+    padded, _ = layout_step(1, chunk, *overrides, "--config.train.micro_batches=16",
                             executor=runs.Executor("vmap", devices=jax.local_device_count()))
     t = best_times({"one": one, "eight": eight, "padded": padded}, repeats)
     return {"ref_config_ms_per_step_1_seed": t["one"] / chunk * 1e3,
@@ -225,7 +258,7 @@ def bench(quick: bool, peak: float) -> dict:
     mastermind = mastermind_oracle(quick, repeats)
     arch = architecture_step_times(spec, chunk, repeats,
                                    runs.Executor("vmap", devices=jax.local_device_count()))
-    ref = reference_config_times(chunk, repeats)
+    ref = reference_config_times(chunk, repeats, *(QUICK_SHAPES if quick else ()))
     result = {
         "seed_parallel_speedup": tuned["t_loop"] / tuned["t_many"],
         "seed_parallel_speedup_naive": naive["t_loop"] / naive["t_many"],
