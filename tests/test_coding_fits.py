@@ -295,13 +295,16 @@ def test_size_buckets_cut_rows_but_keep_each_fits_minibatches_and_stop():
 
 
 @pytest.mark.e2e
-def test_lanes_that_skip_the_epoch_end_work_when_no_lane_needs_it_equal_the_fit_alone(monkeypatch):
+@pytest.mark.parametrize("spec", [SPEC, dataclasses.replace(SPEC, check_steps=(3, 5), max_steps=45)])
+def test_lanes_that_skip_the_epoch_end_work_when_no_lane_needs_it_equal_the_fit_alone(
+        monkeypatch, spec):
     # 18 train rows > 1 minibatch of 8: the lanes' step branches on "some lane checks"
+    # (checks at epoch ends, or every clip(epoch, 3, 5) steps as the simplicity-bias fits)
     monkeypatch.setattr(fits, "GATE_MIN_BATCHES", 1)
     data = _linear_fits()
     init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
-    alone_fn = jax.jit(lambda d: fits.fit(SPEC, init, d))
-    many = jax.jit(lambda d: fits.fit_many(SPEC, init, d, 2))(data)
+    alone_fn = jax.jit(lambda d: fits.fit(spec, init, d))
+    many = jax.jit(lambda d: fits.fit_many(spec, init, d, 2))(data)
     for i in range(data.n_train.shape[0]):
         one = alone_fn(jax.tree.map(lambda a: a[i], data))
         assert int(one.steps) == int(many.steps[i]) and int(one.epochs) == int(many.epochs[i])
