@@ -93,7 +93,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         enabled=True, sizes=tuple(range(5, 101)), tasks_per_size=8, test_points=1000,
         train_fraction=0.8, batch_size=64, hidden=64, n_layers=5, learning_rate=1e-4,
         grad_clip_norm=0.05, patience=10, min_delta=1e-3, max_epochs=2000, restore_best=False,
-        lanes=8, chunk_steps=8, stop_rule="tolerant", init="torch"))
+        lanes=8, chunk_steps=8, stop_rule="tolerant", init="torch",
+        # n_train edges of size buckets (fits cut to their bucket's rows; () : one bucket)
+        bucket_edges=()))
 
     if family == "mastermind":  # as the reference: a wider MLP on one-hot guesses, cross-entropy
         c.sgd.update(hidden=256, tasks_per_size=4)

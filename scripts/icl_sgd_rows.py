@@ -4,7 +4,8 @@ learners (``jaxlab.papers.icl_occam.sgd.evaluate`` with the study's seed keys, a
 ``study.baselines`` calls it), so the same config gives the same numbers.
 
     python scripts/icl_sgd_rows.py [--variant sinusoid] [--sizes 5,10,20,100]
-        [--tasks-per-size 32] [--init torch|flax] [--stop-rule tolerant|lightning] [--out x.json]
+        [--tasks-per-size 32] [--init torch|flax] [--stop-rule tolerant|lightning]
+        [--lanes 4] [--bucket-edges 16,64] [--out x.json]
 
 Prints, for each reported n, the mean ± std over seeds of the per-seed mean test MSE and the
 mean epochs per fit; with the default sizes also code_length_5 (sum over n = 5..N-1 as
@@ -35,6 +36,8 @@ def main() -> None:
     p.add_argument("--tasks-per-size", type=int, default=0, help="0: the config's")
     p.add_argument("--init", default="", help="torch | flax (default: the config's)")
     p.add_argument("--stop-rule", default="", help="tolerant | lightning (default: the config's)")
+    p.add_argument("--lanes", type=int, default=0, help="fits in flight per device (0: the config's)")
+    p.add_argument("--bucket-edges", default="", help="comma-separated n_train edges of size buckets")
     p.add_argument("--out", default="")
     a = p.parse_args()
     config = get_config(a.variant or None)
@@ -46,6 +49,10 @@ def main() -> None:
         config.sgd.init = a.init
     if a.stop_rule:
         config.sgd.stop_rule = a.stop_rule
+    if a.lanes:
+        config.sgd.lanes = a.lanes
+    if a.bucket_edges:
+        config.sgd.bucket_edges = tuple(int(e) for e in a.bucket_edges.split(","))
     icl_sgd.validate(config)
     grid = runs.RunGrid({}, {}, config.sweep.n_seeds, config.seed, {})
     sgd_keys = jax.vmap(lambda k: jax.random.fold_in(k, 3))(grid.seed_keys())  # study.baselines
@@ -64,7 +71,8 @@ def main() -> None:
         print(f"  n = {n:4d}: {g[:, j].mean():.3f} ± {g[:, j].std():.3f}  ({epochs[:, j].mean():.0f} epochs)")
     result = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()},
               "variant": a.variant, "wall_s": round(wall), "sizes": sizes,
-              "gen_error": g.tolist(), "epochs": epochs.tolist()}
+              "gen_error": g.tolist(), "epochs": epochs.tolist(),
+              "steps": np.asarray(out["steps"]).tolist()}
     ns = np.arange(5, config.eval.n_points)
     if min(sizes) <= 5 and max(sizes) >= ns[-1]:
         cl = np.array([np.interp(ns, sizes, row).sum() for row in g])

@@ -266,3 +266,48 @@ def test_fits_dealt_over_two_devices_come_back_in_order_and_equal_one_device():
     out = subprocess.run([sys.executable, "-c", _TWO_DEVICES.format(tests=tests)],
                          env=env_with_devices(2), capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "SAME" in out.stdout, out.stderr[-3000:]
+
+
+def test_size_buckets_cut_rows_but_keep_each_fits_minibatches_and_stop():
+    # Each bucket is cut to its largest fit's rows (the batch-1 fits to 3 train rows, under
+    # the batch of 8), yet the shuffle is drawn for the full 18 rows: a fit trains on the same
+    # minibatches and stops at the same step as alone on uncut data, losses equal to rounding.
+    data = _linear_fits()
+    init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
+    n_train, n_val = np.asarray(data.n_train), np.asarray(data.n_val)
+    groups = fits.size_buckets(n_train, (4, 9))
+    assert [g.tolist() for g in groups] == [[0, 1], [2, 3], [4, 5]]
+    from jaxlab import runs
+    ex = runs.Executor("vmap", devices=1)
+    bucketed = jax.jit(fits.fit_many_bucketed_on(ex, SPEC, init, n_train, n_val, (4, 9), lanes=2))(data)
+    alone_fn = jax.jit(lambda d: fits.fit(SPEC, init, d))
+    for i in range(n_train.shape[0]):
+        one = alone_fn(jax.tree.map(lambda a: a[i], data))
+        assert int(one.steps) == int(bucketed.steps[i]) and int(one.epochs) == int(bucketed.epochs[i])
+        np.testing.assert_allclose(one.best_loss, bucketed.best_loss[i], rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(bucketed.params)):
+            np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-6)
+    # a cut shuffle is the uncut one's prefix order: the same rows in the same order
+    key = jax.random.PRNGKey(5)
+    full = fits._epoch_order(key, jnp.asarray(3), 18, 8)
+    cut = fits._epoch_order(key, jnp.asarray(3), 3, 8, draw_rows=18)
+    assert full[:3].tolist() == cut[:3].tolist() and sorted(cut[:3].tolist()) == [0, 1, 2]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("spec", [SPEC, dataclasses.replace(SPEC, check_steps=(3, 5), max_steps=45)])
+def test_lanes_that_skip_the_epoch_end_work_when_no_lane_needs_it_equal_the_fit_alone(
+        monkeypatch, spec):
+    # 18 train rows > 1 minibatch of 8: the lanes' step branches on "some lane checks"
+    # (checks at epoch ends, or every clip(epoch, 3, 5) steps as the simplicity-bias fits)
+    monkeypatch.setattr(fits, "GATE_MIN_BATCHES", 1)
+    data = _linear_fits()
+    init = MODEL.init(jax.random.PRNGKey(3), data.x_train[0])
+    alone_fn = jax.jit(lambda d: fits.fit(spec, init, d))
+    many = jax.jit(lambda d: fits.fit_many(spec, init, d, 2))(data)
+    for i in range(data.n_train.shape[0]):
+        one = alone_fn(jax.tree.map(lambda a: a[i], data))
+        assert int(one.steps) == int(many.steps[i]) and int(one.epochs) == int(many.epochs[i])
+        np.testing.assert_allclose(one.best_loss, many.best_loss[i], rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(many.params)):
+            np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-6)

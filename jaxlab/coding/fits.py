@@ -29,11 +29,12 @@ Semantics of one fit (the Occam reference's Lightning SGD loop; docs/icl_occam.m
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxlab import runs
@@ -61,6 +62,10 @@ class FitSpec:
     check_steps: tuple[int, int] | None = None  # (lo, hi): check every clip(epoch, lo, hi) steps
     max_steps: int = 0  # 0: no cap besides max_epochs
     stop_rule: str = "lightning"  # "lightning": val < best - min_delta; "tolerant": val - min_delta < best
+    # Rows the shuffle's random scores are drawn for (0: the data's train rows). Fits cut to
+    # fewer padded rows than they were built with (``fit_many_bucketed_on``) set it to the
+    # built row count, so their minibatch order is the one the full-size data gets.
+    shuffle_rows: int = 0
 
     def __post_init__(self) -> None:
         if self.stop_rule not in STOP_RULES:
@@ -130,28 +135,33 @@ def stable_argsort(scores: jax.Array) -> jax.Array:
     return jnp.zeros(n, jnp.int32).at[jnp.sum(before, axis=1)].set(idx)
 
 
-def _epoch_order(key: jax.Array, n_train: jax.Array, n_rows: int, batch: int) -> jax.Array:
-    """A random order of rows 0..n_train-1 first, padding rows after: (n_rows + batch,)."""
-    scores = jax.random.uniform(key, (n_rows,))
+def _epoch_order(key: jax.Array, n_train: jax.Array, n_rows: int, batch: int,
+                 draw_rows: int = 0) -> jax.Array:
+    """A random order of rows 0..n_train-1 first, padding rows after: (n_rows + batch,).
+    The scores are the first n_rows of ``draw_rows`` (>= n_rows; 0: n_rows) uniform draws."""
+    scores = jax.random.uniform(key, (max(draw_rows, n_rows),))[:n_rows]
     scores = jnp.where(jnp.arange(n_rows) < n_train, scores, 2.0 + jnp.arange(n_rows))
     return jnp.concatenate([stable_argsort(scores), jnp.zeros((batch,), jnp.int32)])
 
 
 def init_fit(spec: FitSpec, params: Params, data: FitData) -> FitState:
     n_rows = data.x_train.shape[0]
-    order = _epoch_order(jax.random.fold_in(data.key, 0), data.n_train, n_rows, spec.batch_size)
+    order = _epoch_order(jax.random.fold_in(data.key, 0), data.n_train, n_rows, spec.batch_size,
+                         spec.shuffle_rows)
     zero = jnp.zeros((), jnp.int32)
     return FitState(params, spec.optimizer.init(params), params, jnp.array(jnp.inf, jnp.float32),
                     zero, zero, zero, order, jnp.array(False), zero)
 
 
-def fit_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
-    """One optimizer step of one fit, plus the epoch-end validation and stopping check."""
+def _train(spec: FitSpec, state: FitState, data: FitData):
+    """The optimizer step of one fit: (params, opt_state, check, epoch_end)."""
     b = spec.batch_size
-    n_rows = data.x_train.shape[0]
+    # With fewer padded rows than a minibatch, an epoch is one step over those rows: the
+    # minibatch is cut to them (the rows beyond are padding, masked out either way).
+    width = min(b, data.x_train.shape[0])
     start = state.step_in_epoch * b
-    rows = jax.lax.dynamic_slice(state.order, (start,), (b,))
-    mask = ((start + jnp.arange(b)) < data.n_train).astype(jnp.float32)
+    rows = jax.lax.dynamic_slice(state.order, (start,), (width,))
+    mask = ((start + jnp.arange(width)) < data.n_train).astype(jnp.float32)
     xb, yb = data.x_train[rows], data.y_train[rows]
     grads = jax.grad(lambda p: _masked_mean_loss(spec, p, xb, yb, mask))(state.params)
     updates, opt_state = spec.optimizer.update(grads, state.opt_state, state.params)
@@ -164,8 +174,24 @@ def fit_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
     else:
         period = jnp.clip(steps_per_epoch, *spec.check_steps)
         check = (state.steps + 1) % period == 0
-    val_mask = (jnp.arange(data.x_val.shape[0]) < data.n_val).astype(jnp.float32)
-    monitored = _masked_mean_loss(spec, params, data.x_val, data.y_val, val_mask)
+    return params, opt_state, check, epoch_end
+
+
+def _finish(spec: FitSpec, state: FitState, data: FitData, trained, epoch_work: bool = True
+            ) -> FitState:
+    """The validation check, stopping rule and reshuffle after the step ``trained`` (from
+    ``_train``). With ``epoch_work=False`` the validation loss and the next epoch's order
+    are not computed: only valid when this step is neither a check nor an epoch end (or
+    the fit is done), which is all the vectorized program needs on most steps of fits
+    with several steps per epoch."""
+    params, opt_state, check, epoch_end = trained
+    b = spec.batch_size
+    n_rows = data.x_train.shape[0]
+    if epoch_work:
+        val_mask = (jnp.arange(data.x_val.shape[0]) < data.n_val).astype(jnp.float32)
+        monitored = _masked_mean_loss(spec, params, data.x_val, data.y_val, val_mask)
+    else:
+        monitored = state.best_loss
     if spec.stop_rule == "lightning":
         improved = check & (monitored < state.best_loss - spec.min_delta)
     else:  # "tolerant": anything not worse than best + min_delta is accepted as the new best
@@ -179,15 +205,47 @@ def fit_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
     # (``done`` itself is sticky); the best parameters are tracked only when restored.
     best_params = (jax.tree.map(lambda a, c: jnp.where(improved, a, c), params, state.best_params)
                    if spec.restore_best else state.best_params)
-    order = jnp.where(
-        epoch_end,
-        _epoch_order(jax.random.fold_in(data.key, epoch), data.n_train, n_rows, b),
-        state.order)
+    if epoch_work:
+        order = jnp.where(
+            epoch_end,
+            _epoch_order(jax.random.fold_in(data.key, epoch), data.n_train, n_rows, b,
+                         spec.shuffle_rows),
+            state.order)
+    else:
+        order = state.order
     frozen = lambda new, old: jax.tree.map(lambda a, c: jnp.where(state.done, c, a), new, old)
     return FitState(frozen(params, state.params), opt_state, frozen(best_params, state.best_params),
                     frozen(jnp.where(improved, monitored, state.best_loss), state.best_loss),
                     bad, frozen(epoch, state.epoch), jnp.where(epoch_end, 0, state.step_in_epoch + 1),
                     order, done | state.done, frozen(state.steps + 1, state.steps))
+
+
+def fit_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
+    """One optimizer step of one fit, plus the epoch-end validation and stopping check."""
+    return _finish(spec, state, data, _train(spec, state, data))
+
+
+# Lanes whose padded train rows exceed this many minibatches skip the epoch-end work on
+# steps where no lane needs it. With fewer rows nearly every step has some lane at an epoch
+# end, and the branch (which keeps XLA from fusing the step's two halves) costs ~14 % on
+# the ICL study's fits (n_train <= 80, batch 64; scripts/bench_sgd_speed.py).
+GATE_MIN_BATCHES = 4
+
+
+def lanes_step(spec: FitSpec, state: FitState, data: FitData) -> FitState:
+    """``fit_step`` of every lane (leading axis L of ``state`` and ``data``), lane by lane
+    the same results. With more than ``GATE_MIN_BATCHES`` minibatches of padded train rows
+    the validation loss and the reshuffle, which every lane would otherwise compute on
+    every step (a vmapped branch computes both sides), run only on steps where some
+    running lane checks or ends an epoch."""
+    if data.x_train.shape[1] <= GATE_MIN_BATCHES * spec.batch_size:
+        return jax.vmap(lambda s, d: fit_step(spec, s, d))(state, data)
+    trained = jax.vmap(lambda s, d: _train(spec, s, d))(state, data)
+    _, _, check, epoch_end = trained
+    need = jnp.any((check | epoch_end) & ~state.done)
+    finish = lambda work: lambda: jax.vmap(
+        lambda s, d, t: _finish(spec, s, d, t, work))(state, data, trained)
+    return jax.lax.cond(need, finish(True), finish(False))
 
 
 def _result(spec: FitSpec, state: FitState) -> FitResult:
@@ -227,7 +285,6 @@ def fit_many(spec: FitSpec, params: Params, data: FitData, lanes: int | None = N
     take = lambda pos: jax.tree.map(lambda a: a[queue[pos]], data)
     start = lambda pos: jax.vmap(lambda p, d: init_fit(spec, p, d))(
         jax.tree.map(lambda a: a[queue[pos]], inits), take(pos))
-    step_all = jax.vmap(lambda s, d: fit_step(spec, s, d))
     result_of = jax.vmap(lambda s: _result(spec, s))
 
     lane_pos = jnp.arange(n_lanes)
@@ -252,7 +309,7 @@ def fit_many(spec: FitSpec, params: Params, data: FitData, lanes: int | None = N
     def chunk(carry):
         lane_pos, lane_state, lane_data, next_fit, out = carry
         lane_state = jax.lax.fori_loop(0, spec.chunk_steps,
-                                       lambda _, t: step_all(t, lane_data), lane_state)
+                                       lambda _, t: lanes_step(spec, t, lane_data), lane_state)
         finished = lane_state.done & (lane_pos >= 0)
         # Refilling touches every lane's state and the output buffer: only when needed.
         carry = jax.lax.cond(jnp.any(finished), refill, lambda c: c,
@@ -300,4 +357,44 @@ def fit_many_on(executor, spec: FitSpec, params: Params, lanes: int | None = Non
         layout = balanced_layout(args[-1].n_train, n_devices)
         result = sharded(*jax.tree.map(lambda a: a[layout], args))
         return runs.unpad_runs(jax.tree.map(lambda a: a[jnp.argsort(layout)], result), n_fits)
+    return run
+
+
+def size_buckets(n_train: np.ndarray, edges: Sequence[int]) -> list[np.ndarray]:
+    """Fit indices grouped by training-set size: n_train <= edges[0], (edges[0], edges[1]],
+    ..., > edges[-1]; empty groups are dropped."""
+    n_train = np.asarray(n_train)
+    group = np.searchsorted(np.asarray(sorted(edges)), n_train, side="left")
+    return [np.flatnonzero(group == g) for g in np.unique(group)]
+
+
+def fit_many_bucketed_on(executor, spec: FitSpec, params: Params, n_train: np.ndarray,
+                         n_val: np.ndarray, edges: Sequence[int], lanes: int | None = None,
+                         params_per_fit: bool = False) -> Callable[..., FitResult]:
+    """``fit_many_on`` run once per size bucket (``size_buckets(n_train, edges)``), each
+    bucket's fits cut to the rows its largest fit needs, so a small fit does not pay the
+    largest fit's padded rows (validation loss, shuffle, minibatch width). ``n_train`` and
+    ``n_val`` (F,) are the fits' sizes as static numpy arrays (they fix the shapes). The
+    shuffle is drawn as for the uncut data (``FitSpec.shuffle_rows``), so a fit follows the
+    same minibatches as without buckets; its losses differ at most by float rounding
+    (sums over fewer zero-padded rows). Same arguments and result as ``fit_many_on``."""
+    n_train, n_val = np.asarray(n_train), np.asarray(n_val)
+    groups = size_buckets(n_train, edges)
+
+    def run(*args: Any) -> FitResult:
+        data = args[-1]
+        draw = spec.shuffle_rows or data.x_train.shape[1]
+        bucket_spec = dataclasses.replace(spec, shuffle_rows=draw)
+        out = None
+        for idx in groups:
+            rows_t, rows_v = max(1, int(n_train[idx].max())), max(1, int(n_val[idx].max()))
+            sub = jax.tree.map(lambda a: a[idx], args)
+            d = sub[-1]
+            d = d._replace(x_train=d.x_train[:, :rows_t], y_train=d.y_train[:, :rows_t],
+                           x_val=d.x_val[:, :rows_v], y_val=d.y_val[:, :rows_v])
+            res = fit_many_on(executor, bucket_spec, params, lanes, params_per_fit)(*sub[:-1], d)
+            if out is None:
+                out = jax.tree.map(lambda r: jnp.zeros((n_train.shape[0], *r.shape[1:]), r.dtype), res)
+            out = jax.tree.map(lambda o, r: o.at[idx].set(r), out, res)
+        return out
     return run

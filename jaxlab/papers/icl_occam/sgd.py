@@ -34,6 +34,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(s.stop_rule in fits.STOP_RULES, "sgd.stop_rule",
             f"must be one of {fits.STOP_RULES}, got {s.stop_rule!r}")
     require(s.init in INITS, "sgd.init", f"must be one of {INITS}, got {s.init!r}")
+    require(all(e >= 1 for e in s.bucket_edges), "sgd.bucket_edges",
+            f"n_train edges must be >= 1, got {tuple(s.bucket_edges)}")
 
 
 def split_sizes(sizes: np.ndarray, train_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +90,7 @@ def fit_data(config: ml_collections.ConfigDict, key: jax.Array) -> tuple[fits.Fi
 
 def evaluate(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     """Test loss (MSE, or NLL in nats for Mastermind) of every fit, for every seed:
-    {'gen_error': (S, n_sizes), ...}.
+    {'gen_error': (S, n_sizes), ..., 'steps': (S, n_sizes, tasks_per_size) per fit}.
 
     The fits of all seeds share one fit axis (S x F fits, each seed's fits starting from
     that seed's initial weights), sharded over the local devices, ``config.sgd.lanes`` in
@@ -111,15 +113,23 @@ def evaluate(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     inits, data, x_test, y_test = jax.tree.map(flat, jax.jit(jax.vmap(seed_data))(seed_keys))
     n_fits = data.n_train.shape[0]
     executor = runs.Executor("vmap", devices=jax.local_device_count())
-    padded = executor.place(runs.pad_runs((inits, data), executor.padded(n_fits)))
-    result = jax.jit(fits.fit_many_on(executor, spec, None, s.lanes, params_per_fit=True))(*padded)
-    result = runs.unpad_runs(result, n_fits)
+    if s.bucket_edges:  # fits cut to their size bucket's rows (static sizes: the config's)
+        n_train, n_val = split_sizes(np.repeat(np.asarray(s.sizes), s.tasks_per_size),
+                                     s.train_fraction)
+        result = jax.jit(fits.fit_many_bucketed_on(
+            executor, spec, None, np.tile(n_train, n_seeds), np.tile(n_val, n_seeds),
+            tuple(s.bucket_edges), s.lanes, params_per_fit=True))(inits, data)
+    else:
+        padded = executor.place(runs.pad_runs((inits, data), executor.padded(n_fits)))
+        result = jax.jit(fits.fit_many_on(executor, spec, None, s.lanes, params_per_fit=True))(*padded)
+        result = runs.unpad_runs(result, n_fits)
 
     @jax.jit
-    def scores(params, x_test, y_test, epochs, best):
+    def scores(params, x_test, y_test, epochs, best, steps):
         pred = jax.vmap(model.apply)(params, x_test)
         test = pointwise_loss(config)(pred, y_test).mean(-1)  # (S*F,)
         per_size = lambda a: a.reshape(n_seeds, n_sizes, s.tasks_per_size).astype(jnp.float32).mean(-1)
-        return {"gen_error": per_size(test), "epochs": per_size(epochs), "val_loss": per_size(best)}
+        return {"gen_error": per_size(test), "epochs": per_size(epochs), "val_loss": per_size(best),
+                "steps": steps.reshape(n_seeds, n_sizes, s.tasks_per_size)}
 
-    return scores(result.params, x_test, y_test, result.epochs, result.best_loss)
+    return scores(result.params, x_test, y_test, result.epochs, result.best_loss, result.steps)

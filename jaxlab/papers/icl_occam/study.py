@@ -217,7 +217,9 @@ def baselines(config: ml_collections.ConfigDict, seed_keys: jax.Array) -> dict:
     out[name] = (context_sizes(config), jax.device_get(base))
     if config.sgd.enabled:
         sgd_keys = jax.vmap(lambda k: jax.random.fold_in(k, 3))(seed_keys)
-        out["sgd"] = (np.asarray(config.sgd.sizes), jax.device_get(icl_sgd.evaluate(config, sgd_keys)))
+        sgd = jax.device_get(icl_sgd.evaluate(config, sgd_keys))
+        sgd.pop("steps")  # per fit, not a curve
+        out["sgd"] = (np.asarray(config.sgd.sizes), sgd)
     return out
 
 
