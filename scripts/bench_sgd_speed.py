@@ -30,7 +30,6 @@ from jaxlab.cli import use_cpu_cores_as_devices  # noqa: E402
 use_cpu_cores_as_devices()
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxlab import config as config_lib  # noqa: E402
