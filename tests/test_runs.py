@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, smoke_config
+from scale_helpers import env_with_devices
 from jaxlab import runner, runs, papers
 from jaxlab import train as train_lib
 
@@ -101,12 +102,16 @@ print("SHARDED-OK")
 """
 
 
+def _run_on_four_devices(template: str) -> subprocess.CompletedProcess:
+    """Runs ``template`` (formatted with the tests directory) in a process of 4 CPU devices."""
+    code = template.format(tests=os.path.join(ROOT, "tests"))
+    return subprocess.run([sys.executable, "-c", code], env=env_with_devices(4),
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
 @pytest.mark.e2e
 def test_sharded_over_four_cpu_devices_equals_one_device():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
-    code = SHARDED.format(tests=os.path.join(ROOT, "tests"))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=ROOT, timeout=600)
+    out = _run_on_four_devices(SHARDED)
     assert "SHARDED-OK" in out.stdout, out.stderr[-3000:]
 
 
@@ -187,10 +192,7 @@ print("LAYOUTS-OK")
 
 @pytest.mark.e2e
 def test_runs_by_data_layouts_on_four_devices_equal_one_device():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
-    code = LAYOUTS.format(tests=os.path.join(ROOT, "tests"))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=ROOT, timeout=600)
+    out = _run_on_four_devices(LAYOUTS)
     assert "LAYOUTS-OK" in out.stdout, out.stderr[-3000:]
     # 2 runs on 4 devices: the chosen layout puts the spare devices on data, pads nothing;
     # data=1 uses 2 devices (none padded); 1x4 splits each batch four ways
