@@ -173,10 +173,16 @@ class Checkpointer:
         self.failed = False
         _filter_closed_loop_tracebacks()
 
-    def save(self, step: int, state: Any, history: dict) -> None:
-        """``state``: the runs' state without padding (``Executor.unpadded``). Raises an
-        ``OSError`` naming the checkpoint when this save, or the previous (async) one, fails."""
-        meta = {"step": step, "fingerprint": fingerprint(state), "history": history_digest(history)}
+    def save(self, step: int, state: Any, history: dict,
+             state_fingerprint: list[int] | None = None) -> None:
+        """``state``: the runs' state without padding (``Executor.unpadded``), ready on
+        device; ``state_fingerprint``: its ``fingerprint`` if already computed (a caller that
+        has queued more device work computes it first: the fingerprint would wait for that
+        work). Raises an ``OSError`` naming the checkpoint when this save, or the previous
+        (async) one, fails."""
+        if state_fingerprint is None:
+            state_fingerprint = fingerprint(state)
+        meta = {"step": step, "fingerprint": state_fingerprint, "history": history_digest(history)}
         try:
             self.manager.save(step, args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state), history=ocp.args.JsonSave(history),

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from jaxlab import config as config_lib
 from jaxlab import observe, runs
-from jaxlab.checkpoint import Checkpointer
+from jaxlab.checkpoint import Checkpointer, fingerprint
 from jaxlab.config import require
 from jaxlab.processes import any_process, is_primary
 from jaxlab.train import Learner, Trainer, TrainState, build_trainer
@@ -289,29 +289,44 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
     bar = tqdm(total=trainer.total_steps, initial=step, unit="step",
                disable=not (session.progress and primary), dynamic_ncols=True,
                desc=f"{phase}: {n_runs} runs")
-    t_train, steps_timed = time.perf_counter(), 0
+    t_train, steps_timed, wait_s = time.perf_counter(), 0, 0.0
+    # Pipelined: chunk k+1 is dispatched before chunk k's host work (history, streams,
+    # checkpoint), which then overlaps the device's work on chunk k+1; a stop asked after
+    # chunk k's checkpoint drops chunk k+1.
+    pending = None
     try:
-        while step < trainer.total_steps:
+        if step < trainer.total_steps:
             if session.stop_requested():
                 raise Stopped()
-            state, metrics = chunk(state, hps)
+            pending = chunk(state, hps)
+        while pending is not None:
+            t_wait = time.perf_counter()
+            state, metrics = pending
             metrics = executor.gather(metrics)  # the chunk's metrics: one transfer per chunk
+            healthy = np.asarray(executor.gather(state.healthy))[:n_runs]
+            # the checkpoint's snapshot and fingerprint, computed before the next chunk
+            # queues on the device (they would wait for it)
+            snapshot = executor.unpadded(state, n_runs)
+            digest = fingerprint(snapshot)
+            wait_s += time.perf_counter() - t_wait
             step += trainer.chunk_steps
             steps_timed += trainer.chunk_steps
+            session.chunks_done += 1
+            pending = chunk(state, hps) if step < trainer.total_steps else None
             for name, values in metrics.items():
                 history.setdefault(name, []).extend(np.asarray(values)[:n_runs].T.tolist())
             for w in streams:
                 w.write(step - trainer.chunk_steps + 1,
                         {k: np.asarray(v)[:n_runs] for k, v in metrics.items()})
-            healthy = np.asarray(executor.gather(state.healthy))[:n_runs]
             diverged |= report_divergence(healthy, diverged, run_rows, step, phase)
-            checkpointer.save(step, executor.unpadded(state, n_runs),
-                              {k: list(v) for k, v in history.items()})  # a snapshot: async
-            session.chunks_done += 1
+            checkpointer.save(step, snapshot, {k: list(v) for k, v in history.items()},
+                              digest)  # a snapshot: async
             loss = np.asarray(metrics["loss"])[:n_runs, -1]
             if np.isfinite(loss).any():
                 bar.set_postfix(loss=f"{np.nanmean(np.where(np.isfinite(loss), loss, np.nan)):.4f}")
             bar.update(trainer.chunk_steps)
+            if pending is not None and session.stop_requested():
+                raise Stopped()  # the chunk in flight is dropped; this one is checkpointed
     finally:
         bar.close()
         try:
@@ -322,7 +337,7 @@ def train_runs(config: ml_collections.ConfigDict, learner: Learner | Trainer, se
                 w.close()
     train_s = time.perf_counter() - t_train
     steps_per_s = steps_timed / train_s if steps_timed else None
-    stats.update(train_s=train_s, steps_per_s=steps_per_s,
+    stats.update(train_s=train_s, steps_per_s=steps_per_s, host_s=train_s - wait_s,
                  run_steps_per_s=steps_per_s * n_runs if steps_per_s else None,
                  chunk_program_bytes=program_bytes(chunk))
     session.stats[phase] = stats

@@ -23,6 +23,12 @@ Keys:
   ref_config_ms_per_seed_step_8_seeds  the same for 8 seeds in one program, per seed-step
   ref_config_1_seed_vs_padded_layout  ms per step of the old layout (the seed padded to one
                              run per device, 16 micro-batches) ÷ the chosen layout's, same run
+  cli_overhead               ms per step of one seed of the reference's config through
+                             ``jaxlab run`` (its manifest's steps_per_s: the training loop with
+                             metrics, progress and checkpoints, start-up and evaluation
+                             excluded) ÷ the same chunks called back-to-back in this process
+                             (cli_ms_per_step_run, cli_ms_per_step_program; best of rounds,
+                             alternated; the default chunk of 100 steps)
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Any, Callable
 
 import jax
@@ -129,6 +136,35 @@ def reference_config_times(chunk: int, repeats: int, *overrides: str) -> dict:
             "ref_config_1_seed_vs_padded_layout": t["padded"] / t["one"],
             "ref_config_layout_1_seed": json.dumps(layout_one),
             "ref_config_layout_8_seeds": json.dumps(layout_eight)}
+
+
+def cli_overhead(chunk: int, steps: int, repeats: int, *overrides: str) -> dict:
+    """The cli_* keys: ``jaxlab run`` (a subprocess, its own manifest) vs the bare chunk
+    program, the same number of chunks, rounds alternated so load falls on both alike."""
+    call, _ = layout_step(1, chunk, *overrides)
+    jax.block_until_ready(call())
+    run_s, program_s = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeats):
+            t = time.perf_counter()
+            for _ in range(steps // chunk):
+                out = call()
+            jax.block_until_ready(out)
+            program_s.append((time.perf_counter() - t) / steps)
+            workdir = os.path.join(tmp, f"run{r}")
+            cmd = [sys.executable, "-m", "jaxlab.cli", "run", CONFIG, "--workdir", workdir,
+                   "--no-progress", *REFERENCE_CONFIG, "--config.sweep.n_seeds=1",
+                   f"--config.train.steps={steps}", f"--config.train.chunk_steps={chunk}",
+                   *overrides]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+                raise RuntimeError(f"cli_overhead: jaxlab run failed: {tail}")
+            with open(os.path.join(workdir, "manifest.json")) as f:
+                run_s.append(1 / json.load(f)["steps_per_s"])
+    run, program = min(run_s), min(program_s)
+    return {"cli_ms_per_step_run": run * 1e3, "cli_ms_per_step_program": program * 1e3,
+            "cli_overhead": run / program}
 
 
 def architecture_step_times(spec: str, chunk: int, repeats: int, executor: runs.Executor,
@@ -259,6 +295,9 @@ def bench(quick: bool, peak: float) -> dict:
     arch = architecture_step_times(spec, chunk, repeats,
                                    runs.Executor("vmap", devices=jax.local_device_count()))
     ref = reference_config_times(chunk, repeats, *(QUICK_SHAPES if quick else ()))
+    cli = (cli_overhead(2, 4, 1, *QUICK_SHAPES, "--config.eval.n_points=16",
+                        "--config.eval.report_n=(1, 2, 5, 10)") if quick
+           else cli_overhead(100, 400, repeats))
     result = {
         "seed_parallel_speedup": tuned["t_loop"] / tuned["t_many"],
         "seed_parallel_speedup_naive": naive["t_loop"] / naive["t_many"],
@@ -282,5 +321,6 @@ def bench(quick: bool, peak: float) -> dict:
         "mamba_associative_vs_sequential_scan": (arch["ms_per_seed_step_mamba_associative_scan"]
                                                  / arch["ms_per_seed_step_mamba"]),
         **ref,
+        **cli,
     }
     return result
