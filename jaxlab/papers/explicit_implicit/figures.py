@@ -104,7 +104,7 @@ def draw_ablation(ax, summary: pd.DataFrame) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("MSE at best step")
     ax.set_title("supervised ablation")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
 
 
 def draw_all(summary: pd.DataFrame, curves: pd.DataFrame, baselines: pd.DataFrame,
