@@ -103,6 +103,7 @@ def draw_ablation(ax, summary: pd.DataFrame) -> None:
     ax.set_xticks(np.arange(len(names)) + 0.2, names)
     ax.set_yscale("log")
     ax.set_ylabel("MSE at best step")
+    ax.set_ylim(top=ax.get_ylim()[1] * 30)  # room for the legend above the bars
     ax.set_title("supervised ablation")
     ax.legend(fontsize=7, loc="upper left")
 
