@@ -39,7 +39,7 @@ VARIANTS = {
     "linear": "linear regression only (the default)",
     "ablation": "the supervised ablation: 2-d linear, z regressed on w, predictor fed the true w; "
                 "ID vs range / held-out-quadrant shifts of w and x_q; 3 seeds, d=64, 2+2 layers "
-                "(~6 min wall at load 3)",
+                "(147 s CPU; 4 min wall at load 2-7)",
 }
 
 
