@@ -8,6 +8,9 @@ in-distribution (iid), far and wide queries, wide queries at every ``eval.intens
 the probe's (and known-z head's) latent error. Results are reported at the chunk-end step
 with the lowest seed-mean iid MSE, as the paper reports its best epoch.
 
+The supervised ablation (family ``ablation``, kind ``supervised``; ``ablation.py``) runs
+alone through the same loop, with its own batches, validation sets and table.
+
 Tables: ``curves`` (family, kind, run, seed, step, metric, value: every validation),
 ``summary`` (the same at each (family, kind)'s best step), ``baselines`` (the raw-context
 linear probe per family and seed); ``table.txt`` and figures in the workdir.
