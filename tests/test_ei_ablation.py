@@ -40,7 +40,10 @@ def test_training_points_never_fall_in_the_held_out_quadrant(style):
         assert abs(region.mean() - 1 / 3) < 0.005
     q = points("quadrant", style)
     assert np.all((q > -1.0) & (q <= 0.0))  # -U[0, 1)^2: the held-out quadrant only
-    assert np.all(q.max(1) < 0) or np.mean(q.max(1) < 0) > 0.999  # off the axes almost surely
+    for cx in (False, True):  # ... and all of it: each quarter of the quadrant gets 1/4
+        for cy in (False, True):
+            quarter = ((q[:, 0] < -0.5) == cx) & ((q[:, 1] < -0.5) == cy)
+            assert abs(quarter.mean() - 1 / 4) < 0.005
 
 
 @pytest.mark.parametrize("style", tl.QUADRANT_STYLES)
