@@ -208,12 +208,10 @@ class Model(nn.Module):
                                            m.y_dim, name="predictor")
         if m.kind == "true_z":
             return {"pred": tsf()(latent, x_q)}
-        if m.kind == "supervised":
-            z = ContextEncoder(m.d_model, m.context_layers, m.n_heads, m.d_ff, m.z_dim,
-                               name="context")(x_c, y_c, valid)
-            return {"pred": tsf()(latent, x_q), "z": z, "aux": z}
         z = ContextEncoder(m.d_model, m.context_layers, m.n_heads, m.d_ff, m.z_dim,
                            name="context")(x_c, y_c, valid)
+        if m.kind == "supervised":
+            return {"pred": tsf()(latent, x_q), "z": z, "aux": z}
         if m.kind == "mlp":
             predictor = MLPPredictor(m.mlp_hidden, m.mlp_layers, m.y_dim, name="predictor")
         elif m.kind == "known_f":
