@@ -135,6 +135,13 @@ CLAIMS = [
       "explicit_implicit.mse.linear.known_f.wide.0"]),
     ("docs/explicit_implicit.md", rf"raw-context linear probe of the latent: {SCI} ±",
      ["explicit_implicit.raw_context_probe.linear.0"]),
+    # The supervised ablation (docs/results/explicit_implicit_ablation*.json): every row of
+    # both printed tables (the predictor fed the true w, x_q . z, |z - w|^2)
+    *[("docs/explicit_implicit.md",
+       rf"sampler '{sampler}'\)[\s\S]*?\n{row}\s+\S+\s+\S+\s+{SCI} ±\S+\s+\S+\s+{SCI} ±\S+\s+\S+\s+{SCI} ±",
+       [f"{source}.mse.ablation.supervised.{m}.0" for m in (row, f"z_{row}", f"latent_{row}")])
+      for sampler, source in (("set", "explicit_implicit_ablation"), ("negate", "explicit_implicit_ablation_negate"))
+      for row in ("iid", "range_w", "quad_w", "range_x", "quad_x")],
     # The worked example (docs/results/example_sine.json)
     ("docs/new_paper.md", rf"\n0\.003\s+{NUM}\s+{NUM}\n",
      ["example_sine.mse.0.bayes_mse", "example_sine.mse.0.test_mse"]),

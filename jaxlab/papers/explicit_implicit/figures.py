@@ -1,7 +1,8 @@
 """Figures of the explicit/implicit study, drawn from its tables (the notebook calls the
 same functions): ``errors.png`` (ID / far / wide MSE per model kind, per family),
 ``intensity.png`` (wide MSE vs OOD intensity), ``probe.png`` (latent probe MSE vs the
-raw-context probe) and ``curves.png`` (validation ID MSE over training)."""
+raw-context probe) and ``curves.png`` (validation ID MSE over training); the supervised
+ablation (which runs alone) draws ``ablation.png`` instead."""
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from jaxlab import results
+from jaxlab.papers.explicit_implicit.ablation import SETS
 
 COLORS = {"implicit": "tab:red", "tsf": "tab:blue", "mlp": "tab:green", "known_z": "tab:purple",
           "known_f": "k", "true_z": "tab:gray"}
@@ -87,9 +89,35 @@ def draw_curves(ax, curves: pd.DataFrame, family: str) -> None:
     ax.set_title(family)
 
 
+def draw_ablation(ax, summary: pd.DataFrame) -> None:
+    """Bars: seed-mean MSE (log) per validation set of the ablation, the predictor fed the
+    true w beside the known function of the inferred z, seed min..max."""
+    g = summary[summary.family == "ablation"]
+    names = [name for name, _, _ in SETS]
+    for i, (prefix, label, color) in enumerate((("", "predictor fed the true w", "tab:blue"),
+                                                 ("z_", "x_q . z (inferred z)", "tab:orange"))):
+        stats = [g[g.metric == prefix + n].value for n in names]
+        mean = np.array([s.mean() for s in stats])
+        err = np.array([mean - [s.min() for s in stats], [s.max() for s in stats] - mean])
+        ax.bar(np.arange(len(names)) + 0.4 * i, mean, 0.4, yerr=err, color=color, label=label)
+    ax.set_xticks(np.arange(len(names)) + 0.2, names)
+    ax.set_yscale("log")
+    ax.set_ylabel("MSE at best step")
+    ax.set_ylim(top=ax.get_ylim()[1] * 30)  # room for the legend above the bars
+    ax.set_title("supervised ablation")
+    ax.legend(fontsize=7, loc="upper left")
+
+
 def draw_all(summary: pd.DataFrame, curves: pd.DataFrame, baselines: pd.DataFrame,
              config: ml_collections.ConfigDict, workdir: str) -> None:
-    """Writes the four figures into ``workdir``."""
+    """Writes the four figures into ``workdir`` (the ablation: ``ablation.png``)."""
+    if "ablation" in set(summary.family):
+        plt, fig, axes = _axes(1, width=6.0)
+        draw_ablation(axes[0], summary)
+        fig.tight_layout()
+        results.save_figure(fig, os.path.join(workdir, "ablation.png"), dpi=110)
+        plt.close(fig)
+        return
     families = list(dict.fromkeys(summary.family))
     draws = {"errors.png": lambda ax, f: draw_errors(ax, summary, f),
              "intensity.png": lambda ax, f: draw_intensity(ax, summary, config, f),

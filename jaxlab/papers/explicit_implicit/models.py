@@ -16,7 +16,10 @@ PyTorch masks are the negation):
 Model kinds (``KINDS``): implicit; tsf (context + transformer predictor); mlp (context +
 MLP on [z; x_q], 3 hidden ReLU layers); known_f (Linear(z) -> the task's true function);
 known_z (tsf plus an auxiliary Linear(z) head regressed on the true latent, gradients
-into z); true_z (the true latent is z, fed to the transformer predictor). Every model with
+into z); true_z (the true latent is z, fed to the transformer predictor); supervised (the
+supervised ablation: the context encoder's z, of the latent's size, is itself the ``aux``
+head regressed on the true latent, and the transformer predictor is fed the true latent, so
+the encoder learns to infer it and the predictor learns the known function). Every model with
 a learned z also carries the linear probe Linear(stop_gradient(z)) -> latent, whose
 parameters are scaled by ``probe_scale`` (under Adam, a parameter stored divided by c and
 multiplied by c on use moves c times faster: the reference's 10x learning rate).
@@ -34,9 +37,9 @@ import jax.numpy as jnp
 from jaxlab.models.explicit import PostLNEncoderLayer
 from jaxlab.models.mlp import MLP
 
-KINDS = ("implicit", "tsf", "mlp", "known_z", "known_f", "true_z")
+KINDS = ("implicit", "tsf", "mlp", "known_z", "known_f", "true_z", "supervised")
 EXPLICIT = ("tsf", "mlp", "known_z", "known_f")  # a learned z (and so a probe)
-LATENT_KINDS = ("known_z", "known_f", "true_z")  # need a family with a finite latent
+LATENT_KINDS = ("known_z", "known_f", "true_z", "supervised")  # need a family with a finite latent
 
 
 def implicit_mask(valid: jax.Array, n_queries: int) -> jax.Array:
@@ -177,7 +180,8 @@ class ScaledLinear(nn.Module):
 class Model(nn.Module):
     """One model kind. ``__call__(x_c, y_c, valid, x_q, latent)`` -> dict with ``pred``
     (B, Q, y_dim) and, for kinds with a learned z, ``z`` (B, z_dim), ``probe`` (B, P) (from
-    stop_gradient(z)) and, for known_z, ``aux`` (B, P) (with gradients into z)."""
+    stop_gradient(z)) and, for known_z, ``aux`` (B, P) (with gradients into z). The
+    supervised kind returns ``pred`` (from the true latent), ``z`` and ``aux`` = z (z_dim = P)."""
 
     kind: str
     d_model: int
@@ -206,6 +210,8 @@ class Model(nn.Module):
             return {"pred": tsf()(latent, x_q)}
         z = ContextEncoder(m.d_model, m.context_layers, m.n_heads, m.d_ff, m.z_dim,
                            name="context")(x_c, y_c, valid)
+        if m.kind == "supervised":
+            return {"pred": tsf()(latent, x_q), "z": z, "aux": z}
         if m.kind == "mlp":
             predictor = MLPPredictor(m.mlp_hidden, m.mlp_layers, m.y_dim, name="predictor")
         elif m.kind == "known_f":

@@ -8,6 +8,9 @@ in-distribution (iid), far and wide queries, wide queries at every ``eval.intens
 the probe's (and known-z head's) latent error. Results are reported at the chunk-end step
 with the lowest seed-mean iid MSE, as the paper reports its best epoch.
 
+The supervised ablation (family ``ablation``, kind ``supervised``; ``ablation.py``) runs
+alone through the same loop, with its own batches, validation sets and table.
+
 Tables: ``curves`` (family, kind, run, seed, step, metric, value: every validation),
 ``summary`` (the same at each (family, kind)'s best step), ``baselines`` (the raw-context
 linear probe per family and seed); ``table.txt`` and figures in the workdir.
@@ -24,6 +27,7 @@ import pandas as pd
 
 from jaxlab import results, runner
 from jaxlab.config import require
+from jaxlab.papers.explicit_implicit import ablation
 from jaxlab.papers.explicit_implicit import tasks as tasks_lib
 from jaxlab.papers.explicit_implicit.models import EXPLICIT, KINDS, LATENT_KINDS, Model
 from jaxlab.processes import is_primary
@@ -74,6 +78,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"must be <= task.max_context={t.max_context}, got {t.min_context}")
     require(t.context_style in tasks_lib.CONTEXT_STYLES, "task.context_style",
             f"must be one of {tasks_lib.CONTEXT_STYLES}, got {t.context_style!r}")
+    require(t.quadrant_sampling in tasks_lib.QUADRANT_STYLES, "task.quadrant_sampling",
+            f"must be one of {tasks_lib.QUADRANT_STYLES}, got {t.quadrant_sampling!r}")
+    validate_ablation(config)
     require(tr.micro_batches == 0 or t.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
             f"must divide task.batch_tasks={t.batch_tasks}, got {tr.micro_batches}")
     for name in ("d_model", "n_heads", "d_ff", "implicit_layers", "context_layers",
@@ -90,6 +97,25 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(isinstance(ev.baseline_tasks, int) and ev.baseline_tasks >= 1, "eval.baseline_tasks",
             f"must be >= 1, got {ev.baseline_tasks!r}")
     require(ev.probe_ridge > 0, "eval.probe_ridge", f"must be > 0, got {ev.probe_ridge}")
+
+
+def validate_ablation(config: ml_collections.ConfigDict) -> None:
+    """The supervised ablation runs alone, with its one model and its 2-d task."""
+    t, m = config.task, config.model
+    fams, kinds = tuple(t.families), tuple(m.kinds)
+    if "ablation" not in fams:
+        require("supervised" not in kinds, "model.kinds",
+                f"'supervised' is the ablation's model (task.families=('ablation',)), got {kinds!r}")
+        return
+    require(fams == ("ablation",), "task.families",
+            f"the supervised ablation runs alone: ('ablation',), got {fams!r}")
+    require(kinds == ("supervised",), "model.kinds",
+            f"the ablation trains one model: ('supervised',), got {kinds!r}")
+    require(t.x_dim == 2, "task.x_dim", f"must be 2 for the ablation (2-d x and w), got {t.x_dim}")
+    require(t.y_dim == 1, "task.y_dim", f"must be 1 for the ablation, got {t.y_dim}")
+    require(m.z_dim == 2, "model.z_dim", f"must be 2 for the ablation (z is regressed on the 2-d w), got {m.z_dim}")
+    require(t.context_style == "same", "task.context_style",
+            f"must be 'same' for the ablation (its queries are drawn on their own), got {t.context_style!r}")
 
 
 # ----------------------------------------------------------------------------- learner
@@ -141,6 +167,8 @@ def make_learner(config: ml_collections.ConfigDict, family: str, kind: str) -> L
         return model.apply(params, *model_inputs(b))
 
     def sample_batch(key):
+        if family == "ablation":
+            return ablation.train_batch(task, t, key)
         k_n, k_b = jax.random.split(key)
         n = tasks_lib.draw_context_size(k_n, t.min_context, t.max_context)
         return tasks_lib.sample_batch(task, k_b, t.batch_tasks, t.max_context, t.n_queries, n,
@@ -156,6 +184,9 @@ def make_learner(config: ml_collections.ConfigDict, family: str, kind: str) -> L
 
     def evaluate(params, hp, key):
         """{metric: scalar} on the fixed validation tasks (``key`` is unused: they are fixed)."""
+        if family == "ablation":
+            val, names = ablation.validation_batch(config)
+            return ablation.scores(apply(params, val), val, names)
         val, names = validation_batch(config, family)
         out = apply(params, val)
         q = config.eval.n_context
@@ -262,7 +293,7 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
                           "value": np.asarray(jax.jit(jax.vmap(
                               lambda k, f=family: raw_context_probe(config, f, k)))(seed_keys), np.float64)})
             for family in config.task.families
-            if tasks_lib.make_task(family, config.task).n_params > 0]
+            if tasks_lib.make_task(family, config.task).n_params > 0 and family != "ablation"]
     base = base or [pd.DataFrame(columns=["family", "seed", "metric", "value"])]
     if not is_primary():
         return
@@ -322,7 +353,10 @@ def claims(summary: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
 
 def report(summary: pd.DataFrame, baselines: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
     """The B4-layout table: per family and kind, ID / far / wide MSE (mean ± std over seeds)
-    at the best step, the probe's latent MSE, and the paper's ID / wide beside."""
+    at the best step, the probe's latent MSE, and the paper's ID / wide beside (the
+    supervised ablation, which runs alone, has its own table: ``ablation.report_lines``)."""
+    if "ablation" in set(summary.family):
+        return "\n".join(ablation.report_lines(summary, cell, config.task.quadrant_sampling))
     head = (f"{'family':<12}{'model':<9}{'ID MSE':>17}{'far MSE':>17}{'wide MSE':>17}"
             f"{'probe MSE':>17}{'paper ID / wide':>20}{'best step':>11}")
     lines = [f"MSE at the best validation step (lowest seed-mean ID MSE), mean ± std over "

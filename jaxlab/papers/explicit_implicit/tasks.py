@@ -25,6 +25,15 @@ Query shifts (queries only, the context is always in-distribution), with intensi
   wide  s x_q
 Context style "near" (training only): query j sits at context point (j mod n) + 0.1 eps.
 
+The supervised ablation's task (family ``ablation``): y = x . w in 2-d, no bias, x and w
+both from ``three_quadrants`` (U[0, 1)^2, then with probability 1/3 each left alone or one
+coordinate moved negative), so the quadrant [-1, 0]^2 is never seen in training. Its OOD
+shifts apply to w or to x_q (the context inputs stay in distribution): ``range`` adds 1 to
+a three-quadrant draw, ``quadrant`` draws from the held-out quadrant, -U[0, 1)^2.
+``quadrant_sampling`` "set" is the reference's sampler, which *sets* the moved coordinate to
+-1 (so the support is [0, 1)^2 plus the two segments {-1} x [0, 1) and [0, 1) x {-1});
+"negate" negates it (the three quadrants of [-1, 1)^2 the reference meant).
+
 Shapes: B tasks, N context slots, Q queries, P = n_params.
 """
 from __future__ import annotations
@@ -40,7 +49,9 @@ from jaxlab.tasks.linear import with_bias
 from jaxlab.tasks.mlp_tasks import LowRankMLPRegression
 from jaxlab.tasks.sinusoid import SinusoidRegression
 
-FAMILIES = ("linear", "sinusoid", "lowrank_mlp", "gp")
+FAMILIES = ("linear", "sinusoid", "lowrank_mlp", "gp", "ablation")
+QUADRANT_STYLES = ("set", "negate")  # the ablation's sampler: the reference's quirk, or the fix
+ABLATION_SHIFTS = ("none", "range", "quadrant")
 CONTEXT_STYLES = ("same", "near")
 SHIFTS = ("iid", "far", "wide")
 
@@ -157,11 +168,54 @@ class GPTask:
         return (scale * jnp.sqrt(2.0 / m) * jnp.einsum("bnm,bm->bn", jnp.cos(arg), a)[..., None])
 
 
-Task = LinearTask | SinusoidTask | LowRankMLPTask | GPTask
+def three_quadrants(key: jax.Array, shape: tuple[int, ...], style: str) -> jax.Array:
+    """(*shape, 2): a ~ U[0, 1)^2, then with probability 1/3 each: unchanged, coordinate 0
+    moved negative, coordinate 1 moved negative. ``style`` "negate": the coordinate is
+    negated (support: [-1, 1)^2 without (-1, 0)^2); "set": it is set to -1 (the reference)."""
+    if style not in QUADRANT_STYLES:
+        raise ValueError(f"unknown quadrant sampling {style!r}")
+    k_a, k_q = jax.random.split(key)
+    a = jax.random.uniform(k_a, shape + (2,))
+    moved = jax.random.randint(k_q, shape, 0, 3)[..., None] == jnp.array([1, 2])  # (*shape, 2)
+    return jnp.where(moved, -a if style == "negate" else -1.0, a)
+
+
+def ablation_points(key: jax.Array, shape: tuple[int, ...], shift: str, style: str) -> jax.Array:
+    """(*shape, 2) points of the ablation: ``shift`` "none" (three quadrants), "range" (the
+    same draw + 1) or "quadrant" (the held-out quadrant: -U[0, 1)^2)."""
+    if shift == "none":
+        return three_quadrants(key, shape, style)
+    if shift == "range":
+        return three_quadrants(key, shape, style) + 1.0
+    if shift == "quadrant":
+        return -jax.random.uniform(key, shape + (2,))
+    raise ValueError(f"unknown ablation shift {shift!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class QuadrantLinearTask:
+    """The supervised ablation's task: y = x . w, x and w in 2-d, no bias (``ablation_points``)."""
+
+    style: str = "set"
+    noise: float = 0.0
+    x_dim: int = 2
+    y_dim: int = 1
+    n_params: int = 2
+
+    def sample_latent(self, key: jax.Array, n: int, shift: str = "none") -> jax.Array:
+        return ablation_points(key, (n,), shift, self.style)
+
+    def function(self, latent: jax.Array, x: jax.Array) -> jax.Array:
+        """latent (B, 2), x (B, N, 2) -> (B, N, 1)."""
+        return jnp.einsum("bnd,bd->bn", x, latent)[..., None]
+
+
+Task = LinearTask | SinusoidTask | LowRankMLPTask | GPTask | QuadrantLinearTask
 
 
 def make_task(family: str, task_config) -> Task:
-    """The family's task from ``config.task`` (x_dim, y_dim, noise, n_freq)."""
+    """The family's task from ``config.task`` (x_dim, y_dim, noise, n_freq, gp_noise,
+    quadrant_sampling)."""
     t = task_config
     if family == "linear":
         return LinearTask(t.x_dim, t.y_dim, t.noise)
@@ -171,6 +225,8 @@ def make_task(family: str, task_config) -> Task:
         return LowRankMLPTask(t.x_dim, t.y_dim, t.noise)
     if family == "gp":
         return GPTask(t.x_dim, t.gp_noise)
+    if family == "ablation":
+        return QuadrantLinearTask(t.quadrant_sampling, t.noise)
     raise ValueError(f"unknown family {family!r}")
 
 
@@ -211,3 +267,21 @@ def sample_batch(task: Task, key: jax.Array, n_tasks: int, max_context: int, n_q
 def draw_context_size(key: jax.Array, lo: int, hi: int) -> jax.Array:
     """n ~ U{lo..hi} (a scalar int32)."""
     return jax.random.randint(key, (), lo, hi + 1)
+
+
+def sample_ablation_batch(task: QuadrantLinearTask, key: jax.Array, n_tasks: int, max_context: int,
+                          n_queries: int, n_context: jax.Array, w_shift: str = "none",
+                          x_shift: str = "none") -> Batch:
+    """Ablation tasks: w shifted by ``w_shift``, in-distribution context inputs, queries
+    shifted by ``x_shift``. The same key gives the same underlying draws under every shift
+    (a range-shifted batch is the unshifted one with w or x_q + 1)."""
+    k_w, k_c, k_q, k_eps = jax.random.split(key, 4)
+    w = task.sample_latent(k_w, n_tasks, w_shift)
+    x_c = ablation_points(k_c, (n_tasks, max_context), "none", task.style)
+    x_q = ablation_points(k_q, (n_tasks, n_queries), x_shift, task.style)
+    valid = jnp.broadcast_to(jnp.arange(max_context) < n_context, (n_tasks, max_context))
+    k_nc, k_nq = jax.random.split(k_eps)
+    y_c = task.function(w, x_c) + task.noise * jax.random.normal(k_nc, (n_tasks, max_context, 1))
+    y_q = task.function(w, x_q) + task.noise * jax.random.normal(k_nq, (n_tasks, n_queries, 1))
+    chex.assert_shape(w, (n_tasks, 2))
+    return Batch(x_c, y_c, valid, x_q, y_q, w)
