@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 KEYS = {"seed_parallel_speedup", "train_step_flops_fraction", "compile_s", "warm_start_s",
         "sgd_fits_per_s", "sgd_vs_step_loop", "sgd_vs_jitted_fit_loop", "sgd_flops_fraction",
         "mastermind_oracle_episodes_per_s", "ref_config_ms_per_step_1_seed",
-        "ref_config_ms_per_seed_step_8_seeds", "matmul_peak_gflops", "cli_overhead"}
+        "ref_config_ms_per_seed_step_8_seeds", "matmul_peak_gflops", "cli_overhead",
+        "sgd_ref_ms_per_fit_step", "sgd_ref_flops_fraction"}
 
 # float32 FLOPs per cycle per core: 2 FMA units x 16 lanes (AVX-512) x 2; 6 GHz clock.
 MAX_GFLOPS_PER_CORE = 64 * 6.0
@@ -35,7 +36,7 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
     # rate: above the cores' peak, or a fraction of the matmul peak above 1.
     peak = r["matmul_peak_gflops"]
     assert 0 < peak <= os.cpu_count() * MAX_GFLOPS_PER_CORE, r
-    for key in ("train_step_flops_fraction", "sgd_flops_fraction"):
+    for key in ("train_step_flops_fraction", "sgd_flops_fraction", "sgd_ref_flops_fraction"):
         assert 0 < r[key] <= 1, (key, r[key])
 
     # Ratios against the times they come from (written separately).
@@ -53,6 +54,8 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
     assert r["ref_config_1_seed_vs_padded_layout"] == approx(
         r["ref_config_ms_per_step_1_seed_padded_layout"] / r["ref_config_ms_per_step_1_seed"])
     assert json.loads(r["ref_config_layout_1_seed"])["padded_runs"] == 0
+    assert r["sgd_ref_ms_per_fit_step"] == approx(r["sgd_ref_s"] / r["sgd_ref_total_steps"] * 1e3)
+    assert r["sgd_ref_n_fits"] <= r["sgd_ref_total_steps"]
     assert r["cli_overhead"] == approx(r["cli_ms_per_step_run"] / r["cli_ms_per_step_program"])
     assert r["emergent_prequential_speedup"] == approx(r["emergent_prequential_loop_s"]
                                                        / r["emergent_prequential_one_program_s"])

@@ -15,6 +15,12 @@ Keys:
   sgd_flops_fraction         useful FLOP/s of the vectorized fits ÷ matmul_peak_gflops
   sgd_vs_jitted_fit_loop_at_peak  the ceiling of sgd_vs_jitted_fit_loop on this machine: the
                              fit loop's time ÷ the time the same FLOPs take at matmul peak
+  sgd_ref_ms_per_fit_step    ms per fit optimizer step of fits at the PyTorch reference's
+                             sizes (n log-uniform on [5, 2000], Lightning's rule, flax init),
+                             in the layout for them: size buckets at n_train 64/256/1024
+                             (``fits.fit_many_bucketed_on``), 4 lanes per device
+  sgd_ref_flops_fraction     their useful FLOP/s (6 FLOPs per weight per training row of
+                             a step: the MLP's forward and backward matmuls) ÷ matmul_peak_gflops
   mastermind_oracle_episodes_per_s  exact Bayes predictive over all secret codes for
                              100-guess episodes (8 positions, 6 colours, codes from 5)
   ref_config_ms_per_step_1_seed  ms per optimizer step of one seed on the PyTorch
@@ -271,6 +277,40 @@ def sgd_fits(spec: str, n_sizes: int, tasks_per_size: int, repeats: int) -> dict
             "total_steps": int(steps.sum()), "same_stop": same_stop}
 
 
+# The fits of the PyTorch reference's SGD baseline: sizes log-uniform on [5, 2000]
+# (the pinned workload of the SGD bench: Lightning's rule, flax init), cut into these
+# n_train buckets, with this many lanes per device (the best of scripts/bench_sgd_speed.py).
+REF_FIT_BUCKETS, REF_FIT_LANES = (64, 256, 1024), 4
+
+
+def sgd_ref_sizes(spec: str, n_fits: int, repeats: int) -> dict:
+    """The sgd_ref_* keys: ms per fit-step and useful FLOP fraction (FLOPs, not yet
+    divided by the peak) of ``n_fits`` fits at the reference's sizes, one program per bucket."""
+    sizes = np.sort(np.exp(np.random.default_rng(0).uniform(np.log(5), np.log(2000), n_fits)))
+    config = config_lib.load(spec, [f"--config.sgd.sizes={tuple(int(n) for n in sizes)}",
+                                    "--config.sgd.tasks_per_size=1",
+                                    "--config.sgd.stop_rule=lightning", "--config.sgd.init=flax"])
+    fit_spec, model = icl_sgd.make_spec(config, config.task.y_dim)
+    data, (_, x_test, _) = icl_sgd.fit_data(config, jax.random.PRNGKey(0))
+    init = model.init(jax.random.PRNGKey(1), x_test[0, :1])
+    n_train, n_val = np.asarray(data.n_train), np.asarray(data.n_val)
+    ex = runs.Executor("vmap", devices=jax.local_device_count())
+    many = jax.jit(fits.fit_many_bucketed_on(ex, fit_spec, init, n_train, n_val,
+                                             REF_FIT_BUCKETS, REF_FIT_LANES))
+    result = jax.device_get(many(data))
+    t = best_time(lambda: many(data), repeats)
+    steps = np.asarray(result.steps)
+    # Useful FLOPs: forward and backward of the MLP's matmuls (6 per weight per row) on the
+    # rows a step actually trains on (an epoch of n_train rows in ceil(n_train / batch) steps).
+    weights = sum(np.size(k) for k in jax.tree.leaves(
+        jax.tree_util.tree_map_with_path(lambda p, a: a if "kernel" in str(p[-1]) else None, init)))
+    rows_per_step = n_train / np.ceil(n_train / fit_spec.batch_size)
+    flops = float(np.sum(6 * weights * rows_per_step * steps))
+    return {"sgd_ref_n_fits": len(steps), "sgd_ref_total_steps": int(steps.sum()),
+            "sgd_ref_ms_per_fit_step": t / steps.sum() * 1e3, "sgd_ref_s": t,
+            "sgd_ref_useful_flops": flops}
+
+
 def mastermind_oracle(quick: bool, repeats: int) -> float:
     """Episodes per second of the exact Mastermind oracle (4 episodes per call)."""
     game = Mastermind(code_length=4, n_colours=4, code_colours=3) if quick else Mastermind()
@@ -291,6 +331,7 @@ def bench(quick: bool, peak: float) -> dict:
              "--config.eval.n_tasks=64", "--config.sweep.n_seeds=1")
     start = startup_times(spec, *short)
     sgd = sgd_fits(spec, 4 if quick else 16, 2 if quick else 4, repeats)
+    sgd_ref = sgd_ref_sizes(spec, 8 if quick else 64, 1 if quick else 2)
     mastermind = mastermind_oracle(quick, repeats)
     arch = architecture_step_times(spec, chunk, repeats,
                                    runs.Executor("vmap", devices=jax.local_device_count()))
@@ -316,6 +357,8 @@ def bench(quick: bool, peak: float) -> dict:
         "sgd_vs_jitted_fit_loop_at_peak": sgd["t_fit_loop"] / (sgd["useful_flops"] / 1e9 / peak),
         "sgd_total_steps": sgd["total_steps"],
         "sgd_same_stop_fraction": sgd["same_stop"],
+        **sgd_ref,
+        "sgd_ref_flops_fraction": sgd_ref["sgd_ref_useful_flops"] / sgd_ref["sgd_ref_s"] / 1e9 / peak,
         "mastermind_oracle_episodes_per_s": mastermind,
         **arch,
         "mamba_associative_vs_sequential_scan": (arch["ms_per_seed_step_mamba_associative_scan"]
