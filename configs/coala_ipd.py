@@ -56,7 +56,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.naive = ml_collections.ConfigDict(dict(learning_rate=3.0, gamma=0.9, init_std=0.5,
                                              init_mean=0.0))
     c.agent = ml_collections.ConfigDict(dict(hidden=16, mlp=16, init_logit=0.0))
-    c.coala = ml_collections.ConfigDict(dict(gamma=1.0, baseline_decay=0.9))
+    # gae_lambda, value_learning_rate: the GAE variant (estimator "coala_gae") and its
+    # critic, built only when a run of the program uses it.
+    c.coala = ml_collections.ConfigDict(dict(gamma=1.0, baseline_decay=0.9, gae_lambda=0.95,
+                                             value_learning_rate=3e-3))
     c.eval = ml_collections.ConfigDict(dict(meta_batch=64, late_episodes=3, seed=10_000))
     if size == "smoke":
         c.train.update(steps=20, chunk_steps=10)
