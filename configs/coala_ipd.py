@@ -11,8 +11,11 @@ without the batch term) vs naive learners x 32 seeds; naive vs naive needs no tr
 
 Command (CPU default, about 10 minutes on a quiet 2-core CPU):
     jaxlab run configs/coala_ipd.py --workdir runs/coala_ipd
-Variants: ``smoke`` (tiny, as the tests run it), ``full`` (every estimator x five pool
-mixtures, longer meta-training: for accelerators or a long CPU run).
+Variants: ``smoke`` (tiny, as the tests run it), ``full`` (every estimator, the GAE variant
+``coala_gae`` included, x five pool mixtures, longer meta-training: for accelerators or a
+long CPU run). The GAE variant on the default config:
+    jaxlab run configs/coala_ipd.py --workdir runs/coala_gae \
+        --config.sweep.axes.estimator="('coala','coala_gae')" --config.baselines.estimators="()"
 
 Expected result (measured 2026-12-01; docs/coala_ipd.md, docs/results/coala_ipd.json): the
 pairing table (median [IQR] over 32 seeds) in table.txt. COALA agents extort naive learners
@@ -34,7 +37,7 @@ VARIANTS = {
     "": "3 pool mixtures x 32 seeds with COALA-PG, 2 baseline estimators x 32 seeds "
         "vs naive learners (~10 min on a quiet 2-core CPU)",
     "smoke": "tiny games, 3 pools x 2 seeds, no baseline phase, as the tests run it (~12 s CPU first run / ~6 s cached)",
-    "full": "3 estimators x 5 pool mixtures x 32 seeds, 4x the meta-training (hours on a CPU)",
+    "full": "4 estimators (incl. COALA-GAE) x 5 pool mixtures x 32 seeds, 4x the meta-training (hours on a CPU)",
 }
 
 
@@ -71,6 +74,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     if size == "full":
         c.train.update(steps=4800, chunk_steps=200)
         c.sweep.axes.pool_naive = (1.0, 0.75, 0.5, 0.25, 0.0)
-        c.sweep.axes.estimator = ("coala", "no_batch", "naive")
+        c.sweep.axes.estimator = ("coala", "no_batch", "naive", "coala_gae")
         c.baselines.estimators = ()
     return c
