@@ -43,6 +43,7 @@ def read(rel: str) -> str:
 
 
 E = "run_times|runs|configs/compositionality.py:emergent"
+G = "coala_ipd_gae_pool1|"
 # (file, pattern with one group per number, the source of each number)
 CLAIMS = [
     # In-context learning and Occam's razor (docs/results/icl_occam.json)
@@ -154,6 +155,25 @@ CLAIMS = [
     ("docs/coala_ipd.md", rf"naive vs naive: {NUM} \[{NUM}, {NUM}\] each",
      ["coala_ipd|pairings|naive_naive|reward1|1", "coala_ipd|pairings|naive_naive|reward1|0",
       "coala_ipd|pairings|naive_naive|reward1|2"]),
+    # COALA-PG vs its GAE variant (docs/results/coala_ipd_gae_pool1.json)
+    ("docs/coala_ipd.md", rf"Pool 1 took a wall time of {NUM} min \({NUM} s\)",
+     [("coala_ipd_gae_pool1.measured.wall_s", 60), "coala_ipd_gae_pool1.measured.wall_s"]),
+    ("docs/coala_ipd.md", rf"wider spread: {NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\] for COALA-PG,\s+"
+     rf"above R = -1 in {NUM}% of seeds against {NUM}%",
+     [f"{G}pairings|coala_gae_vs_naive_1.0|reward1|{i}" for i in (1, 0, 2)]
+     + [f"{G}pairings|coala_vs_naive_1.0|reward1|{i}" for i in (1, 0, 2)]
+     + [(f"{G}pairings|coala_gae_vs_naive_1.0|above_R", 0.01), (f"{G}pairings|coala_vs_naive_1.0|above_R", 0.01)]),
+    ("docs/coala_ipd.md", rf"harder on the naive learner: {NUM} against\s+{NUM}",
+     [f"{G}pairings|coala_gae_vs_naive_1.0|reward2|1", f"{G}pairings|coala_vs_naive_1.0|reward2|1"]),
+    ("docs/coala_ipd.md", rf"201-400 it gets\s+{NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\]",
+     [f"{G}training|coala_gae_1.0|early|agent_vs_naive|{i}" for i in (1, 0, 2)]
+     + [f"{G}training|coala_1.0|early|agent_vs_naive|{i}" for i in (1, 0, 2)]),
+    ("docs/coala_ipd.md", rf"Over the last 200 it gets\s+{NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\]",
+     [f"{G}training|coala_gae_1.0|late|agent_vs_naive|{i}" for i in (1, 0, 2)]
+     + [f"{G}training|coala_1.0|late|agent_vs_naive|{i}" for i in (1, 0, 2)]),
+    ("docs/coala_ipd.md", rf"co-players get {NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\]",
+     [f"{G}training|coala_gae_1.0|late|naive_vs_agent|{i}" for i in (1, 0, 2)]
+     + [f"{G}training|coala_1.0|late|naive_vs_agent|{i}" for i in (1, 0, 2)]),
 ]
 
 
