@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pandas as pd
 import pytest
 
 from jaxlab import config as config_lib
@@ -346,6 +347,21 @@ def test_a_critic_in_the_program_leaves_the_other_runs_unchanged():
                      state.params[n], alone.params[n])
     assert np.asarray(state.healthy).all() and np.all(np.isfinite(np.asarray(metrics["value_loss"])))
     assert np.abs(np.asarray(state.params["v1"]["w_out"][1])).max() > 0    # zero-initialised head moved
+
+
+@pytest.mark.e2e  # two smoke runs (~1 min)
+def test_a_gae_run_stopped_and_resumed_equals_uninterrupted(tmp_path):
+    """The critics and their optimizer state are part of the checkpointed run state."""
+    from jaxlab import papers
+    gae = ["--config.sweep.axes.estimator=('coala','coala_gae')", "--config.sweep.axes.pool_naive=(0.5,)"]
+    want = papers.run(config_lib.load(SMOKE, gae), str(tmp_path / "a"), progress=False)
+    stopped = str(tmp_path / "b")
+    assert papers.run(config_lib.load(SMOKE, gae), stopped, progress=False, should_stop=lambda c: c >= 1) is None
+    got = papers.run(config_lib.load(SMOKE, gae), stopped, progress=False)
+    assert set(got.tables) == set(want.tables)
+    for table in want.tables:
+        pd.testing.assert_frame_equal(got.tables[table], want.tables[table], check_exact=False, rtol=1e-6, atol=1e-9)
+    assert set(want.tables["summary"].estimator) == {"coala", "coala_gae"}
 
 
 @pytest.mark.parametrize("override, field", [
