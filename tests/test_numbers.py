@@ -44,6 +44,7 @@ def read(rel: str) -> str:
 
 E = "run_times|runs|configs/compositionality.py:emergent"
 G = "coala_ipd_gae_pool1|"
+H = "coala_ipd_gae_pool05|"
 # (file, pattern with one group per number, the source of each number)
 CLAIMS = [
     # In-context learning and Occam's razor (docs/results/icl_occam.json)
@@ -174,6 +175,20 @@ CLAIMS = [
     ("docs/coala_ipd.md", rf"co-players get {NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\]",
      [f"{G}training|coala_gae_1.0|late|naive_vs_agent|{i}" for i in (1, 0, 2)]
      + [f"{G}training|coala_1.0|late|naive_vs_agent|{i}" for i in (1, 0, 2)]),
+    # ... in the mixed pool (docs/results/coala_ipd_gae_pool05.json)
+    ("docs/coala_ipd.md", rf"Pool 0.5 took a wall time of {NUM} min \({NUM} s\)",
+     [("coala_ipd_gae_pool05.measured.wall_s", 60), "coala_ipd_gae_pool05.measured.wall_s"]),
+    ("docs/coala_ipd.md", rf"GAE agent\s+gets {NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\] for COALA-PG, and its naive\s+"
+     rf"co-players get {NUM} against {NUM}",
+     [f"{H}pairings|coala_gae_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)]
+     + [f"{H}pairings|coala_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)]
+     + [f"{H}pairings|coala_gae_vs_naive_0.5|reward2|1", f"{H}pairings|coala_vs_naive_0.5|reward2|1"]),
+    ("docs/coala_ipd.md", rf"episodes 1, 2, 3 has median {NUM}, {NUM}, {NUM} \(COALA: {NUM},\s+{NUM}, {NUM}\)",
+     [f"{H}vs_agent_by_episode|coala_gae_0.5|{i}" for i in range(3)]
+     + [f"{H}vs_agent_by_episode|coala_0.5|{i}" for i in range(3)]),
+    ("docs/coala_ipd.md", rf"{NUM} \[{NUM}, {NUM}\] over the last 200 meta-steps, against\s+{NUM} \[{NUM}, {NUM}\] for COALA-PG",
+     [f"{H}training|coala_gae_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]
+     + [f"{H}training|coala_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]),
 ]
 
 
