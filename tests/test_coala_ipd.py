@@ -331,7 +331,8 @@ def test_a_vmapped_seed_equals_the_seed_alone():
 def test_a_critic_in_the_program_leaves_the_other_runs_unchanged():
     """A program with a ``coala_gae`` run builds critics for every run; its ``coala`` run
     must equal the same run in a program without critics, and the GAE run's critic learns."""
-    gae = config_lib.load(SMOKE, ["--config.train.chunk_steps=2", "--config.sweep.axes.estimator=('coala','coala_gae')"])
+    gae = config_lib.load(SMOKE, ["--config.train.chunk_steps=2",
+                                  "--config.sweep.axes.estimator=('coala','coala_gae')"])
     plain = config_lib.load(SMOKE, ["--config.train.chunk_steps=2"])
     assert meta.uses_critic(gae) and not meta.uses_critic(plain)
     hp = {"learning_rate": jnp.full((2,), 0.05), "pool_naive": jnp.array([0.5, 0.5]),

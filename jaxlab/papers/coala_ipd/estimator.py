@@ -42,6 +42,7 @@ as in GAE. ``weights`` of kind ``coala_gae`` is COALA's (its Monte Carlo counter
 """
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -97,6 +98,8 @@ def td_errors(rewards: jax.Array, values: jax.Array, gamma: float) -> jax.Array:
 
 def gae_weights(rewards: jax.Array, values: jax.Array, gamma: float, lam: float) -> jax.Array:
     """COALA-GAE advantages (module docstring): rewards, values (M, T, B) -> A (M, T, B)."""
+    chex.assert_rank(rewards, 3)
+    chex.assert_equal_shape([rewards, values])
     m, t, b = rewards.shape
     delta = td_errors(rewards, values, gamma).reshape(m * t, b)
     k = gamma * lam
