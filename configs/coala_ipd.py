@@ -13,8 +13,9 @@ Command (CPU default, about 10 minutes on a quiet 2-core CPU):
     jaxlab run configs/coala_ipd.py --workdir runs/coala_ipd
 Variants: ``smoke`` (tiny, as the tests run it), ``full`` (every estimator, the GAE variant
 ``coala_gae`` included, x five pool mixtures, longer meta-training: for accelerators or a
-long CPU run). The GAE variant on the default config:
-    jaxlab run configs/coala_ipd.py --workdir runs/coala_gae \
+long CPU run). COALA-PG vs its GAE variant against naive learners on the default config
+(64 runs in one program; docs/coala_ipd.md, "The GAE variant"):
+    jaxlab run configs/coala_ipd.py --workdir runs/coala_gae_pool1 --config.sweep.axes.pool_naive="(1.0,)" \
         --config.sweep.axes.estimator="('coala','coala_gae')" --config.baselines.estimators="()"
 
 Expected result (measured 2026-12-01; docs/coala_ipd.md, docs/results/coala_ipd.json): the
