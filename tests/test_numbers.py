@@ -45,6 +45,7 @@ def read(rel: str) -> str:
 E = "run_times|runs|configs/compositionality.py:emergent"
 G = "coala_ipd_gae_pool1|"
 H = "coala_ipd_gae_pool05|"
+L = "coala_ipd_gae_pool05_long|"
 # (file, pattern with one group per number, the source of each number)
 CLAIMS = [
     # In-context learning and Occam's razor (docs/results/icl_occam.json)
@@ -189,6 +190,18 @@ CLAIMS = [
     ("docs/coala_ipd.md", rf"{NUM} \[{NUM}, {NUM}\] over the last 200 meta-steps, against\s+{NUM} \[{NUM}, {NUM}\] for COALA-PG",
      [f"{H}training|coala_gae_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]
      + [f"{H}training|coala_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]),
+    # ... with twice the meta-training (docs/results/coala_ipd_gae_pool05_long.json)
+    ("docs/coala_ipd.md", rf"It took a wall time of {NUM} min \({NUM} s\), load average {NUM}",
+     [("coala_ipd_gae_pool05_long.measured.wall_s", 60), "coala_ipd_gae_pool05_long.measured.wall_s",
+      "coala_ipd_gae_pool05_long.load_average_at_start"]),
+    ("docs/coala_ipd.md", rf"levels off: {NUM} \[{NUM}, {NUM}\] over the\s+last 200 meta-steps, against {NUM} \[{NUM}, {NUM}\]",
+     [f"{L}training|coala_gae_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]
+     + [f"{L}training|coala_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]),
+    ("docs/coala_ipd.md", rf"the evaluation have medians {NUM}, {NUM}, {NUM}",
+     [f"{L}vs_agent_by_episode|coala_gae_0.5|{i}" for i in range(3)]),
+    ("docs/coala_ipd.md", rf"GAE {NUM} \[{NUM}, {NUM}\] \(naive {NUM}\), COALA-PG {NUM} \[{NUM}, {NUM}\] \(naive\s+{NUM}\)",
+     [f"{L}pairings|coala_gae_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)] + [f"{L}pairings|coala_gae_vs_naive_0.5|reward2|1"]
+     + [f"{L}pairings|coala_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)] + [f"{L}pairings|coala_vs_naive_0.5|reward2|1"]),
 ]
 
 
