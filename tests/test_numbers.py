@@ -194,7 +194,7 @@ CLAIMS = [
     ("docs/coala_ipd.md", rf"It took a wall time of {NUM} min \({NUM} s\), load average {NUM}",
      [("coala_ipd_gae_pool05_long.measured.wall_s", 60), "coala_ipd_gae_pool05_long.measured.wall_s",
       "coala_ipd_gae_pool05_long.load_average_at_start"]),
-    ("docs/coala_ipd.md", rf"levels off: {NUM} \[{NUM}, {NUM}\] over the\s+last 200 meta-steps, against {NUM} \[{NUM}, {NUM}\]",
+    ("docs/coala_ipd.md", rf"with twice the training it is {NUM} \[{NUM}, {NUM}\] over the last 200 meta-steps,\s+against {NUM} \[{NUM}, {NUM}\]",
      [f"{L}training|coala_gae_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]
      + [f"{L}training|coala_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]),
     ("docs/coala_ipd.md", rf"the evaluation have medians {NUM}, {NUM}, {NUM}",
