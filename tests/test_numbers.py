@@ -46,6 +46,7 @@ E = "run_times|runs|configs/compositionality.py:emergent"
 G = "coala_ipd_gae_pool1|"
 H = "coala_ipd_gae_pool05|"
 L = "coala_ipd_gae_pool05_long|"
+J = "coala_ipd_gae_lam1_pool1|"
 # (file, pattern with one group per number, the source of each number)
 CLAIMS = [
     # In-context learning and Occam's razor (docs/results/icl_occam.json)
@@ -191,7 +192,8 @@ CLAIMS = [
      [f"{H}training|coala_gae_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]
      + [f"{H}training|coala_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]),
     # ... with twice the meta-training (docs/results/coala_ipd_gae_pool05_long.json)
-    ("docs/coala_ipd.md", rf"It took a wall time of {NUM} min \({NUM} s\), load average {NUM}",
+    ("docs/coala_ipd.md", rf"It took a wall time of {NUM} min \({NUM} s\), load average {NUM} at the start\s+"
+     rf"\(docs/results/coala_ipd_gae_pool05_long.json\)",
      [("coala_ipd_gae_pool05_long.measured.wall_s", 60), "coala_ipd_gae_pool05_long.measured.wall_s",
       "coala_ipd_gae_pool05_long.load_average_at_start"]),
     ("docs/coala_ipd.md", rf"with twice the training it is {NUM} \[{NUM}, {NUM}\] over the last 200 meta-steps,\s+against {NUM} \[{NUM}, {NUM}\]",
@@ -202,6 +204,22 @@ CLAIMS = [
     ("docs/coala_ipd.md", rf"GAE {NUM} \[{NUM}, {NUM}\] \(naive {NUM}\), COALA-PG {NUM} \[{NUM}, {NUM}\] \(naive\s+{NUM}\)",
      [f"{L}pairings|coala_gae_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)] + [f"{L}pairings|coala_gae_vs_naive_0.5|reward2|1"]
      + [f"{L}pairings|coala_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)] + [f"{L}pairings|coala_vs_naive_0.5|reward2|1"]),
+    # ... at lambda = 1 (docs/results/coala_ipd_gae_lam1_pool1.json)
+    ("docs/coala_ipd.md", rf"It took a wall time of {NUM} min \({NUM} s\), load average {NUM} at the start\s+"
+     rf"\(docs/results/coala_ipd_gae_lam1_pool1.json\)",
+     [("coala_ipd_gae_lam1_pool1.measured.wall_s", 60), "coala_ipd_gae_lam1_pool1.measured.wall_s",
+      "coala_ipd_gae_lam1_pool1.load_average_at_start"]),
+    ("docs/coala_ipd.md", rf"λ=1 vs naive \(pool 1\) 32\s+{NUM} \[{NUM}, {NUM}\]\s+{NUM} \[{NUM}, {NUM}\]",
+     [f"{J}pairings|coala_gae_vs_naive_1.0|reward1|{i}" for i in (1, 0, 2)]
+     + [f"{J}pairings|coala_gae_vs_naive_1.0|reward2|{i}" for i in (1, 0, 2)]),
+    ("docs/coala_ipd.md", rf"χ = {NUM} \[{NUM}, {NUM}\], and\s+{NUM}% of seeds end above R. Per seed, its reward minus "
+     rf"COALA-PG's has median {NUM}\s+\[{NUM}, {NUM}\] and is positive in {NUM}% of seeds",
+     [f"{J}pairings|coala_gae_vs_naive_1.0|chi_fit|{i}" for i in (1, 0, 2)]
+     + [(f"{J}pairings|coala_gae_vs_naive_1.0|above_R", 0.01)]
+     + [f"{J}paired_vs_coala|diff|{i}" for i in (1, 0, 2)] + [(f"{J}paired_vs_coala|positive", 0.01)]),
+    ("docs/coala_ipd.md", rf"last 200 steps is {NUM} \[{NUM}, {NUM}\] \(COALA-PG: {NUM}\)",
+     [f"{J}training|coala_gae_1.0|late|agent_vs_naive|{i}" for i in (1, 0, 2)]
+     + [f"{G}training|coala_1.0|late|agent_vs_naive|1"]),
 ]
 
 
