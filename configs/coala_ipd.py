@@ -11,8 +11,12 @@ without the batch term) vs naive learners x 32 seeds; naive vs naive needs no tr
 
 Command (CPU default, about 10 minutes on a quiet 2-core CPU):
     jaxlab run configs/coala_ipd.py --workdir runs/coala_ipd
-Variants: ``smoke`` (tiny, as the tests run it), ``full`` (every estimator x five pool
-mixtures, longer meta-training: for accelerators or a long CPU run).
+Variants: ``smoke`` (tiny, as the tests run it), ``full`` (every estimator, the GAE variant
+``coala_gae`` included, x five pool mixtures, longer meta-training: for accelerators or a
+long CPU run). COALA-PG vs its GAE variant against naive learners on the default config
+(64 runs in one program; docs/coala_ipd.md, "The GAE variant"):
+    jaxlab run configs/coala_ipd.py --workdir runs/coala_gae_pool1 --config.sweep.axes.pool_naive="(1.0,)" \
+        --config.sweep.axes.estimator="('coala','coala_gae')" --config.baselines.estimators="()"
 
 Expected result (measured 2026-12-01; docs/coala_ipd.md, docs/results/coala_ipd.json): the
 pairing table (median [IQR] over 32 seeds) in table.txt. COALA agents extort naive learners
@@ -34,7 +38,7 @@ VARIANTS = {
     "": "3 pool mixtures x 32 seeds with COALA-PG, 2 baseline estimators x 32 seeds "
         "vs naive learners (~10 min on a quiet 2-core CPU)",
     "smoke": "tiny games, 3 pools x 2 seeds, no baseline phase, as the tests run it (~12 s CPU first run / ~6 s cached)",
-    "full": "3 estimators x 5 pool mixtures x 32 seeds, 4x the meta-training (hours on a CPU)",
+    "full": "4 estimators (incl. COALA-GAE) x 5 pool mixtures x 32 seeds, 4x the meta-training (hours on a CPU)",
 }
 
 
@@ -56,7 +60,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.naive = ml_collections.ConfigDict(dict(learning_rate=3.0, gamma=0.9, init_std=0.5,
                                              init_mean=0.0))
     c.agent = ml_collections.ConfigDict(dict(hidden=16, mlp=16, init_logit=0.0))
-    c.coala = ml_collections.ConfigDict(dict(gamma=1.0, baseline_decay=0.9))
+    # gae_lambda, value_learning_rate: the GAE variant (estimator "coala_gae") and its
+    # critic, built only when a run of the program uses it.
+    c.coala = ml_collections.ConfigDict(dict(gamma=1.0, baseline_decay=0.9, gae_lambda=0.95,
+                                             value_learning_rate=3e-3))
     c.eval = ml_collections.ConfigDict(dict(meta_batch=64, late_episodes=3, seed=10_000))
     if size == "smoke":
         c.train.update(steps=20, chunk_steps=10)
@@ -68,6 +75,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     if size == "full":
         c.train.update(steps=4800, chunk_steps=200)
         c.sweep.axes.pool_naive = (1.0, 0.75, 0.5, 0.25, 0.0)
-        c.sweep.axes.estimator = ("coala", "no_batch", "naive")
+        c.sweep.axes.estimator = ("coala", "no_batch", "naive", "coala_gae")
         c.baselines.estimators = ()
     return c

@@ -95,7 +95,9 @@ def inductive_bias(res) -> dict:
 
 def coala_ipd(res) -> dict:
     """Per pairing of the printed table: median and IQR over seeds of both sides' late
-    per-step rewards and P(C), the ZD fit of player 1 vs naive learners, and the count."""
+    per-step rewards and P(C), the ZD fit of player 1 vs naive learners, and the count;
+    ``training`` (``coala_training``); ``vs_agent_by_episode``: per estimator and pool < 1,
+    the median over seeds of agent 1's per-step reward vs agent 2 in each inner episode."""
     from jaxlab.papers.coala_ipd import study
 
     q = lambda v: [round(float(x), 4) for x in np.nanpercentile(np.asarray(v, np.float64), [25, 50, 75])]
@@ -105,7 +107,28 @@ def coala_ipd(res) -> dict:
             "label": label, "n": int(len(g)), "reward1": q(g.reward1), "reward2": q(g.reward2),
             "coop1": q(g.coop1), "coop2": q(g.coop2), "chi_fit": q(g.chi_fit),
             "above_R": round(float((g.reward1 > -1.0).mean()), 4)}
-    return {"pairings": out}
+    e = res.tables["episodes"]
+    e = e[(e.pairing == "vs_agent") & (e.player == 1)]
+    by_episode = {f"{est}_{pool}": [round(float(v), 4) for v in g.groupby("episode").reward.median()]
+                  for (est, pool), g in e.groupby(["estimator", "pool_naive"]) if pool < 1}
+    return {"pairings": out, "training": coala_training(res.tables["train"], q),
+            "vs_agent_by_episode": by_episode}
+
+
+def coala_training(h, q) -> dict:
+    """Per estimator and pool: median and IQR over seeds of each run's mean per-step
+    reward (agent vs naive, its naive co-player, agent vs agent) over meta-steps 201-400
+    (early) and the last 200 meta-steps (late); all M inner episodes of the training
+    rollouts, not only the late ones the table shows."""
+    out, last = {}, int(h.step.max())
+    for (est, pool), g in h.groupby(["estimator", "pool_naive"]):
+        key = f"{est}_{pool}"
+        for name, lo, hi in (("early", 201, 400), ("late", last - 199, last)):
+            w = g[(g.step >= lo) & (g.step <= hi)]
+            for metric in ("agent_vs_naive", "naive_vs_agent", "agent_vs_agent"):
+                per_run = w[w.metric == metric].groupby("run").value.mean()
+                out.setdefault(key, {}).setdefault(name, {})[metric] = q(per_run)
+    return out
 
 
 def explicit_implicit(res) -> dict:

@@ -43,6 +43,10 @@ def read(rel: str) -> str:
 
 
 E = "run_times|runs|configs/compositionality.py:emergent"
+G = "coala_ipd_gae_pool1|"
+H = "coala_ipd_gae_pool05|"
+L = "coala_ipd_gae_pool05_long|"
+J = "coala_ipd_gae_lam1_pool1|"
 # (file, pattern with one group per number, the source of each number)
 CLAIMS = [
     # In-context learning and Occam's razor (docs/results/icl_occam.json)
@@ -161,6 +165,68 @@ CLAIMS = [
     ("docs/coala_ipd.md", rf"naive vs naive: {NUM} \[{NUM}, {NUM}\] each",
      ["coala_ipd|pairings|naive_naive|reward1|1", "coala_ipd|pairings|naive_naive|reward1|0",
       "coala_ipd|pairings|naive_naive|reward1|2"]),
+    # COALA-PG vs its GAE variant (docs/results/coala_ipd_gae_pool1.json)
+    ("docs/coala_ipd.md", rf"Pool 1 took a wall time of {NUM} min \({NUM} s\)",
+     [("coala_ipd_gae_pool1.measured.wall_s", 60), "coala_ipd_gae_pool1.measured.wall_s"]),
+    ("docs/coala_ipd.md", rf"wider spread: {NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\] for COALA-PG,\s+"
+     rf"above R = -1 in {NUM}% of seeds against {NUM}%",
+     [f"{G}pairings|coala_gae_vs_naive_1.0|reward1|{i}" for i in (1, 0, 2)]
+     + [f"{G}pairings|coala_vs_naive_1.0|reward1|{i}" for i in (1, 0, 2)]
+     + [(f"{G}pairings|coala_gae_vs_naive_1.0|above_R", 0.01), (f"{G}pairings|coala_vs_naive_1.0|above_R", 0.01)]),
+    ("docs/coala_ipd.md", rf"harder on the naive learner: {NUM} against\s+{NUM}",
+     [f"{G}pairings|coala_gae_vs_naive_1.0|reward2|1", f"{G}pairings|coala_vs_naive_1.0|reward2|1"]),
+    ("docs/coala_ipd.md", rf"201-400 it gets\s+{NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\]",
+     [f"{G}training|coala_gae_1.0|early|agent_vs_naive|{i}" for i in (1, 0, 2)]
+     + [f"{G}training|coala_1.0|early|agent_vs_naive|{i}" for i in (1, 0, 2)]),
+    ("docs/coala_ipd.md", rf"Over the last 200 it gets\s+{NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\]",
+     [f"{G}training|coala_gae_1.0|late|agent_vs_naive|{i}" for i in (1, 0, 2)]
+     + [f"{G}training|coala_1.0|late|agent_vs_naive|{i}" for i in (1, 0, 2)]),
+    ("docs/coala_ipd.md", rf"co-players get {NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\]",
+     [f"{G}training|coala_gae_1.0|late|naive_vs_agent|{i}" for i in (1, 0, 2)]
+     + [f"{G}training|coala_1.0|late|naive_vs_agent|{i}" for i in (1, 0, 2)]),
+    # ... in the mixed pool (docs/results/coala_ipd_gae_pool05.json)
+    ("docs/coala_ipd.md", rf"Pool 0.5 took a wall time of {NUM} min \({NUM} s\)",
+     [("coala_ipd_gae_pool05.measured.wall_s", 60), "coala_ipd_gae_pool05.measured.wall_s"]),
+    ("docs/coala_ipd.md", rf"GAE agent\s+gets {NUM} \[{NUM}, {NUM}\] against {NUM} \[{NUM}, {NUM}\] for COALA-PG, and its naive\s+"
+     rf"co-players get {NUM} against {NUM}",
+     [f"{H}pairings|coala_gae_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)]
+     + [f"{H}pairings|coala_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)]
+     + [f"{H}pairings|coala_gae_vs_naive_0.5|reward2|1", f"{H}pairings|coala_vs_naive_0.5|reward2|1"]),
+    ("docs/coala_ipd.md", rf"episodes 1, 2, 3 has median {NUM}, {NUM}, {NUM} \(COALA: {NUM},\s+{NUM}, {NUM}\)",
+     [f"{H}vs_agent_by_episode|coala_gae_0.5|{i}" for i in range(3)]
+     + [f"{H}vs_agent_by_episode|coala_0.5|{i}" for i in range(3)]),
+    ("docs/coala_ipd.md", rf"{NUM} \[{NUM}, {NUM}\] over the last 200 meta-steps, against\s+{NUM} \[{NUM}, {NUM}\] for COALA-PG",
+     [f"{H}training|coala_gae_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]
+     + [f"{H}training|coala_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]),
+    # ... with twice the meta-training (docs/results/coala_ipd_gae_pool05_long.json)
+    ("docs/coala_ipd.md", rf"It took a wall time of {NUM} min \({NUM} s\), load average {NUM} at the start\s+"
+     rf"\(docs/results/coala_ipd_gae_pool05_long.json\)",
+     [("coala_ipd_gae_pool05_long.measured.wall_s", 60), "coala_ipd_gae_pool05_long.measured.wall_s",
+      "coala_ipd_gae_pool05_long.load_average_at_start"]),
+    ("docs/coala_ipd.md", rf"with twice the training it is {NUM} \[{NUM}, {NUM}\] over the last 200 meta-steps,\s+against {NUM} \[{NUM}, {NUM}\]",
+     [f"{L}training|coala_gae_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]
+     + [f"{L}training|coala_0.5|late|agent_vs_agent|{i}" for i in (1, 0, 2)]),
+    ("docs/coala_ipd.md", rf"the evaluation have medians {NUM}, {NUM}, {NUM}",
+     [f"{L}vs_agent_by_episode|coala_gae_0.5|{i}" for i in range(3)]),
+    ("docs/coala_ipd.md", rf"GAE {NUM} \[{NUM}, {NUM}\] \(naive {NUM}\), COALA-PG {NUM} \[{NUM}, {NUM}\] \(naive\s+{NUM}\)",
+     [f"{L}pairings|coala_gae_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)] + [f"{L}pairings|coala_gae_vs_naive_0.5|reward2|1"]
+     + [f"{L}pairings|coala_vs_naive_0.5|reward1|{i}" for i in (1, 0, 2)] + [f"{L}pairings|coala_vs_naive_0.5|reward2|1"]),
+    # ... at lambda = 1 (docs/results/coala_ipd_gae_lam1_pool1.json)
+    ("docs/coala_ipd.md", rf"It took a wall time of {NUM} min \({NUM} s\), load average {NUM} at the start\s+"
+     rf"\(docs/results/coala_ipd_gae_lam1_pool1.json\)",
+     [("coala_ipd_gae_lam1_pool1.measured.wall_s", 60), "coala_ipd_gae_lam1_pool1.measured.wall_s",
+      "coala_ipd_gae_lam1_pool1.load_average_at_start"]),
+    ("docs/coala_ipd.md", rf"λ=1 vs naive \(pool 1\) 32\s+{NUM} \[{NUM}, {NUM}\]\s+{NUM} \[{NUM}, {NUM}\]",
+     [f"{J}pairings|coala_gae_vs_naive_1.0|reward1|{i}" for i in (1, 0, 2)]
+     + [f"{J}pairings|coala_gae_vs_naive_1.0|reward2|{i}" for i in (1, 0, 2)]),
+    ("docs/coala_ipd.md", rf"χ = {NUM} \[{NUM}, {NUM}\], and\s+{NUM}% of seeds end above R. Per seed, its reward minus "
+     rf"COALA-PG's has median {NUM}\s+\[{NUM}, {NUM}\] and is positive in {NUM}% of seeds",
+     [f"{J}pairings|coala_gae_vs_naive_1.0|chi_fit|{i}" for i in (1, 0, 2)]
+     + [(f"{J}pairings|coala_gae_vs_naive_1.0|above_R", 0.01)]
+     + [f"{J}paired_vs_coala|diff|{i}" for i in (1, 0, 2)] + [(f"{J}paired_vs_coala|positive", 0.01)]),
+    ("docs/coala_ipd.md", rf"last 200 steps is {NUM} \[{NUM}, {NUM}\] \(COALA-PG: {NUM}\)",
+     [f"{J}training|coala_gae_1.0|late|agent_vs_naive|{i}" for i in (1, 0, 2)]
+     + [f"{G}training|coala_1.0|late|agent_vs_naive|1"]),
 ]
 
 

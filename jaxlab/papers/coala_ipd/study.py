@@ -30,7 +30,7 @@ from jaxlab.papers.coala_ipd import estimator, ipd, meta, zd  # noqa: E402
 TITLE = "COALA-PG: learning-aware policy gradients on the iterated prisoner's dilemma (Meulemans et al. 2025)"
 CHOICES = {"estimator": estimator.KINDS}
 PAIRINGS = ("vs_naive", "vs_agent", "naive_naive")
-LABELS = {"coala": "COALA", "no_batch": "no-batch-term", "naive": "naive-PG agent"}
+LABELS = {"coala": "COALA", "no_batch": "no-batch-term", "naive": "naive-PG agent", "coala_gae": "COALA-GAE"}
 # What the paper reports for each outcome (its Figure 3, qualitatively; docs/coala_ipd.md).
 PAPER = {("coala", "vs_naive", 1.0): "extortion: agent > R = -1 > naive",
          ("coala", "vs_agent", 0.0): "no cooperation",
@@ -54,6 +54,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(0 < config.coala.gamma <= 1, "coala.gamma", f"must be in (0, 1], got {config.coala.gamma}")
     require(0 <= config.coala.baseline_decay < 1, "coala.baseline_decay",
             f"must be in [0, 1), got {config.coala.baseline_decay}")
+    require(0 <= config.coala.gae_lambda <= 1, "coala.gae_lambda",
+            f"must be in [0, 1], got {config.coala.gae_lambda}")
+    require(config.coala.value_learning_rate > 0, "coala.value_learning_rate",
+            f"must be > 0, got {config.coala.value_learning_rate}")
     for p in (config.hp.pool_naive, *config.sweep.axes.get("pool_naive", ())):
         require(0 <= p <= 1, "hp.pool_naive" if p == config.hp.pool_naive else "sweep.axes.pool_naive",
                 f"is a probability: must be in [0, 1], got {p}")
@@ -156,6 +160,8 @@ def plot(history: pd.DataFrame, policy: pd.DataFrame, summary: pd.DataFrame, pat
     curves = [("coala", 1.0, "agent_vs_naive", "COALA vs naive"),
               ("coala", 0.5, "agent_vs_agent", "mixed pool: agent vs agent"),
               ("coala", 0.0, "agent_vs_agent", "COALA vs COALA"),
+              ("coala_gae", 1.0, "agent_vs_naive", "COALA-GAE vs naive"),
+              ("coala_gae", 0.5, "agent_vs_agent", "COALA-GAE mixed pool: agent vs agent"),
               ("naive", 1.0, "agent_vs_naive", "naive PG vs naive"),
               ("no_batch", 1.0, "agent_vs_naive", "no batch term vs naive")]
     for est, pool, metric, label in curves:
