@@ -33,7 +33,7 @@ VARIANTS = {
     "smoke": "implicit and known f, tiny sizes, as the tests run it (~22 s CPU first run / ~9 s cached)",
     "all": "the default on linear, sinusoid, low-rank MLP and GP regression (~45 min wall, estimated)",
     "paper": "the paper's sizes (d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds): for a GPU",
-    "sinusoid": "sinusoid regression only (~10 min wall, estimated)",
+    "sinusoid": "sinusoid regression only (15 min wall, 930 s CPU at load 5-7)",
     "lowrank_mlp": "low-rank MLP regression only (~10 min wall, estimated)",
     "gp": "GP regression (RBF) only: implicit, tsf, mlp (no finite latent) (~8 min wall, estimated)",
     "linear": "linear regression only (the default)",

@@ -10,6 +10,7 @@ A number in the text agrees with the source when it equals the source rounded to
 digits the text shows ("0.64" for 0.637, "~8 min" for 480 s)."""
 import glob
 import json
+import math
 import os
 import re
 
@@ -47,6 +48,7 @@ G = "coala_ipd_gae_pool1|"
 H = "coala_ipd_gae_pool05|"
 L = "coala_ipd_gae_pool05_long|"
 J = "coala_ipd_gae_lam1_pool1|"
+SINUSOID_KINDS = ("implicit", "tsf", "mlp", "known_z", "known_f")
 # (file, pattern with one group per number, the source of each number)
 CLAIMS = [
     # In-context learning and Occam's razor (docs/results/icl_occam.json)
@@ -139,6 +141,15 @@ CLAIMS = [
       "explicit_implicit.mse.linear.known_f.wide.0"]),
     ("docs/explicit_implicit.md", rf"raw-context linear probe of the latent: {SCI} ±",
      ["explicit_implicit.raw_context_probe.linear.0"]),
+    # Sinusoid regression (docs/results/explicit_implicit_sinusoid.json): every row of the
+    # printed table (ID, far, wide, and the probe of the explicit kinds) and the raw-context probe
+    *[("docs/explicit_implicit.md",
+       rf"\nsinusoid    {kind}\s+{SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±\S+\s+" + (rf"{SCI} ±" if kind != "implicit" else "–"),
+       [f"explicit_implicit_sinusoid.mse.sinusoid.{kind}.{m}.0"
+        for m in ("iid", "far", "wide") + (("probe",) if kind != "implicit" else ())])
+      for kind in SINUSOID_KINDS],
+    ("docs/explicit_implicit.md", rf"sinusoid    raw-context linear probe of the latent: {SCI} ±",
+     ["explicit_implicit_sinusoid.raw_context_probe.sinusoid.0"]),
     # The supervised ablation (docs/results/explicit_implicit_ablation*.json): every row of
     # both printed tables (the predictor fed the true w, x_q . z, |z - w|^2)
     *[("docs/explicit_implicit.md",
@@ -318,3 +329,69 @@ def test_variant_times_and_the_readme_run_times_table_are_the_measured_ones():
         want = (row["cold"]["cpu_s"], row["warm"]["cpu_s"], row["cold"]["wall_s"], row["warm"]["wall_s"])
         for text, v in zip(m.groups(), want):
             assert agrees(text, v), f"README {spec}: {text} vs {v}"
+
+
+# The sinusoid table of docs/explicit_implicit.md: per model kind, ID / far / wide MSE of the
+# 2,000-step run, the 4,000-step run (three kinds) and the paper (the reference's CSV), in
+# this column order; "–" where a source has no such number.
+SINUSOID_COLUMNS = [(f"{src}|{mse}|sinusoid", metric)
+                    for src, mse in (("explicit_implicit_sinusoid", "mse"),
+                                     ("explicit_implicit_sinusoid_4000", "mse"),
+                                     ("explicit_implicit_sinusoid", "paper|mse"))
+                    for metric in ("iid", "far", "wide")]
+
+
+def source_or_none(path: str) -> float | None:
+    try:
+        return value(path)
+    except KeyError:
+        return None
+
+
+def test_the_sinusoid_table_is_its_sources():
+    text = read("docs/explicit_implicit.md")
+    block = text[text.index("| model | ours 2,000 steps: ID |"):]
+    block = block[:block.index("\n\n")]
+    for kind in SINUSOID_KINDS:
+        row = re.search(rf"^\| {kind} \|(.*)\|$", block, re.M)
+        assert row, f"docs/explicit_implicit.md: no {kind} row in the sinusoid table"
+        cols = [c.strip() for c in row.group(1).split("|")]
+        assert len(cols) == len(SINUSOID_COLUMNS), (kind, cols)
+        for text_, (prefix, metric) in zip(cols, SINUSOID_COLUMNS):
+            want = source_or_none(f"{prefix}|{kind}|{metric}|0")
+            if want is None:
+                assert text_ == "–", (kind, prefix, metric, text_)
+            else:
+                assert agrees(text_, want), f"sinusoid {kind} {prefix} {metric}: {text_} vs {want}"
+
+
+def test_the_sinusoid_paper_numbers_are_the_printed_tables():
+    """The paper block of explicit_implicit_sinusoid.json (the reference CSV's seed means, 3
+    significant digits) is what the study prints in its "paper ID / wide" column (study.PAPER,
+    2 digits): equal up to the two roundings (1.15e-3 is 1.2e-3 rounded from 1.1526e-3)."""
+    from jaxlab.papers.explicit_implicit import study
+
+    paper = SOURCES["explicit_implicit_sinusoid"]["paper"]["mse"]["sinusoid"]
+    assert set(paper) == set(SINUSOID_KINDS)
+    for kind, pair in study.PAPER["sinusoid"].items():
+        for metric, two_digits in zip(("iid", "wide"), pair):
+            unit = 10.0 ** (math.floor(math.log10(two_digits)) - 1)  # the last digit of 2 shown
+            assert abs(paper[kind][metric][0] - two_digits) <= 0.55 * unit, (kind, metric, two_digits)
+
+
+def test_the_sinusoid_known_f_ratios_are_the_sources():
+    """"known f ... vs best learned (K) ...: Nx" in the sinusoid claims table, per run: K is
+    the learned kind with the lowest wide MSE and N the ratio of the two means."""
+    text = read("docs/explicit_implicit.md")
+    found = 0
+    for steps, src in (("2,000", "explicit_implicit_sinusoid"), ("4,000", "explicit_implicit_sinusoid_4000")):
+        m = re.search(rf"{steps} steps: known f {SCI} vs best learned \((\w+)\) {SCI}, {NUM}x", text)
+        assert m, f"the sinusoid claim at {steps} steps is gone"
+        mse = SOURCES[src]["mse"]["sinusoid"]
+        learned = [k for k in ("implicit", "tsf", "mlp", "known_z") if k in mse]
+        best = min(learned, key=lambda k: mse[k]["wide"][0])
+        assert m.group(2) == best, (steps, m.group(2), best)
+        assert agrees(m.group(1), mse["known_f"]["wide"][0]) and agrees(m.group(3), mse[best]["wide"][0])
+        assert agrees(m.group(4), mse[best]["wide"][0] / mse["known_f"]["wide"][0]), (steps, m.group(4))
+        found += 1
+    assert found == 2
