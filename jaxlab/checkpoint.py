@@ -1,8 +1,11 @@
 """orbax-checkpoint between training chunks; resume from the newest readable checkpoint.
 
 A checkpoint holds the run-stacked ``TrainState`` of the study's real runs (no device
-padding, replicated), the train-metric history so far, and a fingerprint of the state's
-bits. Because it holds no trace of the device layout, it restores onto any topology: the
+padding), the train-metric history so far, and a fingerprint of the state's bits. The
+state is stored packed: its leaves flattened into one array per dtype (orbax's cost grows
+with the number of arrays, about 1 ms each here, not with their bytes: 112 leaves of the
+ICL reference model saved in 152 ms of CPU, packed into 4 in about 35 ms); checkpoints
+written before packing (one array per leaf) still restore. Because it holds no trace of the device layout, it restores onto any topology: the
 restore target is built from the current executor (save on 4 devices, resume on 1 or 2).
 A checkpoint that does not read back, or whose bits no longer match their fingerprint
 (a truncated or corrupted file; the fingerprint covers the state's bits and the history),
@@ -162,6 +165,38 @@ def fingerprint(tree: Any) -> list[int]:
     return [int(np.asarray(x)) for x in _fingerprint(tree)]
 
 
+def _pack(tree: Any) -> dict[str, np.ndarray]:
+    """The tree's leaves on the host, flattened and concatenated per dtype in leaf order:
+    {dtype name: (total size,)}. The leaves must be fully addressable (replicated)."""
+    groups: dict[str, list[np.ndarray]] = {}
+    for leaf in jax.tree.leaves(tree):
+        a = np.asarray(leaf)
+        groups.setdefault(a.dtype.name, []).append(a.reshape(-1))
+    return {name: np.concatenate(parts) for name, parts in groups.items()}
+
+
+def _unpack(packed: dict[str, np.ndarray], target: Any) -> Any:
+    """Inverse of ``_pack``: ``target``'s structure, shapes and dtypes (and its shardings,
+    where its leaves carry one). Raises ValueError if the sizes do not add up."""
+    leaves, treedef = jax.tree.flatten(target)
+    used: dict[str, int] = {}
+    out = []
+    for leaf in leaves:
+        name, size = np.dtype(leaf.dtype).name, int(np.prod(leaf.shape, dtype=np.int64))
+        start = used.get(name, 0)
+        flat = np.asarray(packed.get(name, np.zeros(0, leaf.dtype)))[start:start + size]
+        if flat.size != size:
+            raise ValueError(f"its {name} arrays are smaller than the state's")
+        used[name] = start + size
+        value = flat.reshape(leaf.shape)
+        sharding = getattr(leaf, "sharding", None)
+        out.append(jnp.asarray(value) if sharding is None else
+                   jax.make_array_from_callback(leaf.shape, sharding, lambda i, v=value: v[i]))
+    if any(np.asarray(a).size != used.get(name, 0) for name, a in packed.items()):
+        raise ValueError("it holds more numbers than the state has")
+    return jax.tree.unflatten(treedef, out)
+
+
 class Checkpointer:
     """Async saves into ``<directory>/<step>``; keeps the two newest."""
 
@@ -182,10 +217,11 @@ class Checkpointer:
         (async) one, fails."""
         if state_fingerprint is None:
             state_fingerprint = fingerprint(state)
-        meta = {"step": step, "fingerprint": state_fingerprint, "history": history_digest(history)}
+        meta = {"step": step, "fingerprint": state_fingerprint, "history": history_digest(history),
+                "packed": True}
         try:
             self.manager.save(step, args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), history=ocp.args.JsonSave(history),
+                state=ocp.args.StandardSave(_pack(state)), history=ocp.args.JsonSave(history),
                 meta=ocp.args.JsonSave(meta)))
         except Exception as e:  # noqa: BLE001 - any write failure, in one line
             self.failed = True
@@ -204,19 +240,22 @@ class Checkpointer:
         steps, found, bad = sorted(self.manager.all_steps(), reverse=True), None, []
         for step in steps:
             try:
+                meta = self.manager.restore(step, args=ocp.args.Composite(
+                    meta=ocp.args.JsonRestore())).meta
                 out = self.manager.restore(step, args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract), history=ocp.args.JsonRestore(),
-                    meta=ocp.args.JsonRestore()))
-                if out.meta.get("step") != step or out.meta.get("fingerprint") != fingerprint(out.state):
+                    state=ocp.args.StandardRestore(None if meta.get("packed") else abstract),
+                    history=ocp.args.JsonRestore()))
+                state = _unpack(out.state, abstract) if meta.get("packed") else out.state
+                if meta.get("step") != step or meta.get("fingerprint") != fingerprint(state):
                     raise ValueError("its bits do not match the fingerprint saved with them")
-                if "history" in out.meta and out.meta["history"] != history_digest(out.history):
+                if "history" in meta and meta["history"] != history_digest(out.history):
                     raise ValueError("its metric history does not match the fingerprint saved with it")
             except Exception as e:  # noqa: BLE001 - any read failure means "try an older one"
                 bad.append(step)
                 log.warning("checkpoint at step %d is unreadable or corrupt (%s); trying an older one",
                             step, _short(e))
                 continue
-            found = (step, out.state, out.history)
+            found = (step, state, out.history)
             break
         if bad:
             self._move_aside(bad)

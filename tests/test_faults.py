@@ -93,6 +93,36 @@ def test_a_checkpoint_whose_bits_miss_their_fingerprint_is_rejected(tmp_path, ca
     assert fingerprint({"w": flipped.view(np.float32)})[0] != fingerprint({"w": tree["w"]})[0]
 
 
+def test_a_packed_checkpoint_restores_every_dtype_and_placement_and_an_unpacked_one_still_reads(tmp_path):
+    """Saves pack the state into one array per dtype; restores put every leaf back with its
+    shape, dtype and sharding. A checkpoint written before packing (one array per leaf,
+    no "packed" mark) restores too."""
+    import orbax.checkpoint as ocp
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    replicated = NamedSharding(Mesh(np.array(jax.devices()), ("runs",)), PartitionSpec())
+    tree = jax.device_put({"w": jnp.arange(12.0).reshape(3, 4), "n": jnp.arange(3, dtype=jnp.int32),
+                           "ok": jnp.array([True, False]), "key": jnp.arange(4, dtype=jnp.uint32),
+                           "v": -jnp.ones((2, 2))}, replicated)
+    target = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=replicated), tree)
+    ckpt = Checkpointer(str(tmp_path / "packed"))
+    ckpt.save(1, tree, {"loss": [[0.5]]})
+    ckpt.wait()
+    ckpt.close()
+    old = ocp.CheckpointManager(str(tmp_path / "old"), options=ocp.CheckpointManagerOptions(create=True))
+    old.save(3, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(tree), history=ocp.args.JsonSave({"loss": [[1.0]]}),
+        meta=ocp.args.JsonSave({"step": 3, "fingerprint": fingerprint(tree)})))
+    old.wait_until_finished()
+    old.close()
+    for name, want_step in (("packed", 1), ("old", 3)):
+        step, state, _ = Checkpointer(str(tmp_path / name)).restore_latest(target)
+        assert step == want_step
+        for got, want in zip(jax.tree.leaves(state), jax.tree.leaves(tree)):
+            assert got.dtype == want.dtype and got.sharding == replicated
+            np.testing.assert_array_equal(got, want)
+
+
 def test_a_changed_digit_in_the_checkpointed_history_is_caught(stopped, tmp_path, caplog):
     """Before: the history was outside the fingerprint; one changed digit resumed silently and
     train.parquet then held 9.85 where the run had 0.85."""
