@@ -153,8 +153,10 @@ def analyse(df: pd.DataFrame, config: ml_collections.ConfigDict) -> dict:
     ds = out[f"l_{a}"] - out[f"l_{b}"]
     cross = (out[f"K_{b}"] - out[f"K_{a}"]) / ds if ds != 0 else np.nan
     out["final_lines_cross"] = float(cross) if np.isfinite(cross) and cross > 0 else np.nan
-    mix = df[df.task == "mixed"].groupby("n").mean(numeric_only=True)
-    out["empirical_switch"] = mdl.crossing(n, mix[f"drop_{CUE[scenario]}"].to_numpy(),
+    mix = df[(df.task == "mixed") & (df.n >= config.reliance.min_switch_n)]
+    mix = mix.groupby("n").mean(numeric_only=True)
+    out["empirical_switch"] = mdl.crossing(mix.index.to_numpy(float),
+                                           mix[f"drop_{CUE[scenario]}"].to_numpy(),
                                            mix["drop_digit"].to_numpy())
     return out
 
