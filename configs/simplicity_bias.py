@@ -29,7 +29,7 @@ VARIANTS = {
     "": "Scenario A (spur_prob 0.1), 12 sizes x 3 seeds x 3 tasks = 108 fits in one program (~9 min CPU)",
     "smoke": "Scenario A at 2 spur_probs, tiny sizes, as the tests run it (~21 s CPU first run / ~10 s cached)",
     "bank": "Scenario B over the watermark bank size K in 1..316, 11 points, 2 seeds (not yet measured; ~2 h CPU estimated)",
-    "bank_cpu": "Scenario B over K in (1, 3, 10, 32, 100, 316): 6 points x 7 sizes 4..4,096 x 2 seeds, at most 1,500 steps per fit (~35 min wall at a load of ~6)",
+    "bank_cpu": "Scenario B over all 11 K in 1..316, 8 sizes 4..8,192 x 3 seeds, at most 1,500 steps per fit (~25 min wall estimated)",
     "full": "every sweep: A over spur_prob, B over flip_prob and over K, 43 points (not yet measured; ~10 h CPU estimated)",
 }
 
@@ -69,11 +69,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.update(hidden=8)
         c.mdl.update(n_models=8)
     elif size == "bank_cpu":
-        # the bank sweep cut to ~35 min of this 2-core CPU: 6 of the 11 K, 7 sizes, capped fits;
-        # drop crossings below N = 10 ignored, as the reference's compute_empirical_switches
+        # the bank sweep cut to this 2-core CPU: 8 sizes to 8,192 (K = 316 needs more than
+        # 4,096 samples to learn the cue), capped fits; drop crossings below N = 10 ignored,
+        # as the reference's compute_empirical_switches
         c.sweeps = ("B_bank",)
-        c.grid.bank_size = (1, 3, 10, 32, 100, 316)
-        c.curve.update(sizes=(4, 16, 64, 256, 1024, 2048, 4096), n_seeds=2, max_steps=1500)
+        c.curve.update(sizes=(4, 16, 64, 256, 1024, 2048, 4096, 8192), n_seeds=3, max_steps=1500)
         c.reliance.min_switch_n = 10
     elif size in ("bank", "full"):
         c.sweeps = ("B_bank",) if size == "bank" else ("A_spur", "B_flip", "B_bank")

@@ -182,6 +182,17 @@ def test_pearson_r_is_over_log_switch_n_of_the_points_with_both():
     assert study.correlation(s) == pytest.approx(np.corrcoef(np.log(pred), np.log(emp))[0, 1])
     assert study.correlation(s) != pytest.approx(np.corrcoef(pred, emp)[0, 1])  # not on N itself
     assert np.isnan(study.correlation(s.iloc[[0, 1, 4, 5]]))  # fewer than 3 points with both
+    # min_n drops the point at N = 1 (log 0): r of (1, 2, 3) vs (2, 1, 3) is 0.5
+    assert study.correlation(s, min_n=2.0) == pytest.approx(0.5)
+
+
+def test_all_crossings_and_the_closest_pair_in_log_n():
+    n = np.array([10.0, 100.0, 1000.0, 10000.0])
+    got = mdl.crossings(n, [0.5, 0.3, 0.0, 0.5], [0.0, 0.1, 0.4, 0.0])
+    np.testing.assert_allclose(got, [100 * 10 ** (0.2 / 0.6), 1000 * 10 ** (0.4 / 0.9)])
+    assert mdl.crossings(n, [0.5, 0.4, 0.3, 0.2], [0.0, 0.1, 0.2, 0.1]) == []
+    assert mdl.closest_pair([30.0, 5000.0], [400.0, 9000.0]) == (5000.0, 9000.0)  # ratio 1.8
+    assert all(np.isnan(mdl.closest_pair([], [400.0])))
 
 
 def test_the_empirical_switch_ignores_crossings_below_min_switch_n():
@@ -198,7 +209,12 @@ def test_the_empirical_switch_ignores_crossings_below_min_switch_n():
     first = study.analyse(df, config)["empirical_switch"]
     assert first == pytest.approx(4 * 4 ** (0.1 / 0.4))
     config.reliance.min_switch_n = 10  # from N = 16 on: colour leads until 64, digit at 256
-    assert study.analyse(df, config)["empirical_switch"] == pytest.approx(64 * 4 ** (0.2 / 0.5))
+    out = study.analyse(df, config)
+    assert out["empirical_switch"] == pytest.approx(64 * 4 ** (0.2 / 0.5))
+    # one envelope switch (colour -> digit) and one crossing from N = 16: the matched pair is them
+    assert out["predicted_from"] == "colour" and np.isfinite(out["predicted_switch"])
+    assert (out["matched_predicted"], out["matched_empirical"]) == pytest.approx(
+        (out["predicted_switch"], out["empirical_switch"]))
 
 
 def _tiny_config():
