@@ -395,3 +395,27 @@ def test_the_sinusoid_known_f_ratios_are_the_sources():
         assert agrees(m.group(4), mse[best]["wide"][0] / mse["known_f"]["wide"][0]), (steps, m.group(4))
         found += 1
     assert found == 2
+
+
+# The bank-size table of docs/simplicity_bias.md (docs/results/simplicity_bias_bank_cpu.json):
+# per K, the envelope's first switch, the first drop crossing, and the reference's matched
+# pair; "–" where the run found none.
+BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "matched_empirical")
+
+
+def test_the_bank_sweep_table_is_its_source():
+    text = read("docs/simplicity_bias.md")
+    block = text[text.index("| K | predicted switch (first) |"):]
+    block = block[:block.index("\n\n")]
+    points = SOURCES["simplicity_bias_bank_cpu"]["points"]
+    assert len(points) == 11
+    for p in points:
+        row = re.search(rf"^\| {p['value']:g} \|(.*)\|$", block, re.M)
+        assert row, f"docs/simplicity_bias.md: no row for K = {p['value']:g}"
+        cols = [c.strip() for c in row.group(1).split("|")]
+        assert len(cols) >= len(BANK_COLUMNS), cols
+        for text_, key in zip(cols, BANK_COLUMNS):
+            if p[key] is None:
+                assert text_ == "–", (p["value"], key, text_)
+            else:
+                assert agrees(text_, p[key]), f"K = {p['value']:g} {key}: {text_} vs {p[key]}"
