@@ -73,6 +73,15 @@ CLAIMS = [
      ["simplicity_bias.points.0.l_digit", "simplicity_bias.points.0.l_colour"]),
     ("configs/simplicity_bias.py", rf"measured: {NUM} s wall / {NUM} s CPU",
      ["simplicity_bias.measured.wall_s", "simplicity_bias.measured.cpu_s"]),
+    # Scenario B bank-size sweep at CPU scale (docs/results/simplicity_bias_bank_cpu.json)
+    ("docs/simplicity_bias.md", rf"\*\*Time\*\*: {NUM} s wall \(18 min\) / {NUM} s CPU",
+     ["simplicity_bias_bank_cpu.measured.wall_s", "simplicity_bias_bank_cpu.measured.cpu_s"]),
+    ("configs/simplicity_bias.py", rf"bank_cpu.*\(measured: {NUM} s wall / {NUM} s CPU",
+     ["simplicity_bias_bank_cpu.measured.wall_s", "simplicity_bias_bank_cpu.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"only {NUM} of\s+the 11 points have both switches",
+     ["simplicity_bias_bank_cpu.points_with_both"]),
+    ("configs/simplicity_bias.py", rf"only {NUM} of 11 K have both switches",
+     ["simplicity_bias_bank_cpu.points_with_both"]),
     # Compositionality (docs/results/compositionality*.json)
     ("configs/compositionality.py", rf"every one of the {NUM} sweep points within 1% of the\s+paper's "
                                     rf"mean C \(largest {NUM}%, mean {NUM}%\)",
@@ -400,20 +409,23 @@ def test_the_sinusoid_known_f_ratios_are_the_sources():
 # The bank-size table of docs/simplicity_bias.md (docs/results/simplicity_bias_bank_cpu.json):
 # per K, the envelope's first switch, the first drop crossing, and the reference's matched
 # pair; "–" where the run found none.
-BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "matched_empirical")
+BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "matched_empirical",
+                "final_lines_cross", "K_cue", "K_digit", "l_digit")
 
 
 def test_the_bank_sweep_table_is_its_source():
     text = read("docs/simplicity_bias.md")
     block = text[text.index("| K | predicted switch (first) |"):]
     block = block[:block.index("\n\n")]
-    points = SOURCES["simplicity_bias_bank_cpu"]["points"]
+    src = SOURCES["simplicity_bias_bank_cpu"]
+    assert src["pearson_r"] is None and src["pearson_r_matched"] is None  # "not defined" in the doc
+    points = src["points"]
     assert len(points) == 11
     for p in points:
         row = re.search(rf"^\| {p['value']:g} \|(.*)\|$", block, re.M)
         assert row, f"docs/simplicity_bias.md: no row for K = {p['value']:g}"
         cols = [c.strip() for c in row.group(1).split("|")]
-        assert len(cols) >= len(BANK_COLUMNS), cols
+        assert len(cols) == len(BANK_COLUMNS), cols
         for text_, key in zip(cols, BANK_COLUMNS):
             if p[key] is None:
                 assert text_ == "–", (p["value"], key, text_)
