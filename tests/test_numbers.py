@@ -82,6 +82,8 @@ CLAIMS = [
      ["simplicity_bias_bank_cpu.points_with_both"]),
     ("configs/simplicity_bias.py", rf"only {NUM} of 11 K have both switches",
      ["simplicity_bias_bank_cpu.points_with_both"]),
+    ("docs/simplicity_bias.md", rf"\*\*Pearson r \(log predicted vs log empirical switch N\)\*\*: ours, \*\*not defined\*\*: only",
+     []),
     # Compositionality (docs/results/compositionality*.json)
     ("configs/compositionality.py", rf"every one of the {NUM} sweep points within 1% of the\s+paper's "
                                     rf"mean C \(largest {NUM}%, mean {NUM}%\)",
@@ -413,14 +415,19 @@ BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "ma
                 "final_lines_cross", "K_cue", "K_digit", "l_digit")
 
 
-def test_the_bank_sweep_table_is_its_source():
+BANK_TABLES = [("simplicity_bias_bank_cpu", "| K | predicted switch (first) |", 11),
+               ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6)]
+
+
+@pytest.mark.parametrize("name,header,n_points", BANK_TABLES)
+def test_the_bank_sweep_table_is_its_source(name, header, n_points):
     text = read("docs/simplicity_bias.md")
-    block = text[text.index("| K | predicted switch (first) |"):]
+    block = text[text.index(header):]
     block = block[:block.index("\n\n")]
-    src = SOURCES["simplicity_bias_bank_cpu"]
-    assert src["pearson_r"] is None and src["pearson_r_matched"] is None  # "not defined" in the doc
-    points = src["points"]
-    assert len(points) == 11
+    points = SOURCES[name]["points"]
+    assert len(points) == n_points
+    if name == "simplicity_bias_bank_cpu":  # the doc says r is "not defined" for this run
+        assert SOURCES[name]["pearson_r"] is None and SOURCES[name]["pearson_r_matched"] is None
     for p in points:
         row = re.search(rf"^\| {p['value']:g} \|(.*)\|$", block, re.M)
         assert row, f"docs/simplicity_bias.md: no row for K = {p['value']:g}"
