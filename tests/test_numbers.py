@@ -82,8 +82,15 @@ CLAIMS = [
      ["simplicity_bias_bank_cpu.points_with_both"]),
     ("configs/simplicity_bias.py", rf"only {NUM} of 11 K have both switches",
      ["simplicity_bias_bank_cpu.points_with_both"]),
-    ("docs/simplicity_bias.md", rf"\*\*Pearson r \(log predicted vs log empirical switch N\)\*\*: ours, \*\*not defined\*\*: only",
-     []),
+    ("docs/simplicity_bias.md", rf"Pearson r over them: \*\*{NUM} by the\s+reference's closest-pair rule\*\* \(per seed {NUM} and {NUM}\)",
+     ["simplicity_bias_bank_cpu_1digit.pearson_r_matched", "simplicity_bias_bank_cpu_1digit.pearson_r_matched_per_seed.0",
+      "simplicity_bias_bank_cpu_1digit.pearson_r_matched_per_seed.1"]),
+    ("docs/simplicity_bias.md", rf"\*\*{NUM} pairing the first\s+switches\*\* \(per seed {NUM} and {NUM}\)",
+     ["simplicity_bias_bank_cpu_1digit.pearson_r", "simplicity_bias_bank_cpu_1digit.pearson_r_per_seed.0",
+      "simplicity_bias_bank_cpu_1digit.pearson_r_per_seed.1"]),
+    ("docs/simplicity_bias.md", rf"Now {NUM} of 6 points have both switches", ["simplicity_bias_bank_cpu_1digit.points_with_both"]),
+    ("docs/simplicity_bias.md", rf"load 4.9–5.9; {NUM} s wall / {NUM} s CPU",
+     ["simplicity_bias_bank_cpu_1digit.measured.wall_s", "simplicity_bias_bank_cpu_1digit.measured.cpu_s"]),
     # Compositionality (docs/results/compositionality*.json)
     ("configs/compositionality.py", rf"every one of the {NUM} sweep points within 1% of the\s+paper's "
                                     rf"mean C \(largest {NUM}%, mean {NUM}%\)",
