@@ -153,14 +153,22 @@ def simplicity_bias(res) -> dict:
     points = [{"scenario": row.scenario, "field": row.field, "value": r4(row.value),
                **{c: r4(row[c]) for c in s.columns if c.startswith(("K_", "l_", "k_"))},
                "predicted_switch": r4(row.predicted_switch),
+               "final_lines_cross": r4(row.final_lines_cross),
                "empirical_switch": r4(row.empirical_switch),
-               "ratio": r4(row.predicted_switch / row.empirical_switch)}
+               "ratio": r4(row.predicted_switch / row.empirical_switch),
+               **{c: r4(row[c]) for c in ("matched_predicted", "matched_empirical") if c in s}}
               for row in s.itertuples(index=False) for row in [s.loc[s.point == row.point].iloc[0]]]
     from jaxlab.papers.simplicity_bias import study
 
     by_seed = [study.correlation(g) for _, g in seeds.groupby("seed")]
-    return {"points": points, "pearson_r": r4(study.correlation(s)),
-            "pearson_r_per_seed": [r4(v) for v in by_seed]}
+    both = np.isfinite(s.predicted_switch) & np.isfinite(s.empirical_switch)
+    out = {"points": points, "pearson_r": r4(study.correlation(s)),
+           "pearson_r_per_seed": [r4(v) for v in by_seed], "points_with_both": int(both.sum())}
+    if "matched_predicted" in s:
+        out["pearson_r_matched"] = r4(study.correlation(s, **study.MATCHED))
+        out["pearson_r_matched_per_seed"] = [r4(study.correlation(g, **study.MATCHED))
+                                             for _, g in seeds.groupby("seed")]
+    return out
 
 
 EXTRACT = {"icl_occam": icl_occam,

@@ -73,6 +73,24 @@ CLAIMS = [
      ["simplicity_bias.points.0.l_digit", "simplicity_bias.points.0.l_colour"]),
     ("configs/simplicity_bias.py", rf"measured: {NUM} s wall / {NUM} s CPU",
      ["simplicity_bias.measured.wall_s", "simplicity_bias.measured.cpu_s"]),
+    # Scenario B bank-size sweep at CPU scale (docs/results/simplicity_bias_bank_cpu.json)
+    ("docs/simplicity_bias.md", rf"\*\*Time\*\*: {NUM} s wall \(18 min\) / {NUM} s CPU",
+     ["simplicity_bias_bank_cpu.measured.wall_s", "simplicity_bias_bank_cpu.measured.cpu_s"]),
+    ("configs/simplicity_bias.py", rf"bank_cpu.*\(measured: {NUM} s wall / {NUM} s CPU",
+     ["simplicity_bias_bank_cpu.measured.wall_s", "simplicity_bias_bank_cpu.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"only {NUM} of\s+the 11 points have both switches",
+     ["simplicity_bias_bank_cpu.points_with_both"]),
+    ("configs/simplicity_bias.py", rf"only {NUM} of 11 K have both switches",
+     ["simplicity_bias_bank_cpu.points_with_both"]),
+    ("docs/simplicity_bias.md", rf"Pearson r over them: \*\*{NUM} by the\s+reference's closest-pair rule\*\* \(per seed {NUM} and {NUM}\)",
+     ["simplicity_bias_bank_cpu_1digit.pearson_r_matched", "simplicity_bias_bank_cpu_1digit.pearson_r_matched_per_seed.0",
+      "simplicity_bias_bank_cpu_1digit.pearson_r_matched_per_seed.1"]),
+    ("docs/simplicity_bias.md", rf"\*\*{NUM} pairing the first\s+switches\*\* \(per seed {NUM} and {NUM}\)",
+     ["simplicity_bias_bank_cpu_1digit.pearson_r", "simplicity_bias_bank_cpu_1digit.pearson_r_per_seed.0",
+      "simplicity_bias_bank_cpu_1digit.pearson_r_per_seed.1"]),
+    ("docs/simplicity_bias.md", rf"Now {NUM} of 6 points have both switches", ["simplicity_bias_bank_cpu_1digit.points_with_both"]),
+    ("docs/simplicity_bias.md", rf"load 4.9–5.9; {NUM} s wall / {NUM} s CPU",
+     ["simplicity_bias_bank_cpu_1digit.measured.wall_s", "simplicity_bias_bank_cpu_1digit.measured.cpu_s"]),
     # Compositionality (docs/results/compositionality*.json)
     ("configs/compositionality.py", rf"every one of the {NUM} sweep points within 1% of the\s+paper's "
                                     rf"mean C \(largest {NUM}%, mean {NUM}%\)",
@@ -395,3 +413,35 @@ def test_the_sinusoid_known_f_ratios_are_the_sources():
         assert agrees(m.group(4), mse[best]["wide"][0] / mse["known_f"]["wide"][0]), (steps, m.group(4))
         found += 1
     assert found == 2
+
+
+# The bank-size table of docs/simplicity_bias.md (docs/results/simplicity_bias_bank_cpu.json):
+# per K, the envelope's first switch, the first drop crossing, and the reference's matched
+# pair; "–" where the run found none.
+BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "matched_empirical",
+                "final_lines_cross", "K_cue", "K_digit", "l_digit")
+
+
+BANK_TABLES = [("simplicity_bias_bank_cpu", "| K | predicted switch (first) |", 11),
+               ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6)]
+
+
+@pytest.mark.parametrize("name,header,n_points", BANK_TABLES)
+def test_the_bank_sweep_table_is_its_source(name, header, n_points):
+    text = read("docs/simplicity_bias.md")
+    block = text[text.index(header):]
+    block = block[:block.index("\n\n")]
+    points = SOURCES[name]["points"]
+    assert len(points) == n_points
+    if name == "simplicity_bias_bank_cpu":  # the doc says r is "not defined" for this run
+        assert SOURCES[name]["pearson_r"] is None and SOURCES[name]["pearson_r_matched"] is None
+    for p in points:
+        row = re.search(rf"^\| {p['value']:g} \|(.*)\|$", block, re.M)
+        assert row, f"docs/simplicity_bias.md: no row for K = {p['value']:g}"
+        cols = [c.strip() for c in row.group(1).split("|")]
+        assert len(cols) == len(BANK_COLUMNS), cols
+        for text_, key in zip(cols, BANK_COLUMNS):
+            if p[key] is None:
+                assert text_ == "–", (p["value"], key, text_)
+            else:
+                assert agrees(text_, p[key]), f"K = {p['value']:g} {key}: {text_} vs {p[key]}"

@@ -6,6 +6,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import ROOT
@@ -13,7 +14,7 @@ from jaxlab import config as config_lib
 from jaxlab import papers
 from jaxlab.coding import fits
 from jaxlab.config import ConfigError
-from jaxlab.papers.simplicity_bias import curves, data, mdl
+from jaxlab.papers.simplicity_bias import curves, data, mdl, study
 
 SPEC = os.path.join(ROOT, "configs", "simplicity_bias.py")
 STATIC = data.Static(image_size=12, digit_size=10, watermark=True, watermark_bits=12, max_bank=8)
@@ -171,6 +172,51 @@ def test_crossing_interpolates_in_log_n():
     assert np.isnan(mdl.crossing(n, [0.5, 0.4, 0.3], [0.0, 0.1, 0.2]))
 
 
+def test_pearson_r_is_over_log_switch_n_of_the_points_with_both():
+    # log-space values x = (0, 1, 2, 3), y = (0, 2, 1, 3): r = 0.8 by hand
+    # (centred x = (-1.5, -.5, .5, 1.5), y = (-1.5, .5, -.5, 1.5): sum xy = 4, sum x^2 = sum y^2 = 5)
+    pred, emp = np.exp([0.0, 1.0, 2.0, 3.0]), np.exp([0.0, 2.0, 1.0, 3.0])
+    s = pd.DataFrame(dict(predicted_switch=np.r_[pred, np.nan, 7.0],
+                          empirical_switch=np.r_[emp, 5.0, np.nan]))
+    assert study.correlation(s) == pytest.approx(0.8)
+    assert study.correlation(s) == pytest.approx(np.corrcoef(np.log(pred), np.log(emp))[0, 1])
+    assert study.correlation(s) != pytest.approx(np.corrcoef(pred, emp)[0, 1])  # not on N itself
+    assert np.isnan(study.correlation(s.iloc[[0, 1, 4, 5]]))  # fewer than 3 points with both
+    # min_n drops the point at N = 1 (log 0): r of (1, 2, 3) vs (2, 1, 3) is 0.5
+    assert study.correlation(s, min_n=2.0) == pytest.approx(0.5)
+
+
+def test_all_crossings_and_the_closest_pair_in_log_n():
+    n = np.array([10.0, 100.0, 1000.0, 10000.0])
+    got = mdl.crossings(n, [0.5, 0.3, 0.0, 0.5], [0.0, 0.1, 0.4, 0.0])
+    np.testing.assert_allclose(got, [100 * 10 ** (0.2 / 0.6), 1000 * 10 ** (0.4 / 0.9)])
+    assert mdl.crossings(n, [0.5, 0.4, 0.3, 0.2], [0.0, 0.1, 0.2, 0.1]) == []
+    assert mdl.closest_pair([30.0, 5000.0], [400.0, 9000.0]) == (5000.0, 9000.0)  # ratio 1.8
+    assert all(np.isnan(mdl.closest_pair([], [400.0])))
+
+
+def test_the_empirical_switch_ignores_crossings_below_min_switch_n():
+    sizes = np.array([4, 16, 64, 256])
+    rows = []
+    for task in ("colour", "digit", "mixed"):
+        for i, n in enumerate(sizes):
+            rows.append(dict(scenario="A", task=task, seed=0, n=n, test_loss=1.0 / (i + 1),
+                             mixed_loss=0.5 if task == "colour" else 1.0 / (i + 1),
+                             drop_colour=[0.0, 0.3, 0.3, 0.0][i], drop_digit=[0.1, 0.0, 0.1, 0.3][i]))
+    df = pd.DataFrame(rows)
+    config = config_lib.load(SPEC + ":smoke")
+    # from N = 4 the first sign change of drop_colour - drop_digit is between 4 and 16
+    first = study.analyse(df, config)["empirical_switch"]
+    assert first == pytest.approx(4 * 4 ** (0.1 / 0.4))
+    config.reliance.min_switch_n = 10  # from N = 16 on: colour leads until 64, digit at 256
+    out = study.analyse(df, config)
+    assert out["empirical_switch"] == pytest.approx(64 * 4 ** (0.2 / 0.5))
+    # one envelope switch (colour -> digit) and one crossing from N = 16: the matched pair is them
+    assert out["predicted_from"] == "colour" and np.isfinite(out["predicted_switch"])
+    assert (out["matched_predicted"], out["matched_empirical"]) == pytest.approx(
+        (out["predicted_switch"], out["empirical_switch"]))
+
+
 def _tiny_config():
     return config_lib.load(SPEC + ":smoke", ["--config.task.watermark_bits=8"])
 
@@ -210,6 +256,7 @@ BAD = [
     ("--config.curve.learning_rate=0", "config.curve.learning_rate: must be > 0"),
     ("--config.sweeps=('C',)", "config.sweeps: unknown sweep 'C'"),
     ("--config.model.n_layers=1", "config.model.n_layers: must be an integer >= 2"),
+    ("--config.reliance.min_switch_n=20", "config.reliance.min_switch_n: must leave at least 2"),
 ]
 
 

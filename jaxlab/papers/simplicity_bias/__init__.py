@@ -84,6 +84,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(r.perm_samples <= c.n_test, "reliance.perm_samples",
             f"must be <= curve.n_test ({c.n_test}): permutations use the test samples, "
             f"got {r.perm_samples}")
+    _count(r.min_switch_n, "reliance.min_switch_n")
+    require(sum(n >= r.min_switch_n for n in c.sizes) >= 2, "reliance.min_switch_n",
+            f"must leave at least 2 of curve.sizes {tuple(c.sizes)} to find a crossing, "
+            f"got {r.min_switch_n}")
     _count(config.model.hidden, "model.hidden")
     _count(config.model.n_layers, "model.n_layers", least=2)
     m = config.mdl

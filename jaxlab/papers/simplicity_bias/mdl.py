@@ -114,3 +114,25 @@ def crossing(n: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
             t = d[i - 1] / (d[i - 1] - d[i]) if d[i - 1] != d[i] else 1.0
             return float(np.exp(np.log(n[i - 1]) + t * (np.log(n[i]) - np.log(n[i - 1]))))
     return float("nan")
+
+
+def crossings(n: np.ndarray, a: np.ndarray, b: np.ndarray) -> list[float]:
+    """Every N where a - b changes sign between successive sizes (interpolated linearly in
+    log N), the reference's rule for all empirical switches."""
+    n, d = np.asarray(n, float), np.asarray(a, float) - np.asarray(b, float)
+    out = []
+    for i in np.flatnonzero(np.sign(d[1:]) != np.sign(d[:-1])):
+        if d[i] != d[i + 1]:
+            t = d[i] / (d[i] - d[i + 1])
+            out.append(float(np.exp(np.log(n[i]) + t * (np.log(n[i + 1]) - np.log(n[i])))))
+    return out
+
+
+def closest_pair(predicted: list[float], empirical: list[float]) -> tuple[float, float]:
+    """(predicted, empirical) switch N closest in log N over all pairs (the reference's
+    ``match_closest_pairs``); (NaN, NaN) if either list is empty."""
+    if not len(predicted) or not len(empirical):
+        return float("nan"), float("nan")
+    p, e = np.asarray(predicted, float), np.asarray(empirical, float)
+    i, j = np.unravel_index(np.argmin(np.abs(np.log(p)[:, None] - np.log(e)[None, :])), (len(p), len(e)))
+    return float(p[i]), float(e[j])

@@ -53,6 +53,13 @@ def text(df: pd.DataFrame, summary: pd.DataFrame, seeds: pd.DataFrame) -> str:
         by_seed = [study.correlation(s) for _, s in seeds.groupby("seed")]
         lines.append(f"Pearson r (log predicted vs log empirical switch N, {len(summary)} points): "
                      f"{r:.3f}; per seed {np.round(by_seed, 3).tolist()}")
+        ok = np.isfinite(summary.predicted_switch) & np.isfinite(summary.empirical_switch)
+        lines.append(f"  points with both switches: {int(ok.sum())} of {len(summary)}")
+        if "matched_predicted" in summary:
+            rm = study.correlation(summary, **study.MATCHED)
+            mok = (summary.matched_predicted >= 20) & (summary.matched_empirical >= 20)
+            lines.append(f"Pearson r, the reference's rule (closest pair of all switches, both N >= 20, "
+                         f"{int(mok.sum())} points): {rm:.3f}")
     return "\n".join(lines) + "\n"
 
 

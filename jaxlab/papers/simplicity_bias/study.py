@@ -153,9 +153,14 @@ def analyse(df: pd.DataFrame, config: ml_collections.ConfigDict) -> dict:
     ds = out[f"l_{a}"] - out[f"l_{b}"]
     cross = (out[f"K_{b}"] - out[f"K_{a}"]) / ds if ds != 0 else np.nan
     out["final_lines_cross"] = float(cross) if np.isfinite(cross) and cross > 0 else np.nan
-    mix = df[df.task == "mixed"].groupby("n").mean(numeric_only=True)
-    out["empirical_switch"] = mdl.crossing(n, mix[f"drop_{CUE[scenario]}"].to_numpy(),
-                                           mix["drop_digit"].to_numpy())
+    mix = df[(df.task == "mixed") & (df.n >= config.reliance.min_switch_n)]
+    mix = mix.groupby("n").mean(numeric_only=True)
+    drops = (mix.index.to_numpy(float), mix[f"drop_{CUE[scenario]}"].to_numpy(),
+             mix["drop_digit"].to_numpy())
+    out["empirical_switch"] = mdl.crossing(*drops)
+    # the reference's rule: all switches of each kind, the pair closest in log N
+    between = [s[0] for s in sw if {s[1], s[2]} == {a, b}]
+    out["matched_predicted"], out["matched_empirical"] = mdl.closest_pair(between, mdl.crossings(*drops))
     return out
 
 
@@ -172,13 +177,19 @@ def summarize(df: pd.DataFrame, config: ml_collections.ConfigDict) -> tuple[pd.D
     return pd.DataFrame(rows), pd.DataFrame(seed_rows)
 
 
-def correlation(summary: pd.DataFrame) -> float:
-    """Pearson r of log predicted vs log empirical switch N over the points with both."""
-    ok = np.isfinite(summary.predicted_switch) & np.isfinite(summary.empirical_switch)
+def correlation(summary: pd.DataFrame, predicted: str = "predicted_switch",
+                empirical: str = "empirical_switch", min_n: float = 0.0) -> float:
+    """Pearson r of log predicted vs log empirical switch N (columns ``predicted``,
+    ``empirical``) over the points with both, each >= ``min_n``; NaN below 3 points."""
+    p, e = summary[predicted].to_numpy(float), summary[empirical].to_numpy(float)
+    ok = np.isfinite(p) & np.isfinite(e) & (p >= min_n) & (e >= min_n)
     if ok.sum() < 3:
         return float("nan")
-    return float(np.corrcoef(np.log(summary.predicted_switch[ok]),
-                             np.log(summary.empirical_switch[ok]))[0, 1])
+    return float(np.corrcoef(np.log(p[ok]), np.log(e[ok]))[0, 1])
+
+
+MATCHED = dict(predicted="matched_predicted", empirical="matched_empirical", min_n=20.0)
+"""The reference's scatter: closest pairs of all switches, both N >= 20 (its N_MIN)."""
 
 
 def compute(config: ml_collections.ConfigDict, session: runner.Session) -> pd.DataFrame:
