@@ -4,10 +4,10 @@ A checkpoint holds the run-stacked ``TrainState`` of the study's real runs (no d
 padding), the train-metric history so far, and a fingerprint of the state's bits. The
 state is stored packed: its leaves flattened into one array per dtype (orbax's cost grows
 with the number of arrays, about 1 ms each here, not with their bytes: 112 leaves of the
-ICL reference model saved in 152 ms of CPU, packed into 4 in about 35 ms); checkpoints
-written before packing (one array per leaf) still restore. Because it holds no trace of the device layout, it restores onto any topology: the
-restore target is built from the current executor (save on 4 devices, resume on 1 or 2).
-A checkpoint that does not read back, or whose bits no longer match their fingerprint
+ICL reference model saved in 152 ms of CPU, packed into 4 in 27 ms); checkpoints written
+before packing (one array per leaf) still restore. Because it holds no trace of the device
+layout, it restores onto any topology: the restore target is built from the current
+executor (save on 4 devices, resume on 1 or 2). A checkpoint that does not read back, or whose bits no longer match their fingerprint
 (a truncated or corrupted file; the fingerprint covers the state's bits and the history),
 is skipped with a warning, moved aside to ``<directory>-unreadable/`` (so a new save of
 that step replaces it) and the one before it used; when none is readable the phase

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -30,16 +28,6 @@ use_cpu_cores_as_devices()
 import jax  # noqa: E402
 
 bench = importlib.import_module("jaxlab.papers.icl_occam.bench")
-
-
-def cli_ms_per_step(root: str, workdir: str, chunk: int, steps: int) -> float:
-    cmd = [sys.executable, "-m", "jaxlab.cli", "run", bench.CONFIG, "--workdir", workdir,
-           "--no-progress", *bench.REFERENCE_CONFIG, "--config.sweep.n_seeds=1",
-           f"--config.train.steps={steps}", f"--config.train.chunk_steps={chunk}"]
-    subprocess.run(cmd, check=True, capture_output=True, cwd=root,
-                   env={**os.environ, "PYTHONPATH": root})
-    with open(os.path.join(workdir, "manifest.json")) as f:
-        return 1e3 / json.load(f)["steps_per_s"]
 
 
 def main() -> None:
@@ -62,14 +50,10 @@ def main() -> None:
                            cwd=ROOT, check=True, capture_output=True)
         try:
             for r in range(a.rounds):
-                t = time.perf_counter()
-                for _ in range(a.steps // a.chunk):
-                    out = call()
-                jax.block_until_ready(out)
-                times["program"].append((time.perf_counter() - t) / a.steps * 1e3)
+                times["program"].append(bench.chunks_ms_per_step(call, a.chunk, a.steps))
                 for name, root in roots.items():
-                    times[name].append(cli_ms_per_step(root, os.path.join(tmp, f"{name}{r}"),
-                                                       a.chunk, a.steps))
+                    times[name].append(bench.cli_ms_per_step(os.path.join(tmp, f"{name}{r}"),
+                                                             a.chunk, a.steps, root=root))
                 print(f"round {r}: " + ", ".join(f"{k} {v[-1]:.1f}" for k, v in times.items())
                       + f" ms/step; load {os.getloadavg()[0]:.1f}", flush=True)
         finally:

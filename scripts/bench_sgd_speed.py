@@ -36,6 +36,7 @@ from jaxlab import config as config_lib  # noqa: E402
 from jaxlab import runs  # noqa: E402
 from jaxlab.coding import fits as new_fits  # noqa: E402
 from jaxlab.papers.icl_occam import sgd as icl_sgd  # noqa: E402
+from jaxlab.papers.icl_occam.bench import reference_fit_sizes  # noqa: E402
 
 CONFIG = "configs/icl_occam.py"
 
@@ -107,8 +108,7 @@ def main() -> None:
         sizes = np.unique(np.geomspace(5, 100, a.icl_sizes).astype(int))
         loads["icl"] = workload(sizes, a.icl_tasks)
     if "ref" in a.workloads:
-        rng = np.random.default_rng(0)
-        sizes = np.sort(np.exp(rng.uniform(np.log(5), np.log(2000), a.ref_fits)).astype(int))
+        sizes = reference_fit_sizes(a.ref_fits)
         loads["ref"] = workload(sizes, 1, ["--config.sgd.stop_rule=lightning",
                                            "--config.sgd.init=flax"])
     variants = [dict(kv.split("=") for kv in v.split(",")) for v in a.variants] or [{}]

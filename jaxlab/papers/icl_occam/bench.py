@@ -144,32 +144,43 @@ def reference_config_times(chunk: int, repeats: int, *overrides: str) -> dict:
             "ref_config_layout_8_seeds": json.dumps(layout_eight)}
 
 
+def chunks_ms_per_step(call: Callable[[], Any], chunk: int, steps: int) -> float:
+    """ms per step of ``steps // chunk`` calls of a chunk program, back-to-back."""
+    t = time.perf_counter()
+    for _ in range(steps // chunk):
+        out = call()
+    jax.block_until_ready(out)
+    return (time.perf_counter() - t) / steps * 1e3
+
+
+def cli_ms_per_step(workdir: str, chunk: int, steps: int, *overrides: str,
+                    root: str | None = None) -> float:
+    """ms per step of one seed of the reference's config through ``jaxlab run`` (a
+    subprocess; its manifest's steps_per_s). ``root``: run the jaxlab checkout there."""
+    cmd = [sys.executable, "-m", "jaxlab.cli", "run", CONFIG, "--workdir", workdir,
+           "--no-progress", *REFERENCE_CONFIG, "--config.sweep.n_seeds=1",
+           f"--config.train.steps={steps}", f"--config.train.chunk_steps={chunk}", *overrides]
+    env = None if root is None else {**os.environ, "PYTHONPATH": root}
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env)
+    if done.returncode:
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"jaxlab run failed: {tail}")
+    with open(os.path.join(workdir, "manifest.json")) as f:
+        return 1e3 / json.load(f)["steps_per_s"]
+
+
 def cli_overhead(chunk: int, steps: int, repeats: int, *overrides: str) -> dict:
     """The cli_* keys: ``jaxlab run`` (a subprocess, its own manifest) vs the bare chunk
     program, the same number of chunks, rounds alternated so load falls on both alike."""
     call, _ = layout_step(1, chunk, *overrides)
     jax.block_until_ready(call())
-    run_s, program_s = [], []
+    run_ms, program_ms = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
-            t = time.perf_counter()
-            for _ in range(steps // chunk):
-                out = call()
-            jax.block_until_ready(out)
-            program_s.append((time.perf_counter() - t) / steps)
-            workdir = os.path.join(tmp, f"run{r}")
-            cmd = [sys.executable, "-m", "jaxlab.cli", "run", CONFIG, "--workdir", workdir,
-                   "--no-progress", *REFERENCE_CONFIG, "--config.sweep.n_seeds=1",
-                   f"--config.train.steps={steps}", f"--config.train.chunk_steps={chunk}",
-                   *overrides]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            if done.returncode:
-                tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-                raise RuntimeError(f"cli_overhead: jaxlab run failed: {tail}")
-            with open(os.path.join(workdir, "manifest.json")) as f:
-                run_s.append(1 / json.load(f)["steps_per_s"])
-    run, program = min(run_s), min(program_s)
-    return {"cli_ms_per_step_run": run * 1e3, "cli_ms_per_step_program": program * 1e3,
+            program_ms.append(chunks_ms_per_step(call, chunk, steps))
+            run_ms.append(cli_ms_per_step(os.path.join(tmp, f"run{r}"), chunk, steps, *overrides))
+    run, program = min(run_ms), min(program_ms)
+    return {"cli_ms_per_step_run": run, "cli_ms_per_step_program": program,
             "cli_overhead": run / program}
 
 
@@ -225,20 +236,33 @@ def startup_times(spec: str, *overrides: str) -> dict:
             "warm_start_s": out["warm"]["startup_s"], "warm_compile_s": out["warm"]["compile_s"]}
 
 
-def sgd_fits(spec: str, n_sizes: int, tasks_per_size: int, repeats: int) -> dict:
-    """Times the same SGD fits three ways; returns seconds and the useful FLOP count."""
-
-    base = config_lib.load(spec)
-    sizes = np.unique(np.geomspace(min(base.sgd.sizes), max(base.sgd.sizes), n_sizes).astype(int))
-    # The workload the recorded bench numbers were measured on: Lightning's stopping rule
-    # and Flax's init (the study's faithful defaults, "tolerant" + "torch", run fits about
-    # 6x longer, which would change what fits/s means; the speed-ups are per fit step).
+def pinned_fits(spec: str, sizes, tasks_per_size: int) -> tuple:
+    """(config, fit spec, FitData with leading axis F, initial params) of the SGD fits of
+    ``sizes`` x ``tasks_per_size`` tasks, on the workload the recorded bench numbers were
+    measured on: Lightning's stopping rule and Flax's init (the study's faithful defaults,
+    "tolerant" + "torch", run fits about 6x longer, which would change what fits/s means;
+    the speed-ups are per fit step)."""
     config = config_lib.load(spec, [f"--config.sgd.sizes={tuple(int(n) for n in sizes)}",
                                     f"--config.sgd.tasks_per_size={tasks_per_size}",
                                     "--config.sgd.stop_rule=lightning", "--config.sgd.init=flax"])
     fit_spec, model = icl_sgd.make_spec(config, config.task.y_dim)
     data, (_, x_test, _) = icl_sgd.fit_data(config, jax.random.PRNGKey(0))
-    init = model.init(jax.random.PRNGKey(1), x_test[0, :1])
+    return config, fit_spec, data, model.init(jax.random.PRNGKey(1), x_test[0, :1])
+
+
+def reference_fit_sizes(n_fits: int) -> np.ndarray:
+    """(n_fits,) sorted fit sizes drawn log-uniform on [5, 2000] (seed 0): the size
+    distribution of the PyTorch reference's SGD baseline."""
+    rng = np.random.default_rng(0)
+    return np.sort(np.exp(rng.uniform(np.log(5), np.log(2000), n_fits)).astype(int))
+
+
+def sgd_fits(spec: str, n_sizes: int, tasks_per_size: int, repeats: int) -> dict:
+    """Times the same SGD fits three ways; returns seconds and the useful FLOP count."""
+
+    base = config_lib.load(spec)
+    sizes = np.unique(np.geomspace(min(base.sgd.sizes), max(base.sgd.sizes), n_sizes).astype(int))
+    config, fit_spec, data, init = pinned_fits(spec, sizes, tasks_per_size)
     n_fits = data.n_train.shape[0]
     one = lambda i: jax.tree.map(lambda a: a[i], data)
 
@@ -286,13 +310,7 @@ REF_FIT_BUCKETS, REF_FIT_LANES = (64, 256, 1024), 4
 def sgd_ref_sizes(spec: str, n_fits: int, repeats: int) -> dict:
     """The sgd_ref_* keys: ms per fit-step and useful FLOP fraction (FLOPs, not yet
     divided by the peak) of ``n_fits`` fits at the reference's sizes, one program per bucket."""
-    sizes = np.sort(np.exp(np.random.default_rng(0).uniform(np.log(5), np.log(2000), n_fits)))
-    config = config_lib.load(spec, [f"--config.sgd.sizes={tuple(int(n) for n in sizes)}",
-                                    "--config.sgd.tasks_per_size=1",
-                                    "--config.sgd.stop_rule=lightning", "--config.sgd.init=flax"])
-    fit_spec, model = icl_sgd.make_spec(config, config.task.y_dim)
-    data, (_, x_test, _) = icl_sgd.fit_data(config, jax.random.PRNGKey(0))
-    init = model.init(jax.random.PRNGKey(1), x_test[0, :1])
+    _, fit_spec, data, init = pinned_fits(spec, reference_fit_sizes(n_fits), 1)
     n_train, n_val = np.asarray(data.n_train), np.asarray(data.n_val)
     ex = runs.Executor("vmap", devices=jax.local_device_count())
     many = jax.jit(fits.fit_many_bucketed_on(ex, fit_spec, init, n_train, n_val,
