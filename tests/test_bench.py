@@ -19,7 +19,7 @@ KEYS = {"seed_parallel_speedup", "train_step_flops_fraction", "compile_s", "warm
         "sgd_fits_per_s", "sgd_vs_step_loop", "sgd_vs_jitted_fit_loop", "sgd_flops_fraction",
         "mastermind_oracle_episodes_per_s", "ref_config_ms_per_step_1_seed",
         "ref_config_ms_per_seed_step_8_seeds", "matmul_peak_gflops", "cli_overhead",
-        "sgd_ref_ms_per_fit_step", "sgd_ref_flops_fraction"}
+        "sgd_ref_ms_per_fit_step", "sgd_ref_flops_fraction", "sgd_ref_lane_occupancy"}
 
 # float32 FLOPs per cycle per core: 2 FMA units x 16 lanes (AVX-512) x 2; 6 GHz clock.
 MAX_GFLOPS_PER_CORE = 64 * 6.0
@@ -56,6 +56,7 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
     assert json.loads(r["ref_config_layout_1_seed"])["padded_runs"] == 0
     assert r["sgd_ref_ms_per_fit_step"] == approx(r["sgd_ref_s"] / r["sgd_ref_total_steps"] * 1e3)
     assert r["sgd_ref_n_fits"] <= r["sgd_ref_total_steps"]
+    assert 0 < r["sgd_ref_lane_occupancy"] <= 1  # steps never exceed the lane-steps run
     assert r["cli_overhead"] == approx(r["cli_ms_per_step_run"] / r["cli_ms_per_step_program"])
     assert r["emergent_prequential_speedup"] == approx(r["emergent_prequential_loop_s"]
                                                        / r["emergent_prequential_one_program_s"])

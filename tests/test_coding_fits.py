@@ -43,6 +43,16 @@ def test_a_fit_inside_the_vectorized_program_equals_the_fit_alone():
             np.testing.assert_allclose(one.best_loss, many.best_loss[i], rtol=1e-5)
             for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(many.params)):
                 np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-6)
+        # lane_steps: the program's lane-steps, against a list schedule of the fits alone
+        # (queue largest n_train first; a stopped lane takes the next fit at a chunk end)
+        n_lanes = len(alone) if lanes is None else lanes
+        free_at = [0] * n_lanes
+        for i in np.argsort(-np.asarray(data.n_train), kind="stable"):
+            lane = int(np.argmin(free_at))
+            free_at[lane] += -(-int(alone[i].steps) // SPEC.chunk_steps)
+        executed = max(free_at) * SPEC.chunk_steps * n_lanes
+        np.testing.assert_allclose(float(np.sum(many.lane_steps)), executed, rtol=1e-5)
+        assert executed >= sum(int(one.steps) for one in alone)
 
 
 def test_torch_init_scheme_draws_pytorch_linear_defaults():

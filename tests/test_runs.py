@@ -161,7 +161,9 @@ def test_auto_micro_batches_is_the_fewest_that_fit():
     assert train_lib.auto_micro_batches(101, 64, budget=100) == 2
     assert train_lib.auto_micro_batches(300, 64, runs_per_device=4, budget=100) == 16  # 12 -> 16
     assert train_lib.auto_micro_batches(300, 64, data=2, budget=1000) == 2  # a multiple of data
-    assert train_lib.auto_micro_batches(10**9, 6, budget=1) == 6  # none fits: the most there are
+    assert train_lib.auto_micro_batches(10**9, 6, budget=1) == 3  # none fits: the most with >= 2 examples
+    assert train_lib.auto_micro_batches(10**9, 64, budget=1) == 32
+    assert train_lib.auto_micro_batches(10**9, 1, budget=1) == 1  # one example: no split
 
 
 LAYOUTS = r"""

@@ -104,13 +104,17 @@ class FitState(NamedTuple):
 class FitResult(NamedTuple):
     """params: best (or last) parameters; best_loss: best validation loss; epochs, steps:
     how long the fit trained; stopped_early: patience ran out before max_epochs (and
-    max_steps)."""
+    max_steps); lane_steps: the fit's share of the lane-steps its program executed (in
+    ``fit_many``: chunks run x chunk_steps x lanes, divided evenly over the program's
+    fits; in ``fit``: its own steps), so sum(steps) / sum(lane_steps) over a program's fits
+    is the fraction of lane-steps that trained a running fit (lane occupancy)."""
 
     params: Params
     best_loss: jax.Array
     epochs: jax.Array
     steps: jax.Array
     stopped_early: jax.Array
+    lane_steps: jax.Array
 
 
 def _masked_mean_loss(spec: FitSpec, params, x, y, mask) -> jax.Array:
@@ -253,7 +257,8 @@ def _result(spec: FitSpec, state: FitState) -> FitResult:
     early = state.done & (state.epoch < spec.max_epochs)
     if spec.max_steps > 0:
         early = early & (state.steps < spec.max_steps)
-    return FitResult(params, state.best_loss, state.epoch, state.steps, early)
+    return FitResult(params, state.best_loss, state.epoch, state.steps, early,
+                     state.steps.astype(jnp.float32))
 
 
 def fit(spec: FitSpec, params: Params, data: FitData) -> FitResult:
@@ -307,18 +312,19 @@ def fit_many(spec: FitSpec, params: Params, data: FitData, lanes: int | None = N
                 next_fit + jnp.sum(finished), out, finished)
 
     def chunk(carry):
-        lane_pos, lane_state, lane_data, next_fit, out = carry
+        lane_pos, lane_state, lane_data, next_fit, out, n_chunks = carry
         lane_state = jax.lax.fori_loop(0, spec.chunk_steps,
                                        lambda _, t: lanes_step(spec, t, lane_data), lane_state)
         finished = lane_state.done & (lane_pos >= 0)
         # Refilling touches every lane's state and the output buffer: only when needed.
         carry = jax.lax.cond(jnp.any(finished), refill, lambda c: c,
                              (lane_pos, lane_state, lane_data, next_fit, out, finished))
-        return carry[:5]
+        return (*carry[:5], n_chunks + 1)
 
-    carry = (lane_pos, lane_state, lane_data, jnp.asarray(n_lanes), empty)
+    carry = (lane_pos, lane_state, lane_data, jnp.asarray(n_lanes), empty, jnp.zeros((), jnp.int32))
     carry = jax.lax.while_loop(lambda c: jnp.any(c[0] >= 0), chunk, carry)
-    return carry[4]
+    lane_steps = carry[5].astype(jnp.float32) * (spec.chunk_steps * n_lanes / n_fits)
+    return carry[4]._replace(lane_steps=jnp.full((n_fits,), lane_steps))
 
 
 def balanced_layout(n_train: jax.Array, n_devices: int) -> jax.Array:

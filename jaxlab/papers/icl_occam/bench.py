@@ -21,6 +21,9 @@ Keys:
                              (``fits.fit_many_bucketed_on``), 4 lanes per device
   sgd_ref_flops_fraction     their useful FLOP/s (6 FLOPs per weight per training row of
                              a step: the MLP's forward and backward matmuls) ÷ matmul_peak_gflops
+  sgd_ref_lane_occupancy     fit steps ÷ lane-steps the programs executed (lanes idle after
+                             their fit stopped, waiting for a chunk end or the last fit,
+                             count as executed): 1 = no lane ever idle
   mastermind_oracle_episodes_per_s  exact Bayes predictive over all secret codes for
                              100-guess episodes (8 positions, 6 colours, codes from 5)
   ref_config_ms_per_step_1_seed  ms per optimizer step of one seed on the PyTorch
@@ -326,7 +329,8 @@ def sgd_ref_sizes(spec: str, n_fits: int, repeats: int) -> dict:
     flops = float(np.sum(6 * weights * rows_per_step * steps))
     return {"sgd_ref_n_fits": len(steps), "sgd_ref_total_steps": int(steps.sum()),
             "sgd_ref_ms_per_fit_step": t / steps.sum() * 1e3, "sgd_ref_s": t,
-            "sgd_ref_useful_flops": flops}
+            "sgd_ref_useful_flops": flops,
+            "sgd_ref_lane_occupancy": float(steps.sum() / np.sum(result.lane_steps))}
 
 
 def mastermind_oracle(quick: bool, repeats: int) -> float:
