@@ -199,6 +199,30 @@ def test_tasks_have_the_promised_shapes_and_one_hot_targets():
     assert float(s[3]) > 0 and float(s[2]) > 0.1
 
 
+class _Session:
+    """What ``study.estimate`` needs of a run's session: a workdir and a unit counter."""
+
+    def __init__(self, workdir: str):
+        self.workdir, self.units = workdir, 0
+
+    def unit_done(self) -> None:
+        self.units += 1
+
+
+@pytest.mark.parametrize("reference", [0.0, 0.05])
+def test_eps_is_a_fraction_of_the_mean_predictor_error_or_of_a_fixed_reference(reference, tmp_path):
+    config = config_lib.load(SMOKE, [f"--config.estimate.eps_reference={reference}"])
+    errors = stats.ncx2.rvs(4.0, 6.0, scale=0.01, size=300, random_state=1)
+    cell, base = study.Cell("teacher", 2, "kernel"), 0.18
+    out = study.estimate(config, cell, errors, base, _Session(str(tmp_path)))
+    want = np.asarray(config.estimate.eps_fracs) * (reference or base)
+    np.testing.assert_allclose(out["eps"], want)
+    assert out["eps_reference"] == (reference or base)
+    # the bits are the fit's read at those eps, whichever reference set them
+    fit = E.Ncx2Fit(out["df"], out["nc"], out["scale"])
+    np.testing.assert_allclose(out["ib_bits"], E.inductive_bias_bits(want, fit), rtol=1e-9)
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("override,field", [
     ("--config.task.n_train=1", "task.n_train"),
@@ -213,6 +237,7 @@ def test_tasks_have_the_promised_shapes_and_one_hot_targets():
     ("--config.mlp.widths=(0,)", "mlp.widths"),
     ("--config.estimate.eps_fracs=(0.0,)", "estimate.eps_fracs"),
     ("--config.estimate.level=1.5", "estimate.level"),
+    ("--config.estimate.eps_reference=-0.1", "estimate.eps_reference"),
     ("--config.estimate.bootstrap=1", "estimate.bootstrap"),
     ("--config.sweep.n_seeds=2", "sweep.n_seeds"),
     ("--config.comparisons=('bogus',)", "comparisons"),

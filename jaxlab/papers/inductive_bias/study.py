@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 
 import jax
@@ -109,6 +110,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
             f"must be fractions in (0, 2] of the mean predictor's test error, got {e.eps_fracs!r}")
     require(e.headline in e.eps_fracs, "estimate.headline",
             f"must be one of estimate.eps_fracs={tuple(e.eps_fracs)}, got {e.headline}")
+    require(isinstance(e.eps_reference, (int, float)) and 0 <= e.eps_reference < math.inf,
+            "estimate.eps_reference", "must be 0 (eps relative to each cell's mean-predictor MSE) or "
+            f"a finite absolute test MSE > 0, got {e.eps_reference!r}")
     require(e.bootstrap >= 2, "estimate.bootstrap", f"must be >= 2 resamples, got {e.bootstrap}")
     require(0 < e.level < 1, "estimate.level", f"must be a probability in (0, 1), got {e.level}")
 
@@ -162,7 +166,8 @@ def mlp_errors(config: ml_collections.ConfigDict, cell: Cell, data: tasks.Datase
 def estimate(config: ml_collections.ConfigDict, cell: Cell, errors: np.ndarray, base: float,
              session: runner.Session) -> dict:
     """The cell's fit, KS statistic and IB(eps) with bootstrap intervals at every
-    eps = frac * base, saved as a resumable unit (the bootstrap is the slow part)."""
+    eps = frac * reference (``estimate.eps_reference`` if > 0, else ``base``, the cell's
+    mean-predictor MSE), saved as a resumable unit (the bootstrap is the slow part)."""
     path = _unit_path(session.workdir, f"{cell.key}_fit", "json")
     if os.path.exists(path):
         with open(path) as f:
@@ -170,11 +175,13 @@ def estimate(config: ml_collections.ConfigDict, cell: Cell, errors: np.ndarray, 
     e = config.estimate
     finite = errors[np.isfinite(errors)]
     fit = estimator.fit_ncx2(finite)
-    eps = np.asarray(e.eps_fracs, np.float64) * base
+    reference = float(e.eps_reference) if e.eps_reference > 0 else base
+    eps = np.asarray(e.eps_fracs, np.float64) * reference
     bits = estimator.inductive_bias_bits(eps, fit)
     low, high = estimator.bootstrap_bits(finite, eps, fit, e.bootstrap, config.seed, e.level)
     out = {"df": fit.df, "nc": fit.nc, "scale": fit.scale, "ks": estimator.ks_statistic(finite, fit),
-           "n_hypotheses": int(len(finite)), "base_error": base, "mean_error": float(finite.mean()),
+           "n_hypotheses": int(len(finite)), "base_error": base, "eps_reference": reference,
+           "mean_error": float(finite.mean()),
            "eps": eps.tolist(), "ib_bits": bits.tolist(), "ib_low": low.tolist(),
            "ib_high": high.tolist(),
            "far_tail": (~np.isfinite(np.asarray(fit.logcdf(eps), np.float64))).tolist()}
