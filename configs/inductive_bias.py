@@ -48,6 +48,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                                            depths=(1, 2)))
     # eps = frac x the cell's mean-predictor test MSE; with eps_reference > 0, eps = frac x
     # eps_reference instead: one absolute target error for every cell (the paper's way)
+    # a small convnet per entry of channels joins the architecture comparison (digits only);
+    # empty by default: --config.cnn.channels=(8,) adds digits_cnn_c8_d2
+    c.cnn = ml_collections.ConfigDict(dict(channels=(), depth=2))
     c.estimate = ml_collections.ConfigDict(dict(eps_fracs=(0.15, 0.2, 0.3), headline=0.2,
                                                 bootstrap=20, level=0.95, eps_reference=0.0))
     if size == "smoke":

@@ -77,7 +77,7 @@ def architecture(estimates: pd.DataFrame):
     for frac, g in part.groupby("eps_frac"):
         g = g.set_index("cell").loc[cells].reset_index()
         _interval(ax, np.arange(len(cells)), g, f"eps = {frac:g} x {_unit(part)}", ls="none")
-    ax.set_xticks(np.arange(len(cells)), [c.replace("_mlp_", "\n") for c in cells], fontsize=7)
+    ax.set_xticks(np.arange(len(cells)), [c.replace("_mlp_", "\n").replace("_cnn_", "\ncnn ") for c in cells], fontsize=7)
     ax.set(ylabel="IB (bits, symlog)", title="IB across MLP architectures")
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(bottom=0)
