@@ -5,6 +5,9 @@ Command (7 min wall / 418 s CPU on the 2-core CPU at a load of 1-6; 10 min at a 
 Variants: ``smoke`` (seconds, as the tests run it), ``full`` (larger ensembles trained
 longer, more bootstrap resamples); ``dimension``, ``classes``, ``architecture`` run
 only those comparisons (combine with a size: ``classes,full``).
+Knobs: ``--config.task.n_train=N`` (training points), ``--config.estimate.eps_reference=E``
+(eps = frac x E in every cell instead of frac x its mean-predictor MSE),
+``--config.cnn.channels=(C,)`` (a convnet joins the architecture comparison).
 
 Expected result (docs/inductive_bias.md, eps = 0.2 x the mean predictor's MSE): the MLP
 class's IB grows with the teacher task's input dimension (the kernel class's does not: its
