@@ -164,6 +164,16 @@ CLAIMS = [
         f"inductive_bias_dim_abs_n{n}.ib.dimension.teacher4_kernel.bits"] +
        [f"inductive_bias_dim_abs_n{n}.ib.dimension.teacher{d}_kernel.{k}" for d in (8, 16, 32)
         for k in ("bits", "low", "high")]) for n in (100, 200, 400)],
+    # ... the convnet in the architecture comparison (docs/results/inductive_bias_arch_cnn.json)
+    ("docs/inductive_bias.md", rf"\n  digits_cnn_c8_d2\s+256\s+{NUM}\s+{NUM}\s+\S+\s*\[[^\]]*\]\s+{NUM} \[\s*{NUM},\s*{NUM}\]",
+     ["inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.mean_error", "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.ks",
+      "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.bits", "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.low",
+      "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.high"]),
+    ("docs/inductive_bias.md", rf"at 0.2× it needs {NUM}\s+\[{NUM}, {NUM}\] bits",
+     ["inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.bits", "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.low",
+      "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.high"]),
+    ("docs/inductive_bias.md", rf"load 3.6 -> 5.1, {NUM} s wall, {NUM} s CPU; `docs/results/inductive_bias_arch_cnn.json`",
+     ["inductive_bias_arch_cnn.measured.wall_s", "inductive_bias_arch_cnn.measured.cpu_s"]),
     # Explicit vs implicit ICL (docs/results/explicit_implicit.json)
     ("docs/explicit_implicit.md", rf"linear      implicit   {SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±",
      ["explicit_implicit.mse.linear.implicit.iid.0", "explicit_implicit.mse.linear.implicit.far.0",
