@@ -174,6 +174,11 @@ CLAIMS = [
       "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.high"]),
     ("docs/inductive_bias.md", rf"load 3.6 -> 5.1, {NUM} s wall, {NUM} s CPU; `docs/results/inductive_bias_arch_cnn.json`",
      ["inductive_bias_arch_cnn.measured.wall_s", "inductive_bias_arch_cnn.measured.cpu_s"]),
+    *[("docs/inductive_bias.md", rf"\n  {cell}\s+256\s+{NUM}\s+{NUM}\s+\S+\s*\[[^\]]*\]\s+{NUM} \[\s*{NUM},\s*{NUM}\]",
+       [f"inductive_bias_arch_cnn2.ib.architecture.{cell}.{k}" for k in ("mean_error", "ks", "bits", "low", "high")])
+      for cell in ("digits_cnn_c4_d2", "digits_cnn_c16_d2")],
+    ("docs/inductive_bias.md", rf"between\), {NUM} s wall, {NUM} s CPU \(`docs/results/inductive_bias_arch_cnn2.json`",
+     ["inductive_bias_arch_cnn2.measured.wall_s", "inductive_bias_arch_cnn2.measured.cpu_s"]),
     # Explicit vs implicit ICL (docs/results/explicit_implicit.json)
     ("docs/explicit_implicit.md", rf"linear      implicit   {SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±",
      ["explicit_implicit.mse.linear.implicit.iid.0", "explicit_implicit.mse.linear.implicit.far.0",
