@@ -5,6 +5,9 @@ Command (7 min wall / 418 s CPU on the 2-core CPU at a load of 1-6; 10 min at a 
 Variants: ``smoke`` (seconds, as the tests run it), ``full`` (larger ensembles trained
 longer, more bootstrap resamples); ``dimension``, ``classes``, ``architecture`` run
 only those comparisons (combine with a size: ``classes,full``).
+Knobs: ``--config.task.n_train=N`` (training points), ``--config.estimate.eps_reference=E``
+(eps = frac x E in every cell instead of frac x its mean-predictor MSE),
+``--config.cnn.channels=(C,)`` (a convnet joins the architecture comparison).
 
 Expected result (docs/inductive_bias.md, eps = 0.2 x the mean predictor's MSE): the MLP
 class's IB grows with the teacher task's input dimension (the kernel class's does not: its
@@ -46,8 +49,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.kernel = ml_collections.ConfigDict(dict(sigma=1.0, jitter=1e-6, samples=4000, chunk=500))
     c.mlp = ml_collections.ConfigDict(dict(width=128, depth=2, batch=32, widths=(32, 128),
                                            depths=(1, 2)))
+    # eps = frac x the cell's mean-predictor test MSE; with eps_reference > 0, eps = frac x
+    # eps_reference instead: one absolute target error for every cell (the paper's way)
+    # a small convnet per entry of channels joins the architecture comparison (digits only);
+    # empty by default: --config.cnn.channels=(8,) adds digits_cnn_c8_d2
+    c.cnn = ml_collections.ConfigDict(dict(channels=(), depth=2))
     c.estimate = ml_collections.ConfigDict(dict(eps_fracs=(0.15, 0.2, 0.3), headline=0.2,
-                                                bootstrap=20, level=0.95))
+                                                bootstrap=20, level=0.95, eps_reference=0.0))
     if size == "smoke":
         c.train.update(steps=20, chunk_steps=10)
         c.sweep.n_seeds = 8

@@ -19,7 +19,7 @@ from jaxlab import papers, runner
 from jaxlab.config import ConfigError
 from jaxlab.papers.inductive_bias import estimator as E
 from jaxlab.papers.inductive_bias import kernel, study, tasks
-from jaxlab.papers.inductive_bias.ensemble import make_learner
+from jaxlab.papers.inductive_bias.ensemble import ConvNet, conv3x3, make_learner
 from jaxlab.train import build_trainer
 
 SMOKE = os.path.join(ROOT, "configs", "inductive_bias.py") + ":smoke"
@@ -167,12 +167,14 @@ def test_gp_posterior_samples_match_the_closed_form_conditional():
     assert np.all(np.diag(c0) < 1e-6)
 
 
-def test_ensemble_members_trained_in_one_program_equal_each_member_trained_alone(tmp_path):
+@pytest.mark.parametrize("cell", [study.Cell("teacher", 3, "mlp", 8, 1),
+                                  study.Cell("digits", 0, "cnn", 4, 1)])
+def test_ensemble_members_trained_in_one_program_equal_each_member_trained_alone(cell, tmp_path):
     config = config_lib.load(SMOKE, ["--config.sweep.n_seeds=3"])
-    cell = study.Cell("teacher", 3, "mlp", 8, 1)
-    learner = make_learner(study.dataset(config, cell), 8, 1, config.mlp.batch)
+    learner = make_learner(study.dataset(config, cell), cell.width, cell.depth, config.mlp.batch,
+                           cell.model)
     phase = runner.train_runs(config, learner, runner.Session(str(tmp_path), progress=False),
-                              phase="ensemble")
+                              phase=f"ensemble_{cell.key}")
     together = phase.gather(phase.state.params)
     trainer = build_trainer(config, learner)
     hp = {"learning_rate": jnp.float32(config.hp.learning_rate)}
@@ -186,6 +188,22 @@ def test_ensemble_members_trained_in_one_program_equal_each_member_trained_alone
     assert not np.allclose(first[0], first[1])
 
 
+def test_the_convnet_convolution_is_the_library_convolution():
+    kx, kk, kb = jax.random.split(jax.random.PRNGKey(3), 3)
+    x = jax.random.normal(kx, (2, 8, 8, 3))
+    k = jax.random.normal(kk, (3, 3, 3, 5))
+    b = jax.random.normal(kb, (5,))
+    want = jax.lax.conv_general_dilated(x, k, (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC")) + b
+    np.testing.assert_allclose(conv3x3(x, k, b), want, rtol=1e-5, atol=1e-5)
+    # the network's shapes and PyTorch-style bounds: fan_in 9 for the first layer
+    net = ConvNet(channels=4, depth=2, out=10)
+    params = net.init(jax.random.PRNGKey(0), jnp.ones((1, 64)))["params"]
+    assert net.apply({"params": params}, jnp.ones((7, 64))).shape == (7, 10)
+    assert float(jnp.abs(params["conv_0_kernel"]).max()) <= 1 / 3
+    assert params["readout"]["kernel"].shape == (8 * 8 * 4, 10)
+
+
 def test_tasks_have_the_promised_shapes_and_one_hot_targets():
     for data, d, k in [(tasks.teacher(5, 30, 20, 3, 8, 0), 5, 3), (tasks.digits(30, 20, 0), 64, 10)]:
         assert data.x_train.shape == (30, d) and data.y_test.shape == (20, k)
@@ -197,6 +215,30 @@ def test_tasks_have_the_promised_shapes_and_one_hot_targets():
     s = tasks.pendulum_step(jnp.array([0.0, 0.0, 0.1, 0.0]), jnp.float32(0.0))
     s = tasks.pendulum_step(s, jnp.float32(0.0))
     assert float(s[3]) > 0 and float(s[2]) > 0.1
+
+
+class _Session:
+    """What ``study.estimate`` needs of a run's session: a workdir and a unit counter."""
+
+    def __init__(self, workdir: str):
+        self.workdir, self.units = workdir, 0
+
+    def unit_done(self) -> None:
+        self.units += 1
+
+
+@pytest.mark.parametrize("reference", [0.0, 0.05])
+def test_eps_is_a_fraction_of_the_mean_predictor_error_or_of_a_fixed_reference(reference, tmp_path):
+    config = config_lib.load(SMOKE, [f"--config.estimate.eps_reference={reference}"])
+    errors = stats.ncx2.rvs(4.0, 6.0, scale=0.01, size=300, random_state=1)
+    cell, base = study.Cell("teacher", 2, "kernel"), 0.18
+    out = study.estimate(config, cell, errors, base, _Session(str(tmp_path)))
+    want = np.asarray(config.estimate.eps_fracs) * (reference or base)
+    np.testing.assert_allclose(out["eps"], want)
+    assert out["eps_reference"] == (reference or base)
+    # the bits are the fit's read at those eps, whichever reference set them
+    fit = E.Ncx2Fit(out["df"], out["nc"], out["scale"])
+    np.testing.assert_allclose(out["ib_bits"], E.inductive_bias_bits(want, fit), rtol=1e-9)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -213,9 +255,12 @@ def test_tasks_have_the_promised_shapes_and_one_hot_targets():
     ("--config.mlp.widths=(0,)", "mlp.widths"),
     ("--config.estimate.eps_fracs=(0.0,)", "estimate.eps_fracs"),
     ("--config.estimate.level=1.5", "estimate.level"),
+    ("--config.estimate.eps_reference=-0.1", "estimate.eps_reference"),
     ("--config.estimate.bootstrap=1", "estimate.bootstrap"),
     ("--config.sweep.n_seeds=2", "sweep.n_seeds"),
     ("--config.comparisons=('bogus',)", "comparisons"),
+    ("--config.cnn.channels=(0,)", "cnn.channels"),
+    ("--config.cnn.depth=0", "cnn.depth"),
 ])
 def test_impossible_values_are_one_line_errors_before_anything_is_written(override, field, tmp_path):
     workdir = tmp_path / "w"

@@ -150,6 +150,35 @@ CLAIMS = [
     ("docs/inductive_bias.md", rf"\n  digits_kernel\s+4000\s+{NUM}\s+{NUM}\s+\S+\s*\[[^\]]*\]\s+{NUM} \[\s*{NUM},\s*{NUM}\]",
      ["inductive_bias.ib.classes.digits_kernel.mean_error", "inductive_bias.ib.classes.digits_kernel.ks", "inductive_bias.ib.classes.digits_kernel.bits",
       "inductive_bias.ib.classes.digits_kernel.low", "inductive_bias.ib.classes.digits_kernel.high"]),
+    # ... the dimension comparison at n = 100 and 400 (docs/results/inductive_bias_dim_n*.json)
+    *[("docs/inductive_bias.md",
+       rf"\| {d} \| {NUM}\*? \[{NUM}, {NUM}\] \| [^|]* \| {NUM}\*? \[{NUM}, {NUM}\] \| "
+       rf"{NUM}\*? \[{NUM}, {NUM}\] \| [^|]* \| {NUM}\*? \[{NUM}, {NUM}\] \|\n",
+       [f"inductive_bias_dim_n{n}.ib.dimension.teacher{d}_{m}.{k}"
+        for n, m in ((100, "kernel"), (400, "kernel"), (100, "mlp_w128_d2"), (400, "mlp_w128_d2"))
+        for k in ("bits", "low", "high")]) for d in (8, 16, 32)],
+    # ... and the kernel class at the fixed absolute eps (docs/results/inductive_bias_dim_abs_n*.json)
+    *[("docs/inductive_bias.md",
+       rf"n = {n}: {NUM}, {NUM},? ?\n?{NUM} \[{NUM}, {NUM}\],\s+{NUM} \[{NUM}, {NUM}\],\s+{NUM} \[{NUM},\s+{NUM}\]",
+       [f"inductive_bias_dim_abs_n{n}.ib.dimension.teacher2_kernel.bits",
+        f"inductive_bias_dim_abs_n{n}.ib.dimension.teacher4_kernel.bits"] +
+       [f"inductive_bias_dim_abs_n{n}.ib.dimension.teacher{d}_kernel.{k}" for d in (8, 16, 32)
+        for k in ("bits", "low", "high")]) for n in (100, 200, 400)],
+    # ... the convnet in the architecture comparison (docs/results/inductive_bias_arch_cnn.json)
+    ("docs/inductive_bias.md", rf"\n  digits_cnn_c8_d2\s+256\s+{NUM}\s+{NUM}\s+\S+\s*\[[^\]]*\]\s+{NUM} \[\s*{NUM},\s*{NUM}\]",
+     ["inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.mean_error", "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.ks",
+      "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.bits", "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.low",
+      "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.high"]),
+    ("docs/inductive_bias.md", rf"at 0.2× it needs {NUM}\s+\[{NUM}, {NUM}\] bits",
+     ["inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.bits", "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.low",
+      "inductive_bias_arch_cnn.ib.architecture.digits_cnn_c8_d2.high"]),
+    ("docs/inductive_bias.md", rf"load 3.6 -> 5.1, {NUM} s wall, {NUM} s CPU; `docs/results/inductive_bias_arch_cnn.json`",
+     ["inductive_bias_arch_cnn.measured.wall_s", "inductive_bias_arch_cnn.measured.cpu_s"]),
+    *[("docs/inductive_bias.md", rf"\n  {cell}\s+256\s+{NUM}\s+{NUM}\s+\S+\s*\[[^\]]*\]\s+{NUM} \[\s*{NUM},\s*{NUM}\]",
+       [f"inductive_bias_arch_cnn2.ib.architecture.{cell}.{k}" for k in ("mean_error", "ks", "bits", "low", "high")])
+      for cell in ("digits_cnn_c4_d2", "digits_cnn_c16_d2")],
+    ("docs/inductive_bias.md", rf"between\), {NUM} s wall, {NUM} s CPU \(`docs/results/inductive_bias_arch_cnn2.json`",
+     ["inductive_bias_arch_cnn2.measured.wall_s", "inductive_bias_arch_cnn2.measured.cpu_s"]),
     # Explicit vs implicit ICL (docs/results/explicit_implicit.json)
     ("docs/explicit_implicit.md", rf"linear      implicit   {SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±",
      ["explicit_implicit.mse.linear.implicit.iid.0", "explicit_implicit.mse.linear.implicit.far.0",

@@ -49,17 +49,20 @@ def estimates_table(config: ml_collections.ConfigDict, comparisons: dict, fits: 
                              "ib_low": f["ib_low"][i], "ib_high": f["ib_high"][i],
                              "far_tail": bool(f["far_tail"][i]), "df": f["df"], "nc": f["nc"],
                              "scale": f["scale"], "ks": f["ks"], "n_hypotheses": f["n_hypotheses"],
-                             "mean_error": f["mean_error"],
-                             "base_error": f["base_error"]})
+                             "mean_error": f["mean_error"], "base_error": f["base_error"],
+                             "eps_reference": f.get("eps_reference", f["base_error"])})
     return pd.DataFrame(rows)
 
 
 def summary(config: ml_collections.ConfigDict, estimates: pd.DataFrame) -> str:
     """What the command prints: per comparison and cell, IB at every eps with its interval."""
     fracs = list(config.estimate.eps_fracs)
+    ref = config.estimate.eps_reference
+    unit = (f"{ref:g} (a fixed absolute test MSE, the same for every cell)" if ref > 0
+            else "the mean predictor's test MSE")
     lines = ["inductive bias IB(eps) = -log2 P[test MSE <= eps] in bits (ours) [" +
-             f"{config.estimate.level:.0%} bootstrap interval over hypotheses]; eps = frac x the "
-             "mean predictor's test MSE; * = far-tail approximation; ks = the fit's "
+             f"{config.estimate.level:.0%} bootstrap interval over hypotheses]; eps = frac x {unit}; "
+             "* = far-tail approximation; ks = the fit's "
              "Kolmogorov-Smirnov distance; err = mean test MSE of the hypotheses"]
     head = "  ".join(f"{'eps=' + format(f, 'g') + 'x':>24}" for f in fracs)
     for name in config.comparisons:

@@ -20,13 +20,20 @@ def _interval(ax, x, part: pd.DataFrame, label: str, **kw) -> None:
                 capsize=3, marker="o", label=label, **kw)
 
 
+def _unit(part: pd.DataFrame) -> str:
+    """What eps is a fraction of: each cell's mean-predictor MSE, or one fixed reference."""
+    if "eps_reference" not in part or np.allclose(part.eps_reference, part.base_error):
+        return "mean-predictor MSE"
+    return f"{part.eps_reference.iloc[0]:g}"
+
+
 def dimension(estimates: pd.DataFrame):
     """IB vs the teacher's input dimension, one line per eps fraction and class."""
     part = estimates[estimates.comparison == "dimension"]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for (model, frac), g in part.groupby(["model", "eps_frac"]):
         g = g.sort_values("dim")
-        _interval(ax, g.dim, g, f"{model}, eps = {frac:g} x mean-predictor MSE")
+        _interval(ax, g.dim, g, f"{model}, eps = {frac:g} x {_unit(part)}")
     dims = sorted(part.dim.unique())
     ax.set(xscale="log", xlabel="input dimension d", ylabel="IB (bits, symlog)",
            title="IB vs task dimension (teacher task)")
@@ -69,8 +76,8 @@ def architecture(estimates: pd.DataFrame):
     cells = list(dict.fromkeys(part.cell))
     for frac, g in part.groupby("eps_frac"):
         g = g.set_index("cell").loc[cells].reset_index()
-        _interval(ax, np.arange(len(cells)), g, f"eps = {frac:g} x mean-predictor MSE", ls="none")
-    ax.set_xticks(np.arange(len(cells)), [c.replace("_mlp_", "\n") for c in cells], fontsize=7)
+        _interval(ax, np.arange(len(cells)), g, f"eps = {frac:g} x {_unit(part)}", ls="none")
+    ax.set_xticks(np.arange(len(cells)), [c.replace("_mlp_", "\n").replace("_cnn_", "\ncnn ") for c in cells], fontsize=7)
     ax.set(ylabel="IB (bits, symlog)", title="IB across MLP architectures")
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(bottom=0)

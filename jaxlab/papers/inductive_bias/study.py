@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import os
 
 import jax
@@ -41,7 +42,8 @@ class Cell:
     @property
     def key(self) -> str:
         task = f"{self.task}{self.dim}" if self.task == "teacher" else self.task
-        return f"{task}_{self.model}" + (f"_w{self.width}_d{self.depth}" if self.model == "mlp" else "")
+        size = {"mlp": f"_w{self.width}_d{self.depth}", "cnn": f"_c{self.width}_d{self.depth}"}
+        return f"{task}_{self.model}" + size.get(self.model, "")
 
     def row(self) -> dict:
         return {"cell": self.key, **dataclasses.asdict(self)}
@@ -62,7 +64,9 @@ def comparison_cells(config: ml_collections.ConfigDict) -> dict[str, list[Cell]]
                          Cell(t.classes_task, dim(t.classes_task), "mlp", mlp.width, mlp.depth)]
         else:
             out[name] = [Cell(t.architecture_task, dim(t.architecture_task), "mlp", w, d)
-                         for w in mlp.widths for d in mlp.depths]
+                         for w in mlp.widths for d in mlp.depths] + [
+                Cell(t.architecture_task, dim(t.architecture_task), "cnn", c, config.cnn.depth)
+                for c in config.cnn.channels]
     return out
 
 
@@ -104,11 +108,21 @@ def validate(config: ml_collections.ConfigDict) -> None:
     for name in ("widths", "depths"):
         require(len(m[name]) >= 1 and all(v >= 1 for v in m[name]), f"mlp.{name}",
                 f"must be a non-empty tuple of integers >= 1, got {m[name]!r}")
+    c = config.cnn
+    require(all(isinstance(v, int) and v >= 1 for v in c.channels), "cnn.channels",
+            f"must be a tuple of integers >= 1 (empty: no convnet), got {c.channels!r}")
+    require(isinstance(c.depth, int) and c.depth >= 1, "cnn.depth", f"must be an integer >= 1, got {c.depth!r}")
+    require(not c.channels or "architecture" not in comps or t.architecture_task == "digits",
+            "cnn.channels", "the convnet reads 8x8 images: it needs task.architecture_task='digits', "
+            f"got {t.architecture_task!r}")
     e = config.estimate
     require(len(e.eps_fracs) >= 1 and all(0 < f <= 2 for f in e.eps_fracs), "estimate.eps_fracs",
             f"must be fractions in (0, 2] of the mean predictor's test error, got {e.eps_fracs!r}")
     require(e.headline in e.eps_fracs, "estimate.headline",
             f"must be one of estimate.eps_fracs={tuple(e.eps_fracs)}, got {e.headline}")
+    require(isinstance(e.eps_reference, (int, float)) and 0 <= e.eps_reference < math.inf,
+            "estimate.eps_reference", "must be 0 (eps relative to each cell's mean-predictor MSE) or "
+            f"a finite absolute test MSE > 0, got {e.eps_reference!r}")
     require(e.bootstrap >= 2, "estimate.bootstrap", f"must be >= 2 resamples, got {e.bootstrap}")
     require(0 < e.level < 1, "estimate.level", f"must be a probability in (0, 1), got {e.level}")
 
@@ -148,9 +162,9 @@ def kernel_errors(config: ml_collections.ConfigDict, cell: Cell, data: tasks.Dat
 
 def mlp_errors(config: ml_collections.ConfigDict, cell: Cell, data: tasks.Dataset,
                session: runner.Session) -> dict[str, np.ndarray]:
-    """Trains the cell's ensemble (members = seeds of the run grid) as the training phase
+    """Trains the cell's ensemble of MLPs or convnets (members = seeds of the run grid) as the training phase
     named by the cell; returns each member's test_mse, train_mse and test_acc."""
-    learner = make_learner(data, cell.width, cell.depth, config.mlp.batch)
+    learner = make_learner(data, cell.width, cell.depth, config.mlp.batch, cell.model)
     phase = runner.train_runs(config, learner, session, phase=cell.key)
     evaluate = runner.program(config, phase.executor, f"evaluate_{cell.key}",
                               lambda: phase.trainer.evaluate)
@@ -162,7 +176,8 @@ def mlp_errors(config: ml_collections.ConfigDict, cell: Cell, data: tasks.Datase
 def estimate(config: ml_collections.ConfigDict, cell: Cell, errors: np.ndarray, base: float,
              session: runner.Session) -> dict:
     """The cell's fit, KS statistic and IB(eps) with bootstrap intervals at every
-    eps = frac * base, saved as a resumable unit (the bootstrap is the slow part)."""
+    eps = frac * reference (``estimate.eps_reference`` if > 0, else ``base``, the cell's
+    mean-predictor MSE), saved as a resumable unit (the bootstrap is the slow part)."""
     path = _unit_path(session.workdir, f"{cell.key}_fit", "json")
     if os.path.exists(path):
         with open(path) as f:
@@ -170,11 +185,13 @@ def estimate(config: ml_collections.ConfigDict, cell: Cell, errors: np.ndarray, 
     e = config.estimate
     finite = errors[np.isfinite(errors)]
     fit = estimator.fit_ncx2(finite)
-    eps = np.asarray(e.eps_fracs, np.float64) * base
+    reference = float(e.eps_reference) if e.eps_reference > 0 else base
+    eps = np.asarray(e.eps_fracs, np.float64) * reference
     bits = estimator.inductive_bias_bits(eps, fit)
     low, high = estimator.bootstrap_bits(finite, eps, fit, e.bootstrap, config.seed, e.level)
     out = {"df": fit.df, "nc": fit.nc, "scale": fit.scale, "ks": estimator.ks_statistic(finite, fit),
-           "n_hypotheses": int(len(finite)), "base_error": base, "mean_error": float(finite.mean()),
+           "n_hypotheses": int(len(finite)), "base_error": base, "eps_reference": reference,
+           "mean_error": float(finite.mean()),
            "eps": eps.tolist(), "ib_bits": bits.tolist(), "ib_low": low.tolist(),
            "ib_high": high.tolist(),
            "far_tail": (~np.isfinite(np.asarray(fit.logcdf(eps), np.float64))).tolist()}
