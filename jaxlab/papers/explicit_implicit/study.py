@@ -447,7 +447,7 @@ def regression_table(summary: pd.DataFrame) -> list[str]:
     for (family, kind), g in summary.groupby(["family", "kind"], sort=False):
         col = lambda metric: cell(g[g.metric == metric].value)
         paper = PAPER.get(family, {}).get(kind)
-        ref = " / ".join(f"{v:.2g}" if v >= 0.01 else f"{v:.1e}" for v in paper) if paper else "–"
+        ref = " / ".join(f"{v:#.2g}" if v >= 0.01 else f"{v:.1e}" for v in paper) if paper else "–"
         lines.append(f"{family:<12}{kind:<9}{col('iid'):>17}{col('far'):>17}{col('wide'):>17}"
                      f"{col('probe'):>17}{ref:>29}{int(g.step.iloc[0]):>11}")
     return lines
