@@ -3,7 +3,8 @@ are the argmax of the true logits (T = 1e-6) or drawn at softmax(logits / T), ch
 brute force against logits computed here independently (numpy); the far / wide query shifts
 move the validation queries off the training support; the known-f predictor fed the true
 latent gives the task's logits, labels and probabilities; cross-entropy, accuracy and the
-best step by accuracy; the paper's far column in the printed table; one-line config errors."""
+best step by accuracy; the paper's far column in the printed table (the classification
+fields' one-line config errors are in test_explicit_implicit.BAD)."""
 import os
 
 import jax
@@ -14,8 +15,6 @@ import pytest
 
 from conftest import ROOT
 from jaxlab import config as config_lib
-from jaxlab import papers
-from jaxlab.config import ConfigError
 from jaxlab.papers.explicit_implicit import models, study
 from jaxlab.papers.explicit_implicit import tasks as tl
 from jaxlab.tasks.classification import LinearClassification
@@ -193,21 +192,3 @@ def test_the_printed_tables_carry_the_papers_id_far_and_wide():
     for family, kinds in study.PAPER.items():  # far lies between ID and ~wide for every kind
         for kind, (iid, far, wide) in kinds.items():
             assert iid < far, (family, kind)
-
-
-# ----------------------------------------------------------------------------- config
-BAD = [
-    ("task.n_classes", "--config.task.n_classes=1"),
-    ("task.temperature", "--config.task.temperature=0.0"),
-    ("task.cls_x_dim", "--config.task.cls_x_dim=0"),
-    ("task.families", "--config.task.families=('linear_cls','linear_cls')"),
-]
-
-
-@pytest.mark.parametrize("field,override", BAD, ids=[b[0] for b in BAD])
-def test_an_impossible_value_is_one_line_and_writes_nothing(field, override, tmp_path):
-    workdir = tmp_path / "w"
-    with pytest.raises(ConfigError) as err:
-        papers.run(smoke(override), str(workdir), progress=False)
-    assert f"config.{field}" in str(err.value) and "\n" not in str(err.value)
-    assert not workdir.exists()

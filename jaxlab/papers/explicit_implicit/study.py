@@ -438,19 +438,38 @@ def report(summary: pd.DataFrame, baselines: pd.DataFrame, config: ml_collection
     return "\n".join(lines + claims(summary, baselines))
 
 
-def regression_table(summary: pd.DataFrame) -> list[str]:
-    head = (f"{'family':<12}{'model':<9}{'ID MSE':>17}{'far MSE':>17}{'wide MSE':>17}"
-            f"{'probe MSE':>17}{'paper ID / far / wide':>29}{'best step':>11}")
-    lines = [f"MSE at the best validation step (lowest seed-mean ID MSE), mean ± std over "
-             f"{summary.seed.nunique()} seeds; ours at CPU scale, paper (ref. notebooks/neurips/data/*.csv, "
-             f"5 seeds, d=256) beside", head, "-" * len(head)]
+def table(summary: pd.DataFrame, title: str, columns: list[tuple[str, int, object]]) -> list[str]:
+    """``title``, a header and one row per (family, kind) of ``summary``: family, kind, then
+    each column (name, width, fn(family, kind, rows) -> text), then the best step."""
+    head = f"{'family':<12}{'model':<9}" + "".join(f"{n:>{w}}" for n, w, _ in columns) + f"{'best step':>11}"
+    lines = [title, head, "-" * len(head)]
     for (family, kind), g in summary.groupby(["family", "kind"], sort=False):
-        col = lambda metric: cell(g[g.metric == metric].value)
-        paper = PAPER.get(family, {}).get(kind)
-        ref = " / ".join(f"{v:#.2g}" if v >= 0.01 else f"{v:.1e}" for v in paper) if paper else "–"
-        lines.append(f"{family:<12}{kind:<9}{col('iid'):>17}{col('far'):>17}{col('wide'):>17}"
-                     f"{col('probe'):>17}{ref:>29}{int(g.step.iloc[0]):>11}")
+        lines.append(f"{family:<12}{kind:<9}" + "".join(f"{fn(family, kind, g):>{w}}" for _, w, fn in columns)
+                     + f"{int(g.step.iloc[0]):>11}")
     return lines
+
+
+def metric_column(metric: str, fmt=None):
+    """A column of ``metric``'s mean ± std over seeds (``fmt``: ``cell`` by default)."""
+    return lambda family, kind, g: (fmt or cell)(g[g.metric == metric].value)
+
+
+def paper_column(paper: dict, fmt):
+    """The paper's (ID, far, wide) of the row's (family, kind) in ``paper``, or "–"."""
+    def column(family, kind, g):
+        values = paper.get(family, {}).get(kind)
+        return " / ".join(fmt(v) for v in values) if values else "–"
+    return column
+
+
+def regression_table(summary: pd.DataFrame) -> list[str]:
+    two_digits = lambda v: f"{v:#.2g}" if v >= 0.01 else f"{v:.1e}"
+    return table(summary, f"MSE at the best validation step (lowest seed-mean ID MSE), mean ± std over "
+                          f"{summary.seed.nunique()} seeds; ours at CPU scale, paper (ref. notebooks/neurips/data/"
+                          f"*.csv, 5 seeds, d=256) beside",
+                 [("ID MSE", 17, metric_column("iid")), ("far MSE", 17, metric_column("far")),
+                  ("wide MSE", 17, metric_column("wide")), ("probe MSE", 17, metric_column("probe")),
+                  ("paper ID / far / wide", 29, paper_column(PAPER, two_digits))])
 
 
 def acc_cell(values: pd.Series) -> str:
@@ -459,16 +478,10 @@ def acc_cell(values: pd.Series) -> str:
 
 
 def classification_table(summary: pd.DataFrame) -> list[str]:
-    head = (f"{'family':<12}{'model':<9}{'ID acc':>15}{'far acc':>15}{'wide acc':>15}{'ID CE':>17}"
-            f"{'wide CE':>17}{'probe MSE':>17}{'paper ID / far / wide':>24}{'best step':>11}")
-    lines = [f"accuracy at the best validation step (highest seed-mean ID accuracy), mean ± std over "
-             f"{summary.seed.nunique()} seeds, cross-entropy in nats; ours at CPU scale, paper accuracy "
-             f"(ref. notebooks/neurips/data/*cls_model_comparison.csv, 5 seeds, d=256) beside", head, "-" * len(head)]
-    for (family, kind), g in summary.groupby(["family", "kind"], sort=False):
-        col = lambda metric, f=cell: f(g[g.metric == metric].value)
-        paper = PAPER_ACC.get(family, {}).get(kind)
-        ref = " / ".join(f"{v:.4f}" for v in paper) if paper else "–"
-        lines.append(f"{family:<12}{kind:<9}{col('acc_iid', acc_cell):>15}{col('acc_far', acc_cell):>15}"
-                     f"{col('acc_wide', acc_cell):>15}{col('iid'):>17}{col('wide'):>17}{col('probe'):>17}"
-                     f"{ref:>27}{int(g.step.iloc[0]):>11}")
-    return lines
+    return table(summary, f"accuracy at the best validation step (highest seed-mean ID accuracy), mean ± std over "
+                          f"{summary.seed.nunique()} seeds, cross-entropy in nats; ours at CPU scale, paper accuracy "
+                          f"(ref. notebooks/neurips/data/*cls_model_comparison.csv, 5 seeds, d=256) beside",
+                 [("ID acc", 15, metric_column("acc_iid", acc_cell)), ("far acc", 15, metric_column("acc_far", acc_cell)),
+                  ("wide acc", 15, metric_column("acc_wide", acc_cell)), ("ID CE", 17, metric_column("iid")),
+                  ("wide CE", 17, metric_column("wide")), ("probe MSE", 17, metric_column("probe")),
+                  ("paper ID / far / wide", 27, paper_column(PAPER_ACC, lambda v: f"{v:.4f}"))])
