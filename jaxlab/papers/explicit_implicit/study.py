@@ -278,6 +278,32 @@ def raw_context_probe(config: ml_collections.ConfigDict, family: str, key: jax.A
     return jnp.mean(jnp.square(features(val) @ w - val.latent))
 
 
+def posterior_accuracy(config: ml_collections.ConfigDict, family: str, key: jax.Array,
+                       n_samples: int = 16384) -> dict:
+    """Accuracy of the Bayes-optimal predictor (up to Monte-Carlo error) on a
+    classification family's fixed validation tasks, per query set: at T -> 0 the posterior
+    is the prior restricted to latents that label every context point as given, so
+    ``n_samples`` prior draws per task are kept where they agree with the whole context and
+    each query gets the majority label of the kept draws (a task with none kept: the prior's
+    majority). Also returns ``accepted``, the mean number of draws kept per task."""
+    task = tasks_lib.make_task(family, config.task)
+    val, names = validation_batch(config, family)
+
+    def one(args):
+        x_c, y_c, x_q, k = args
+        lat = task.sample_latent(k, n_samples)
+        label = lambda x: jnp.argmax(task.function(lat, jnp.broadcast_to(x, (n_samples,) + x.shape)), -1)
+        keep = jnp.all(label(x_c) == jnp.argmax(y_c, -1), axis=-1)  # (S,)
+        votes = jax.nn.one_hot(label(x_q), task.y_dim)  # (S, Q, C)
+        kept = jnp.einsum("s,sqc->qc", keep.astype(jnp.float32), votes)
+        return jnp.argmax(jnp.where(keep.any(), kept, votes.sum(0)), -1), keep.sum()
+
+    keys = jax.random.split(key, val.x_c.shape[0])
+    pred, accepted = jax.lax.map(one, (val.x_c, val.y_c, val.x_q, keys))
+    hit = (pred == jnp.argmax(val.y_q, -1)).reshape(len(keys), len(names), -1).mean((0, 2))
+    return {**dict(zip(names, np.asarray(hit, np.float64))), "accepted": float(accepted.mean())}
+
+
 # ----------------------------------------------------------------------------- run
 def val_rows(history: dict, family: str, kind: str, run_rows: list[dict]) -> pd.DataFrame:
     """The chunk-end validations of a phase's history as tidy rows."""
