@@ -285,7 +285,9 @@ def posterior_accuracy(config: ml_collections.ConfigDict, family: str, key: jax.
     is the prior restricted to latents that label every context point as given, so
     ``n_samples`` prior draws per task are kept where they agree with the whole context and
     each query gets the majority label of the kept draws (a task with none kept: the prior's
-    majority). Also returns ``accepted``, the mean number of draws kept per task."""
+    majority, so a family whose context labels are often improbable under the prior, with
+    tasks that keep no draw, gets a lower bound). Also returns ``accepted``, the mean number
+    of draws kept per task, and ``no_draw``, the fraction of tasks that kept none."""
     task = tasks_lib.make_task(family, config.task)
     val, names = validation_batch(config, family)
 
@@ -301,7 +303,8 @@ def posterior_accuracy(config: ml_collections.ConfigDict, family: str, key: jax.
     keys = jax.random.split(key, val.x_c.shape[0])
     pred, accepted = jax.lax.map(one, (val.x_c, val.y_c, val.x_q, keys))
     hit = (pred == jnp.argmax(val.y_q, -1)).reshape(len(keys), len(names), -1).mean((0, 2))
-    return {**dict(zip(names, np.asarray(hit, np.float64))), "accepted": float(accepted.mean())}
+    return {**dict(zip(names, np.asarray(hit, np.float64))), "accepted": float(accepted.mean()),
+            "no_draw": float((accepted == 0).mean())}
 
 
 # ----------------------------------------------------------------------------- run
