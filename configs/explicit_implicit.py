@@ -11,8 +11,8 @@ Command (default: CPU-sized, d=64, implicit 4 layers vs explicit 2+2):
     jaxlab run configs/explicit_implicit.py --workdir runs/explicit_implicit
 Variants (``jaxlab list`` prints them with their times): ``:smoke`` (tiny, as the tests run
 it), ``:all`` (every family here: linear, sinusoid, low-rank MLP, GP, linear and low-rank
-classification), ``:paper`` (the paper's
-sizes: d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds; for accelerators);
+classification), ``:paper`` (the paper's sizes: d=256, 8 vs 4+4 layers, batch 128, 7,000
+steps, 5 seeds; for accelerators);
 ``:sinusoid`` / ``:lowrank_mlp`` / ``:gp`` / ``:linear_cls`` / ``:lowrank_cls`` pick one family
 (combine: ``:sinusoid,smoke``; the two classification families: x in 2-d, 2 classes, labels the
 argmax of the logits, scored by accuracy and cross-entropy);
@@ -42,8 +42,9 @@ VARIANTS = {
     "lowrank_mlp": "low-rank MLP regression only (~10 min wall, estimated)",
     "gp": "GP regression (RBF) only: implicit, tsf, mlp (no finite latent) (~8 min wall, estimated)",
     "linear": "linear regression only (the default)",
-    "linear_cls": "linear classification only (x 2-d, 2 classes, T = 1e-6)",
-    "lowrank_cls": "low-rank MLP classification only (x 2-d, 2 classes, T = 1e-6)",
+    "linear_cls": "linear classification only (x 2-d, 2 classes, T = 1e-6; 16 min wall, 706 s CPU at load 4-8)",
+    "lowrank_cls": "low-rank MLP classification only (x 2-d, 2 classes, T = 1e-6; 15 min wall, 710 s CPU "
+                   "at load 4-6)",
     "ablation": "the supervised ablation: 2-d linear, z regressed on w, predictor fed the true w; "
                 "ID vs range / held-out-quadrant shifts of w and x_q; 3 seeds, d=64, 2+2 layers "
                 "(147 s CPU; 4 min wall at load 2-7)",
