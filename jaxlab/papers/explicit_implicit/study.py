@@ -6,7 +6,11 @@ For every task family of ``config.task.families`` and every model kind of
 program. At the end of every chunk each run is validated on one fixed set of tasks: MSE on
 in-distribution (iid), far and wide queries, wide queries at every ``eval.intensities``, and
 the probe's (and known-z head's) latent error. Results are reported at the chunk-end step
-with the lowest seed-mean iid MSE, as the paper reports its best epoch.
+with the lowest seed-mean iid MSE, as the paper reports its best epoch. A classification
+family (``tasks.CLASSIFICATION``) is trained on cross-entropy and validated on each set's
+cross-entropy (under the set's name) and accuracy (``acc_<set>``); its best step has the
+highest seed-mean iid accuracy, and ``posterior_accuracy`` gives the Bayes-optimal accuracy
+of its validation tasks as a reference.
 
 The supervised ablation (family ``ablation``, kind ``supervised``; ``ablation.py``) runs
 alone through the same loop, with its own batches, validation sets and table.
