@@ -10,9 +10,12 @@ at the step with the best seed-mean in-distribution validation error.
 Command (default: CPU-sized, d=64, implicit 4 layers vs explicit 2+2):
     jaxlab run configs/explicit_implicit.py --workdir runs/explicit_implicit
 Variants (``jaxlab list`` prints them with their times): ``:smoke`` (tiny, as the tests run
-it), ``:all`` (every family here: linear, sinusoid, low-rank MLP), ``:paper`` (the paper's
-sizes: d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds; for accelerators);
-``:sinusoid`` / ``:lowrank_mlp`` / ``:gp`` pick one family (combine: ``:sinusoid,smoke``);
+it), ``:all`` (every family here: linear, sinusoid, low-rank MLP, GP, linear and low-rank
+classification), ``:paper`` (the paper's sizes: d=256, 8 vs 4+4 layers, batch 128, 7,000
+steps, 5 seeds; for accelerators);
+``:sinusoid`` / ``:lowrank_mlp`` / ``:gp`` / ``:linear_cls`` / ``:lowrank_cls`` pick one family
+(combine: ``:sinusoid,smoke``; the two classification families: x in 2-d, 2 classes, labels the
+argmax of the logits, scored by accuracy and cross-entropy);
 ``:ablation`` is the supervised ablation (2-d linear task; the context encoder's z regressed
 on w, the predictor fed the true w; OOD by range shift and held-out quadrant of w or x_q).
 
@@ -25,18 +28,23 @@ import ml_collections
 from jaxlab.config import base_config, one_of, variant_tokens
 
 SIZES = ("smoke", "default", "paper")
-FAMILY_TOKENS = ("linear", "sinusoid", "lowrank_mlp", "gp", "all", "ablation")
+FAMILY_TOKENS = ("linear", "sinusoid", "lowrank_mlp", "gp", "linear_cls", "lowrank_cls", "all", "ablation")
+ALL = ("linear", "sinusoid", "lowrank_mlp", "gp", "linear_cls", "lowrank_cls")
 # What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU.
 VARIANTS = {
     "": "linear regression: implicit, tsf, mlp, known z, known f; 3 seeds each, d=64, 2+2 layers "
         "(16 min CPU; ~10 min wall quiet, 30 min at load 8)",
     "smoke": "implicit and known f, tiny sizes, as the tests run it (~22 s CPU first run / ~9 s cached)",
-    "all": "the default on linear, sinusoid, low-rank MLP and GP regression (~45 min wall, estimated)",
+    "all": "the default on linear, sinusoid, low-rank MLP and GP regression and linear and low-rank "
+           "classification (~70 min wall, estimated)",
     "paper": "the paper's sizes (d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds): for a GPU",
     "sinusoid": "sinusoid regression only (15 min wall, 930 s CPU at load 5-7)",
     "lowrank_mlp": "low-rank MLP regression only (~10 min wall, estimated)",
     "gp": "GP regression (RBF) only: implicit, tsf, mlp (no finite latent) (~8 min wall, estimated)",
     "linear": "linear regression only (the default)",
+    "linear_cls": "linear classification only (x 2-d, 2 classes, T = 1e-6; 16 min wall, 706 s CPU at load 4-8)",
+    "lowrank_cls": "low-rank MLP classification only (x 2-d, 2 classes, T = 1e-6; 15 min wall, 710 s CPU "
+                   "at load 4-6)",
     "ablation": "the supervised ablation: 2-d linear, z regressed on w, predictor fed the true w; "
                 "ID vs range / held-out-quadrant shifts of w and x_q; 3 seeds, d=64, 2+2 layers "
                 "(147 s CPU; 4 min wall at load 2-7)",
@@ -57,9 +65,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # (padded to max_context slots with a key mask); n_queries in-distribution queries per
     # task; context_style "same" (independent queries) or "near" (queries near context points).
     c.task = ml_collections.ConfigDict(dict(
-        families=("linear", "sinusoid", "lowrank_mlp", "gp") if family == "all" else (family,),
+        families=ALL if family == "all" else (family,),
         x_dim=1, y_dim=1, noise=0.0, n_freq=3, gp_noise=0.02, min_context=8, max_context=24,
-        n_queries=8, batch_tasks=32, context_style="same", quadrant_sampling="set"))
+        n_queries=8, batch_tasks=32, context_style="same", quadrant_sampling="set",
+        # the classification families (linear_cls, lowrank_cls; the reference's scripts):
+        # x in cls_x_dim dimensions, labels ~ softmax(logits / temperature) over n_classes
+        cls_x_dim=2, n_classes=2, temperature=1e-6))
     # Model kinds: implicit, tsf (transformer predictor), mlp (MLP predictor), known_z
     # (auxiliary latent head), known_f (true function of Linear(z)), true_z (true latent as z).
     c.model = ml_collections.ConfigDict(dict(

@@ -228,6 +228,9 @@ BAD = [
     ("eval.intensities", "--config.eval.intensities=(1.0,-2.0)"),
     ("train.micro_batches", "--config.train.micro_batches=3"),
     ("model.probe_scale", "--config.model.probe_scale=0.0"),
+    ("task.n_classes", "--config.task.n_classes=1"),
+    ("task.temperature", "--config.task.temperature=0.0"),
+    ("task.cls_x_dim", "--config.task.cls_x_dim=0"),
 ]
 
 

@@ -49,6 +49,7 @@ H = "coala_ipd_gae_pool05|"
 L = "coala_ipd_gae_pool05_long|"
 J = "coala_ipd_gae_lam1_pool1|"
 SINUSOID_KINDS = ("implicit", "tsf", "mlp", "known_z", "known_f")
+CLS_FAMILIES = ("linear_cls", "lowrank_cls")
 # (file, pattern with one group per number, the source of each number)
 CLAIMS = [
     # In-context learning and Occam's razor (docs/results/icl_occam.json)
@@ -197,6 +198,26 @@ CLAIMS = [
       for kind in SINUSOID_KINDS],
     ("docs/explicit_implicit.md", rf"sinusoid    raw-context linear probe of the latent: {SCI} ±",
      ["explicit_implicit_sinusoid.raw_context_probe.sinusoid.0"]),
+    # Linear and low-rank classification (docs/results/explicit_implicit_{linear,lowrank}_cls.json):
+    # every row of both printed tables (ID / far / wide accuracy, ID and wide cross-entropy, the
+    # probe of the explicit kinds, the paper's ID / far / wide accuracy), the raw-context probe,
+    # the run times and the Bayes-optimal reference
+    *[("docs/explicit_implicit.md",
+       rf"\n{fam:<12}{kind}\s+{NUM} ±\S+\s+{NUM} ±\S+\s+{NUM} ±\S+\s+{SCI} ±\S+\s+{SCI} ±\S+\s+"
+       + (rf"{SCI} ±\S+" if kind != "implicit" else "–") + rf"\s+{NUM} / {NUM} / {NUM}\s",
+       [f"explicit_implicit_{fam}.mse.{fam}.{kind}.{m}.0"
+        for m in ("acc_iid", "acc_far", "acc_wide", "iid", "wide") + (("probe",) if kind != "implicit" else ())]
+       + [f"explicit_implicit_{fam}.paper.mse.{fam}.{kind}.{m}.0" for m in ("acc_iid", "acc_far", "acc_wide")])
+      for fam in CLS_FAMILIES for kind in SINUSOID_KINDS],
+    *[("docs/explicit_implicit.md", rf"{fam:<12}raw-context linear probe of the latent: {SCI} ±",
+       [f"explicit_implicit_{fam}.raw_context_probe.{fam}.0"]) for fam in CLS_FAMILIES],
+    ("docs/explicit_implicit.md", rf"linear {NUM} min wall \({NUM} s\), {NUM} s of CPU; low-rank {NUM} min wall "
+                                  rf"\({NUM} s\), {NUM} s of\s+CPU",
+     [("explicit_implicit_linear_cls.measured.wall_s", 60), "explicit_implicit_linear_cls.measured.wall_s",
+      "explicit_implicit_linear_cls.measured.cpu_s", ("explicit_implicit_lowrank_cls.measured.wall_s", 60),
+      "explicit_implicit_lowrank_cls.measured.wall_s", "explicit_implicit_lowrank_cls.measured.cpu_s"]),
+    *[("docs/explicit_implicit.md", rf"\| {n} context points \([^)]*\) \| {NUM} \| {NUM} \| {NUM} \|",
+       [f"explicit_implicit_linear_cls.bayes.n{n}.{m}" for m in ("iid", "far", "wide")]) for n in (16, 72)],
     # The supervised ablation (docs/results/explicit_implicit_ablation*.json): every row of
     # both printed tables (the predictor fed the true w, x_q . z, |z - w|^2)
     *[("docs/explicit_implicit.md",
@@ -414,14 +435,15 @@ def test_the_sinusoid_table_is_its_sources():
 
 def test_the_sinusoid_paper_numbers_are_the_printed_tables():
     """The paper block of explicit_implicit_sinusoid.json (the reference CSV's seed means, 3
-    significant digits) is what the study prints in its "paper ID / wide" column (study.PAPER,
-    2 digits): equal up to the two roundings (1.15e-3 is 1.2e-3 rounded from 1.1526e-3)."""
+    significant digits) is what the study prints in its "paper ID / far / wide" column
+    (study.PAPER, 2 digits): equal up to the two roundings (1.15e-3 is 1.2e-3 rounded from
+    1.1526e-3)."""
     from jaxlab.papers.explicit_implicit import study
 
     paper = SOURCES["explicit_implicit_sinusoid"]["paper"]["mse"]["sinusoid"]
     assert set(paper) == set(SINUSOID_KINDS)
-    for kind, pair in study.PAPER["sinusoid"].items():
-        for metric, two_digits in zip(("iid", "wide"), pair):
+    for kind, triple in study.PAPER["sinusoid"].items():
+        for metric, two_digits in zip(("iid", "far", "wide"), triple):
             unit = 10.0 ** (math.floor(math.log10(two_digits)) - 1)  # the last digit of 2 shown
             assert abs(paper[kind][metric][0] - two_digits) <= 0.55 * unit, (kind, metric, two_digits)
 
@@ -474,3 +496,15 @@ def test_the_bank_sweep_table_is_its_source(name, header, n_points):
                 assert text_ == "–", (p["value"], key, text_)
             else:
                 assert agrees(text_, p[key]), f"K = {p['value']:g} {key}: {text_} vs {p[key]}"
+
+
+@pytest.mark.parametrize("family", CLS_FAMILIES)
+def test_the_classification_paper_numbers_are_the_printed_tables(family):
+    """The paper block of explicit_implicit_<family>.json (the reference CSVs' seed means, 4
+    decimals) is study.PAPER_ACC, which the study prints beside its accuracies."""
+    from jaxlab.papers.explicit_implicit import study
+
+    paper = SOURCES[f"explicit_implicit_{family}"]["paper"]["mse"][family]
+    assert set(paper) == set(study.PAPER_ACC[family]) == set(SINUSOID_KINDS)
+    for kind, triple in study.PAPER_ACC[family].items():
+        assert [paper[kind][m][0] for m in ("acc_iid", "acc_far", "acc_wide")] == list(triple), kind

@@ -1,8 +1,9 @@
 """Figures of the explicit/implicit study, drawn from its tables (the notebook calls the
 same functions): ``errors.png`` (ID / far / wide MSE per model kind, per family),
 ``intensity.png`` (wide MSE vs OOD intensity), ``probe.png`` (latent probe MSE vs the
-raw-context probe) and ``curves.png`` (validation ID MSE over training); the supervised
-ablation (which runs alone) draws ``ablation.png`` instead."""
+raw-context probe) and ``curves.png`` (validation ID MSE over training); a classification
+family shows its error rate (1 - accuracy) where a regression family shows MSE. The
+supervised ablation (which runs alone) draws ``ablation.png`` instead."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ import pandas as pd
 
 from jaxlab import results
 from jaxlab.papers.explicit_implicit.ablation import SETS
+from jaxlab.papers.explicit_implicit.tasks import CLASSIFICATION
 
 COLORS = {"implicit": "tab:red", "tsf": "tab:blue", "mlp": "tab:green", "known_z": "tab:purple",
           "known_f": "k", "true_z": "tab:gray"}
@@ -33,19 +35,32 @@ def _axes(n: int, width: float = 4.2):
     return plt, fig, axes[0]
 
 
+def errors(g: pd.DataFrame, family: str, metric: str) -> pd.Series:
+    """The rows' values of ``metric`` (iid, wide@2, ...): MSE, or for a classification family
+    the error rate 1 - accuracy."""
+    if family in CLASSIFICATION:
+        return 1.0 - g[g.metric == f"acc_{metric}"].value
+    return g[g.metric == metric].value
+
+
+def error_label(family: str) -> str:
+    return "error rate (1 - accuracy)" if family in CLASSIFICATION else "MSE"
+
+
 def draw_errors(ax, summary: pd.DataFrame, family: str) -> None:
-    """Bars: seed-mean MSE (log) on iid / far / wide queries per model kind, seed min..max."""
+    """Bars: seed-mean MSE or error rate (log) on iid / far / wide queries per model kind,
+    seed min..max."""
     g = summary[summary.family == family]
     kinds = list(dict.fromkeys(g.kind))
     width = 0.8 / max(len(kinds), 1)
     for i, kind in enumerate(kinds):
-        stats = [g[(g.kind == kind) & (g.metric == m)].value for m in ("iid", "far", "wide")]
+        stats = [errors(g[g.kind == kind], family, m) for m in ("iid", "far", "wide")]
         mean = np.array([s.mean() for s in stats])
         err = np.array([[m - s.min() for m, s in zip(mean, stats)], [s.max() - m for m, s in zip(mean, stats)]])
         ax.bar(np.arange(3) + i * width, mean, width, yerr=err, color=COLORS.get(kind), label=kind)
     ax.set_xticks(np.arange(3) + 0.4 - width / 2, ["ID", "far", "wide"])
     ax.set_yscale("log")
-    ax.set_ylabel("MSE at best step")
+    ax.set_ylabel(f"{error_label(family)} at best step")
     ax.set_title(family)
 
 
@@ -55,11 +70,11 @@ def draw_intensity(ax, summary: pd.DataFrame, config: ml_collections.ConfigDict,
     points = [(s, f"wide@{s:g}") for s in config.eval.intensities] + [(config.eval.ood_intensity, "wide")]
     points.sort()
     for kind in dict.fromkeys(g.kind):
-        ys = [g[(g.kind == kind) & (g.metric == m)].value.mean() for _, m in points]
+        ys = [errors(g[g.kind == kind], family, m).mean() for _, m in points]
         ax.plot([s for s, _ in points], ys, "o-", color=COLORS.get(kind), label=kind)
     ax.set_yscale("log")
     ax.set_xlabel("OOD intensity (wide: x_q scaled by it)")
-    ax.set_ylabel("wide MSE")
+    ax.set_ylabel(f"wide {error_label(family)}")
     ax.set_title(family)
 
 
@@ -78,14 +93,16 @@ def draw_probe(ax, summary: pd.DataFrame, baselines: pd.DataFrame, family: str) 
 
 
 def draw_curves(ax, curves: pd.DataFrame, family: str) -> None:
-    """Seed-mean validation ID MSE over training steps, per kind."""
-    g = curves[(curves.family == family) & (curves.metric == "iid")]
+    """Seed-mean validation ID MSE (or error rate) over training steps, per kind."""
+    metric = "acc_iid" if family in CLASSIFICATION else "iid"
+    g = curves[(curves.family == family) & (curves.metric == metric)]
     for kind, k in g.groupby("kind", sort=False):
         m = k.groupby("step").value.mean()
+        m = 1.0 - m if family in CLASSIFICATION else m
         ax.plot(m.index, m.values, color=COLORS.get(kind), label=kind)
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("validation ID MSE")
+    ax.set_ylabel(f"validation ID {error_label(family)}")
     ax.set_title(family)
 
 

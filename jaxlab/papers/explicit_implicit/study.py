@@ -6,7 +6,11 @@ For every task family of ``config.task.families`` and every model kind of
 program. At the end of every chunk each run is validated on one fixed set of tasks: MSE on
 in-distribution (iid), far and wide queries, wide queries at every ``eval.intensities``, and
 the probe's (and known-z head's) latent error. Results are reported at the chunk-end step
-with the lowest seed-mean iid MSE, as the paper reports its best epoch.
+with the lowest seed-mean iid MSE, as the paper reports its best epoch. A classification
+family (``tasks.CLASSIFICATION``) is trained on cross-entropy and validated on each set's
+cross-entropy (under the set's name) and accuracy (``acc_<set>``); its best step has the
+highest seed-mean iid accuracy, and ``posterior_accuracy`` gives the Bayes-optimal accuracy
+of its validation tasks as a reference.
 
 The supervised ablation (family ``ablation``, kind ``supervised``; ``ablation.py``) runs
 alone through the same loop, with its own batches, validation sets and table.
@@ -36,21 +40,36 @@ from jaxlab.train import Learner, Trainer, build_trainer
 TITLE = "Explicit vs implicit in-context learners (Mittal, Elmoznino et al., ICML 2025)"
 VAL_SALT = 7919  # the fixed validation tasks: PRNGKey(config.seed) folded with this (and the family)
 
-# The paper's numbers: MSE at the best epoch, mean of 5 seeds, context style "same"
-# (the reference's notebooks/neurips/data/*.csv, as collected in the paper's Table 1 / Fig. 3):
-# (ID, wide) per model kind.
+# The paper's numbers: seed means of the reference's notebooks/neurips/data/*.csv at the best
+# epoch (5 seeds, context style "same"), two significant digits: (ID, far, wide) MSE per model
+# kind (linreg_, sinusoid_, lowrankmlpreg_model_comparison.csv, gp_regression.csv; ID and wide
+# are the paper's Table 1 / Fig. 3 values, far is the CSVs' third column).
 PAPER = {
-    "linear": {"implicit": (1.9e-4, 0.315), "tsf": (3.2e-4, 0.368), "mlp": (3.2e-4, 0.194),
-               "known_z": (3.4e-4, 0.372), "known_f": (1.7e-4, 8.4e-4)},
-    "sinusoid": {"implicit": (3.3e-4, 0.155), "tsf": (5.7e-4, 0.189), "mlp": (1.5e-3, 0.453),
-                 "known_z": (5.6e-4, 0.164), "known_f": (3.5e-4, 1.2e-3)},
-    "lowrank_mlp": {"implicit": (0.012, 1.15), "tsf": (0.027, 1.66), "mlp": (0.035, 2.63),
-                    "known_z": (0.032, 1.73), "known_f": (0.067, 1.27)},
-    "gp": {"implicit": (0.010, 0.147), "tsf": (0.026, 0.174), "mlp": (0.036, 0.213)},
+    "linear": {"implicit": (1.9e-4, 3.3e-3, 0.315), "tsf": (3.2e-4, 3.9e-3, 0.368),
+               "mlp": (3.2e-4, 3.8e-3, 0.194), "known_z": (3.4e-4, 4.8e-3, 0.372),
+               "known_f": (1.7e-4, 9.0e-4, 8.4e-4)},
+    "sinusoid": {"implicit": (3.3e-4, 6.7e-3, 0.155), "tsf": (5.7e-4, 4.5e-3, 0.189),
+                 "mlp": (1.5e-3, 2.0e-2, 0.453), "known_z": (5.6e-4, 4.3e-3, 0.164),
+                 "known_f": (3.5e-4, 9.9e-4, 1.2e-3)},
+    "lowrank_mlp": {"implicit": (0.012, 0.093, 1.15), "tsf": (0.027, 0.17, 1.66), "mlp": (0.035, 0.21, 2.63),
+                    "known_z": (0.032, 0.18, 1.73), "known_f": (0.067, 0.38, 1.27)},
+    "gp": {"implicit": (0.010, 0.28, 0.147), "tsf": (0.026, 0.33, 0.174), "mlp": (0.036, 0.36, 0.213)},
 }
-# Probe MSE of the explicit models (range over kinds) and of a raw-context linear probe
-# (the reference's baselines.csv).
-PAPER_PROBE = {"linear": ("1e-4..1e-3", 0.52), "sinusoid": ("7e-4..4e-3", 0.34)}
+# Classification: (ID, far, wide) accuracy, seed means of lincls_ and
+# lowrankmlpcls_model_comparison.csv (x 2-d, 2 classes, T = 1e-6; best epoch by the seed-mean
+# ID accuracy), 4 decimals.
+PAPER_ACC = {
+    "linear_cls": {"implicit": (0.9869, 0.9775, 0.9733), "tsf": (0.9846, 0.9758, 0.9713),
+                   "mlp": (0.9840, 0.9760, 0.9695), "known_z": (0.9841, 0.9759, 0.9708),
+                   "known_f": (0.9844, 0.9761, 0.9716)},
+    "lowrank_cls": {"implicit": (0.9809, 0.9514, 0.9398), "tsf": (0.9780, 0.9474, 0.9369),
+                    "mlp": (0.9771, 0.9469, 0.9346), "known_z": (0.9774, 0.9481, 0.9374),
+                    "known_f": (0.9715, 0.9382, 0.9044)},
+}
+# Probe MSE of the explicit models (range over kinds; *_w_decoding.csv) and of a raw-context
+# linear probe (the reference's baselines.csv).
+PAPER_PROBE = {"linear": ("1e-4..1e-3", 0.52), "sinusoid": ("7e-4..4e-3", 0.34),
+               "linear_cls": ("0.587..0.591", 0.86), "lowrank_cls": ("0.78..0.80", 0.97)}
 LEARNED = ("tsf", "mlp", "known_z")  # learned bottlenecks (predictor not given)
 
 
@@ -73,6 +92,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(t.y_dim == 1 or not {"sinusoid", "gp"} & set(fams), "task.y_dim",
             f"the sinusoid and gp families have one output, got {t.y_dim}")
     require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
+    for name in ("cls_x_dim", "n_classes"):
+        require(isinstance(t[name], int) and t[name] >= 1 + (name == "n_classes"), f"task.{name}",
+                f"must be an integer >= {1 + (name == 'n_classes')}, got {t[name]!r}")
+    require(t.temperature > 0, "task.temperature", f"must be > 0 (labels ~ softmax(logits / T)), got {t.temperature}")
     require(t.gp_noise >= 0, "task.gp_noise", f"must be >= 0, got {t.gp_noise}")
     require(t.min_context <= t.max_context, "task.min_context",
             f"must be <= task.max_context={t.max_context}, got {t.min_context}")
@@ -131,10 +154,19 @@ def model_inputs(b: tasks_lib.Batch) -> tuple:
     return b.x_c, b.y_c, b.valid, b.x_q, b.latent
 
 
-def losses(out: dict, batch: tasks_lib.Batch) -> dict:
-    """Per-batch MSEs: ``mse`` of the predictions, ``probe`` and ``aux`` of the latent heads."""
+def cross_entropy(logits: jax.Array, one_hot: jax.Array) -> jax.Array:
+    """Per-query cross-entropy in nats: logits, one_hot (..., C) -> (...)."""
+    return -jnp.sum(one_hot * jax.nn.log_softmax(logits, axis=-1), axis=-1)
+
+
+def losses(out: dict, batch: tasks_lib.Batch, classification: bool = False) -> dict:
+    """Per-batch losses: ``mse`` of the predictions (``ce``, cross-entropy in nats, for a
+    classification family), ``probe`` and ``aux`` (MSE) of the latent heads."""
     sq = lambda a, b: jnp.mean(jnp.square(a - b))
-    res = {"mse": sq(out["pred"], batch.y_q)}
+    if classification:
+        res = {"ce": jnp.mean(cross_entropy(out["pred"], batch.y_q))}
+    else:
+        res = {"mse": sq(out["pred"], batch.y_q)}
     for head in ("probe", "aux"):
         if head in out:
             res[head] = sq(out[head], batch.latent)
@@ -154,14 +186,14 @@ def validation_batch(config: ml_collections.ConfigDict, family: str) -> tuple[ta
     sets = [("iid", "iid", 1.0), ("far", "far", ev.ood_intensity), ("wide", "wide", ev.ood_intensity)]
     sets += [(intensity_metric(s), "wide", s) for s in ev.intensities]
     x_q = jnp.concatenate([tasks_lib.shift_queries(base.x_q, shift, s, k_far) for _, shift, s in sets], 1)
-    y_q = task.function(base.latent, x_q)
-    y_q = y_q + task.noise * jax.random.normal(k_noise, y_q.shape)
+    y_q = tasks_lib.observe(task, k_noise, task.function(base.latent, x_q))
     return base._replace(x_q=x_q, y_q=y_q), [name for name, _, _ in sets]
 
 
 def make_learner(config: ml_collections.ConfigDict, family: str, kind: str) -> Learner:
     t = config.task
     task, model = tasks_lib.make_task(family, t), make_model(config, family, kind)
+    classification = tasks_lib.is_classification(task)
 
     def apply(params, b: tasks_lib.Batch) -> dict:
         return model.apply(params, *model_inputs(b))
@@ -179,7 +211,7 @@ def make_learner(config: ml_collections.ConfigDict, family: str, kind: str) -> L
         return model.init(k_init, *model_inputs(sample_batch(k_batch)))
 
     def loss(params, batch, hp, key):
-        parts = losses(apply(params, batch), batch)
+        parts = losses(apply(params, batch), batch, classification)
         return sum(parts.values()), parts
 
     def evaluate(params, hp, key):
@@ -189,9 +221,13 @@ def make_learner(config: ml_collections.ConfigDict, family: str, kind: str) -> L
             return ablation.scores(apply(params, val), val, names)
         val, names = validation_batch(config, family)
         out = apply(params, val)
-        q = config.eval.n_context
-        err = jnp.square(out["pred"] - val.y_q).mean(-1).reshape(val.y_q.shape[0], len(names), q)
-        res = dict(zip(names, err.mean((0, 2))))
+        per_set = lambda e: e.reshape(val.y_q.shape[0], len(names), config.eval.n_context).mean((0, 2))
+        if classification:  # cross-entropy under the set's name, and its accuracy
+            hit = jnp.argmax(out["pred"], -1) == jnp.argmax(val.y_q, -1)
+            res = dict(zip(names, per_set(cross_entropy(out["pred"], val.y_q))))
+            res.update(zip([f"acc_{n}" for n in names], per_set(hit.astype(jnp.float32))))
+        else:
+            res = dict(zip(names, per_set(jnp.square(out["pred"] - val.y_q).mean(-1))))
         for head in ("probe", "aux"):
             if head in out:
                 res[head] = jnp.mean(jnp.square(out[head] - val.latent))
@@ -246,6 +282,35 @@ def raw_context_probe(config: ml_collections.ConfigDict, family: str, key: jax.A
     return jnp.mean(jnp.square(features(val) @ w - val.latent))
 
 
+def posterior_accuracy(config: ml_collections.ConfigDict, family: str, key: jax.Array,
+                       n_samples: int = 16384) -> dict:
+    """Accuracy of the Bayes-optimal predictor (up to Monte-Carlo error) on a
+    classification family's fixed validation tasks, per query set: at T -> 0 the posterior
+    is the prior restricted to latents that label every context point as given, so
+    ``n_samples`` prior draws per task are kept where they agree with the whole context and
+    each query gets the majority label of the kept draws (a task with none kept: the prior's
+    majority, so a family whose context labels are often improbable under the prior, with
+    tasks that keep no draw, gets a lower bound). Also returns ``accepted``, the mean number
+    of draws kept per task, and ``no_draw``, the fraction of tasks that kept none."""
+    task = tasks_lib.make_task(family, config.task)
+    val, names = validation_batch(config, family)
+
+    def one(args):
+        x_c, y_c, x_q, k = args
+        lat = task.sample_latent(k, n_samples)
+        label = lambda x: jnp.argmax(task.function(lat, jnp.broadcast_to(x, (n_samples,) + x.shape)), -1)
+        keep = jnp.all(label(x_c) == jnp.argmax(y_c, -1), axis=-1)  # (S,)
+        votes = jax.nn.one_hot(label(x_q), task.y_dim)  # (S, Q, C)
+        kept = jnp.einsum("s,sqc->qc", keep.astype(jnp.float32), votes)
+        return jnp.argmax(jnp.where(keep.any(), kept, votes.sum(0)), -1), keep.sum()
+
+    keys = jax.random.split(key, val.x_c.shape[0])
+    pred, accepted = jax.lax.map(one, (val.x_c, val.y_c, val.x_q, keys))
+    hit = (pred == jnp.argmax(val.y_q, -1)).reshape(len(keys), len(names), -1).mean((0, 2))
+    return {**dict(zip(names, np.asarray(hit, np.float64))), "accepted": float(accepted.mean()),
+            "no_draw": float((accepted == 0).mean())}
+
+
 # ----------------------------------------------------------------------------- run
 def val_rows(history: dict, family: str, kind: str, run_rows: list[dict]) -> pd.DataFrame:
     """The chunk-end validations of a phase's history as tidy rows."""
@@ -263,10 +328,15 @@ def val_rows(history: dict, family: str, kind: str, run_rows: list[dict]) -> pd.
 
 
 def best_steps(curves: pd.DataFrame) -> pd.DataFrame:
-    """Per (family, kind): the step with the lowest seed-mean iid MSE (NaN runs skipped)."""
-    iid = curves[curves.metric == "iid"].groupby(["family", "kind", "step"]).value.mean()
-    best = iid.groupby(["family", "kind"]).idxmin().map(lambda idx: idx[2])
-    return best.rename("best_step").reset_index()
+    """Per (family, kind): the step with the lowest seed-mean iid MSE, or for a
+    classification family the highest seed-mean iid accuracy (the reference's mode "max"),
+    NaN runs skipped."""
+    frames = []
+    for (family, kind), g in curves.groupby(["family", "kind"], sort=False):
+        acc = (g.metric == "acc_iid").any()
+        mean = g[g.metric == ("acc_iid" if acc else "iid")].groupby("step").value.mean()
+        frames.append((family, kind, int(mean.idxmax() if acc else mean.idxmin())))
+    return pd.DataFrame(frames, columns=["family", "kind", "best_step"])
 
 
 def summarize(curves: pd.DataFrame) -> pd.DataFrame:
@@ -323,24 +393,17 @@ def cell(values: pd.Series) -> str:
 
 
 def claims(summary: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
-    """The study's three claims checked on this run's seed means, one line each."""
+    """The study's three claims checked on this run's seed means, one line each (for a
+    classification family, on accuracy: ``classification_claims``)."""
     lines = []
     means = summary.groupby(["family", "kind", "metric"]).value.mean()
     for family in summary.family.unique():
         m = means[family]
         has = lambda kind: (kind, "iid") in m.index
-        learned = [k for k in LEARNED + ("implicit",) if has(k)]
-        if has("known_f") and learned:
-            best = min(learned, key=lambda k: m[k, "wide"])
-            ratio = m[best, "wide"] / m["known_f", "wide"]
-            lines.append(f"{family}: known_f wide MSE {m['known_f', 'wide']:.2e} is {ratio:.1f}x below "
-                         f"the best learned predictor ({best}, {m[best, 'wide']:.2e}); claim >= 10x: "
-                         f"{'holds' if ratio >= 10 else 'does not hold'}")
-        if has("implicit"):
-            better = [k for k in LEARNED if has(k) and m[k, "iid"] < m["implicit", "iid"]
-                      and m[k, "wide"] < m["implicit", "wide"]]
-            lines.append(f"{family}: learned bottlenecks better than implicit on both ID and wide: "
-                         f"{', '.join(better) if better else 'none'} (claim: none)")
+        if family in tasks_lib.CLASSIFICATION:
+            lines += classification_claims(family, m, has)
+        else:
+            lines += regression_claims(family, m, has)
         probes = [k for k in EXPLICIT if (k, "probe") in m.index]
         raw = baselines[baselines.family == family].value.mean()
         if probes and np.isfinite(raw):
@@ -351,25 +414,107 @@ def claims(summary: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
     return lines
 
 
+def regression_claims(family: str, m: pd.Series, has) -> list[str]:
+    lines = []
+    learned = [k for k in LEARNED + ("implicit",) if has(k)]
+    if has("known_f") and learned:
+        best = min(learned, key=lambda k: m[k, "wide"])
+        ratio = m[best, "wide"] / m["known_f", "wide"]
+        lines.append(f"{family}: known_f wide MSE {m['known_f', 'wide']:.2e} is {ratio:.1f}x below "
+                     f"the best learned predictor ({best}, {m[best, 'wide']:.2e}); claim >= 10x: "
+                     f"{'holds' if ratio >= 10 else 'does not hold'}")
+    if has("implicit"):
+        better = [k for k in LEARNED if has(k) and m[k, "iid"] < m["implicit", "iid"]
+                  and m[k, "wide"] < m["implicit", "wide"]]
+        lines.append(f"{family}: learned bottlenecks better than implicit on both ID and wide: "
+                     f"{', '.join(better) if better else 'none'} (claim: none)")
+    return lines
+
+
+def classification_claims(family: str, m: pd.Series, has) -> list[str]:
+    """On accuracy: known f against the best learned predictor on wide queries (the paper's
+    known f gains nothing on classification), and learned bottlenecks against implicit."""
+    lines = []
+    learned = [k for k in LEARNED + ("implicit",) if has(k)]
+    paper = PAPER_ACC.get(family, {})
+    if has("known_f") and learned:
+        best = max(learned, key=lambda k: m[k, "acc_wide"])
+        ref = (f"; paper {paper['known_f'][2]:.4f} vs {max(v[2] for k, v in paper.items() if k != 'known_f'):.4f}"
+               if paper else "")
+        lines.append(f"{family}: known_f wide accuracy {m['known_f', 'acc_wide']:.4f} vs the best learned "
+                     f"predictor ({best}, {m[best, 'acc_wide']:.4f}){ref}")
+    if has("implicit"):
+        better = [k for k in LEARNED if has(k) and m[k, "acc_iid"] > m["implicit", "acc_iid"]
+                  and m[k, "acc_wide"] > m["implicit", "acc_wide"]]
+        lines.append(f"{family}: learned bottlenecks more accurate than implicit on both ID and wide: "
+                     f"{', '.join(better) if better else 'none'} (claim: none)")
+    return lines
+
+
 def report(summary: pd.DataFrame, baselines: pd.DataFrame, config: ml_collections.ConfigDict) -> str:
     """The B4-layout table: per family and kind, ID / far / wide MSE (mean ± std over seeds)
-    at the best step, the probe's latent MSE, and the paper's ID / wide beside (the
-    supervised ablation, which runs alone, has its own table: ``ablation.report_lines``)."""
+    at the best step, the probe's latent MSE, and the paper's ID / far / wide beside; the
+    classification families in a second table of accuracies (and cross-entropies). The
+    supervised ablation, which runs alone, has its own table: ``ablation.report_lines``."""
     if "ablation" in set(summary.family):
         return "\n".join(ablation.report_lines(summary, cell, config.task.quadrant_sampling))
-    head = (f"{'family':<12}{'model':<9}{'ID MSE':>17}{'far MSE':>17}{'wide MSE':>17}"
-            f"{'probe MSE':>17}{'paper ID / wide':>20}{'best step':>11}")
-    lines = [f"MSE at the best validation step (lowest seed-mean ID MSE), mean ± std over "
-             f"{summary.seed.nunique()} seeds; ours at CPU scale, paper (ref. notebooks/neurips/data/*.csv, "
-             f"5 seeds, d=256) beside", head, "-" * len(head)]
-    for (family, kind), g in summary.groupby(["family", "kind"], sort=False):
-        col = lambda metric: cell(g[g.metric == metric].value)
-        paper = PAPER.get(family, {}).get(kind)
-        ref = f"{paper[0]:.1e} / {paper[1]:.2g}" if paper else "–"
-        lines.append(f"{family:<12}{kind:<9}{col('iid'):>17}{col('far'):>17}{col('wide'):>17}"
-                     f"{col('probe'):>17}{ref:>20}{int(g.step.iloc[0]):>11}")
+    cls = summary.family.isin(tasks_lib.CLASSIFICATION)
+    lines = []
+    if (~cls).any():
+        lines += regression_table(summary[~cls])
+    if cls.any():
+        lines += classification_table(summary[cls])
     for family, g in baselines.groupby("family", sort=False):
         paper = PAPER_PROBE.get(family)
         lines.append(f"{family:<12}raw-context linear probe of the latent: {cell(g.value)}"
                      + (f" (paper: {paper[1]}; explicit-model probes {paper[0]})" if paper else ""))
     return "\n".join(lines + claims(summary, baselines))
+
+
+def table(summary: pd.DataFrame, title: str, columns: list[tuple[str, int, object]]) -> list[str]:
+    """``title``, a header and one row per (family, kind) of ``summary``: family, kind, then
+    each column (name, width, fn(family, kind, rows) -> text), then the best step."""
+    head = f"{'family':<12}{'model':<9}" + "".join(f"{n:>{w}}" for n, w, _ in columns) + f"{'best step':>11}"
+    lines = [title, head, "-" * len(head)]
+    for (family, kind), g in summary.groupby(["family", "kind"], sort=False):
+        lines.append(f"{family:<12}{kind:<9}" + "".join(f"{fn(family, kind, g):>{w}}" for _, w, fn in columns)
+                     + f"{int(g.step.iloc[0]):>11}")
+    return lines
+
+
+def metric_column(metric: str, fmt=None):
+    """A column of ``metric``'s mean ± std over seeds (``fmt``: ``cell`` by default)."""
+    return lambda family, kind, g: (fmt or cell)(g[g.metric == metric].value)
+
+
+def paper_column(paper: dict, fmt):
+    """The paper's (ID, far, wide) of the row's (family, kind) in ``paper``, or "–"."""
+    def column(family, kind, g):
+        values = paper.get(family, {}).get(kind)
+        return " / ".join(fmt(v) for v in values) if values else "–"
+    return column
+
+
+def regression_table(summary: pd.DataFrame) -> list[str]:
+    two_digits = lambda v: f"{v:#.2g}" if v >= 0.01 else f"{v:.1e}"
+    return table(summary, f"MSE at the best validation step (lowest seed-mean ID MSE), mean ± std over "
+                          f"{summary.seed.nunique()} seeds; ours at CPU scale, paper (ref. notebooks/neurips/data/"
+                          f"*.csv, 5 seeds, d=256) beside",
+                 [("ID MSE", 17, metric_column("iid")), ("far MSE", 17, metric_column("far")),
+                  ("wide MSE", 17, metric_column("wide")), ("probe MSE", 17, metric_column("probe")),
+                  ("paper ID / far / wide", 29, paper_column(PAPER, two_digits))])
+
+
+def acc_cell(values: pd.Series) -> str:
+    mean, std = mean_std(values)
+    return f"{mean:.4f} ±{std:.0e}" if np.isfinite(mean) else "–"
+
+
+def classification_table(summary: pd.DataFrame) -> list[str]:
+    return table(summary, f"accuracy at the best validation step (highest seed-mean ID accuracy), mean ± std over "
+                          f"{summary.seed.nunique()} seeds, cross-entropy in nats; ours at CPU scale, paper accuracy "
+                          f"(ref. notebooks/neurips/data/*cls_model_comparison.csv, 5 seeds, d=256) beside",
+                 [("ID acc", 15, metric_column("acc_iid", acc_cell)), ("far acc", 15, metric_column("acc_far", acc_cell)),
+                  ("wide acc", 15, metric_column("acc_wide", acc_cell)), ("ID CE", 17, metric_column("iid")),
+                  ("wide CE", 17, metric_column("wide")), ("probe MSE", 17, metric_column("probe")),
+                  ("paper ID / far / wide", 27, paper_column(PAPER_ACC, lambda v: f"{v:.4f}"))])

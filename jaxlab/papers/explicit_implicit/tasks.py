@@ -14,6 +14,14 @@ known-function models:
                 can be evaluated at any query (the reference draws context and queries
                 jointly from the exact multivariate normal). No finite latent: ``n_params``
                 is 0 (no probe, no known-f or known-z model).
+  linear_cls    labels y ~ Cat(softmax([x, 1] w / T)), w ~ N(0, 1)^{(x_dim + 1) x C}: the
+                logits are the ``linear`` family's function with C outputs
+  lowrank_cls   labels y ~ Cat(softmax(f_z(x) / T)), f_z the ``lowrank_mlp`` family's MLP
+                with C outputs (z ~ N(0, I_10)); the reference's scripts use T = 1e-6, so
+                the labels are the argmax of the logits. For both, ``function`` returns
+                the logits (the known f of the known-function model, which is scored by
+                cross-entropy on its logits as every other model), and the data's y is
+                one-hot (B, N, C).
 
 Batches: one compiled program serves every context size. Contexts are ``max_context`` long
 with a key mask ``valid`` (B, N) whose first n entries are True, n ~ U{min_context..
@@ -49,7 +57,9 @@ from jaxlab.tasks.linear import with_bias
 from jaxlab.tasks.mlp_tasks import LowRankMLPRegression
 from jaxlab.tasks.sinusoid import SinusoidRegression
 
-FAMILIES = ("linear", "sinusoid", "lowrank_mlp", "gp", "ablation")
+# New families go at the end: a family's index salts its fixed validation tasks.
+FAMILIES = ("linear", "sinusoid", "lowrank_mlp", "gp", "ablation", "linear_cls", "lowrank_cls")
+CLASSIFICATION = ("linear_cls", "lowrank_cls")
 QUADRANT_STYLES = ("set", "negate")  # the ablation's sampler: the reference's quirk, or the fix
 ABLATION_SHIFTS = ("none", "range", "quadrant")
 CONTEXT_STYLES = ("same", "near")
@@ -168,6 +178,54 @@ class GPTask:
         return (scale * jnp.sqrt(2.0 / m) * jnp.einsum("bnm,bm->bn", jnp.cos(arg), a)[..., None])
 
 
+@dataclasses.dataclass(frozen=True)
+class ClassificationTask:
+    """Labels drawn from the logits of a regression family with ``n_classes`` outputs
+    (``logits``: a LinearTask or LowRankMLPTask with y_dim = n_classes): y ~ Cat(softmax(
+    logits / temperature)), one-hot. ``function`` is the logits, the known f."""
+
+    logits: LinearTask | LowRankMLPTask
+    temperature: float = 1e-6
+    noise: float = 0.0  # no additive noise: the labels' randomness is the temperature's
+
+    @property
+    def x_dim(self) -> int:
+        return self.logits.x_dim
+
+    @property
+    def y_dim(self) -> int:
+        """The number of classes (the width of the one-hot labels and of the predictions)."""
+        return self.logits.y_dim
+
+    @property
+    def n_params(self) -> int:
+        return self.logits.n_params
+
+    def sample_latent(self, key: jax.Array, n: int) -> jax.Array:
+        return self.logits.sample_latent(key, n)
+
+    def function(self, latent: jax.Array, x: jax.Array) -> jax.Array:
+        """latent (B, P), x (B, N, x_dim) -> logits (B, N, C)."""
+        return self.logits.function(latent, x)
+
+    def labels(self, key: jax.Array, logits: jax.Array) -> jax.Array:
+        """One-hot labels (..., C) drawn from softmax(logits / temperature)."""
+        y = jax.random.categorical(key, logits / self.temperature, axis=-1)
+        return jax.nn.one_hot(y, self.y_dim)
+
+
+def is_classification(task) -> bool:
+    return isinstance(task, ClassificationTask)
+
+
+def observe(task, key: jax.Array, f: jax.Array) -> jax.Array:
+    """The data's y from the function's values f (..., y_dim): one-hot labels drawn from the
+    logits (a classification family) or f plus ``task.noise`` Gaussian noise."""
+    if is_classification(task):
+        return task.labels(key, f)
+    return f + task.noise * jax.random.normal(key, f.shape)
+
+
 def three_quadrants(key: jax.Array, shape: tuple[int, ...], style: str) -> jax.Array:
     """(*shape, 2): a ~ U[0, 1)^2, then with probability 1/3 each: unchanged, coordinate 0
     moved negative, coordinate 1 moved negative. ``style`` "negate": the coordinate is
@@ -210,12 +268,12 @@ class QuadrantLinearTask:
         return jnp.einsum("bnd,bd->bn", x, latent)[..., None]
 
 
-Task = LinearTask | SinusoidTask | LowRankMLPTask | GPTask | QuadrantLinearTask
+Task = LinearTask | SinusoidTask | LowRankMLPTask | GPTask | QuadrantLinearTask | ClassificationTask
 
 
 def make_task(family: str, task_config) -> Task:
     """The family's task from ``config.task`` (x_dim, y_dim, noise, n_freq, gp_noise,
-    quadrant_sampling)."""
+    quadrant_sampling; the classification families: cls_x_dim, n_classes, temperature)."""
     t = task_config
     if family == "linear":
         return LinearTask(t.x_dim, t.y_dim, t.noise)
@@ -227,6 +285,10 @@ def make_task(family: str, task_config) -> Task:
         return GPTask(t.x_dim, t.gp_noise)
     if family == "ablation":
         return QuadrantLinearTask(t.quadrant_sampling, t.noise)
+    if family == "linear_cls":
+        return ClassificationTask(LinearTask(t.cls_x_dim, t.n_classes), t.temperature)
+    if family == "lowrank_cls":
+        return ClassificationTask(LowRankMLPTask(t.cls_x_dim, t.n_classes), t.temperature)
     raise ValueError(f"unknown family {family!r}")
 
 
@@ -256,10 +318,9 @@ def sample_batch(task: Task, key: jax.Array, n_tasks: int, max_context: int, n_q
     else:
         x_q = eps
     valid = jnp.broadcast_to(jnp.arange(max_context) < n_context, (n_tasks, max_context))
-    y_c, y_q = task.function(latent, x_c), task.function(latent, x_q)
     k_nc, k_nq = jax.random.split(k_eps)
-    y_c = y_c + task.noise * jax.random.normal(k_nc, y_c.shape)
-    y_q = y_q + task.noise * jax.random.normal(k_nq, y_q.shape)
+    y_c = observe(task, k_nc, task.function(latent, x_c))
+    y_q = observe(task, k_nq, task.function(latent, x_q))
     chex.assert_shape(y_c, (n_tasks, max_context, task.y_dim))
     return Batch(x_c, y_c, valid, x_q, y_q, latent)
 
