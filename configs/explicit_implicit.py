@@ -68,6 +68,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         families=ALL if family == "all" else (family,),
         x_dim=1, y_dim=1, noise=0.0, n_freq=3, gp_noise=0.02, min_context=8, max_context=24,
         n_queries=8, batch_tasks=32, context_style="same", quadrant_sampling="set",
+        # lowrank_mlp: x in 2-d, as the reference's lowrank_mlp_regression configs (x_dim: 2) and
+        # the runs its figure notebook keeps (config.x_dim == 2) for the paper's numbers
+        lowrank_x_dim=2,
         # the classification families (linear_cls, lowrank_cls; the reference's scripts):
         # x in cls_x_dim dimensions, labels ~ softmax(logits / temperature) over n_classes
         cls_x_dim=2, n_classes=2, temperature=1e-6))

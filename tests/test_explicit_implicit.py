@@ -231,6 +231,7 @@ BAD = [
     ("task.n_classes", "--config.task.n_classes=1"),
     ("task.temperature", "--config.task.temperature=0.0"),
     ("task.cls_x_dim", "--config.task.cls_x_dim=0"),
+    ("task.lowrank_x_dim", "--config.task.lowrank_x_dim=0"),
 ]
 
 

@@ -92,6 +92,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(t.y_dim == 1 or not {"sinusoid", "gp"} & set(fams), "task.y_dim",
             f"the sinusoid and gp families have one output, got {t.y_dim}")
     require(t.noise >= 0, "task.noise", f"must be >= 0, got {t.noise}")
+    require(isinstance(t.lowrank_x_dim, int) and t.lowrank_x_dim >= 1, "task.lowrank_x_dim",
+            f"must be an integer >= 1, got {t.lowrank_x_dim!r}")
     for name in ("cls_x_dim", "n_classes"):
         require(isinstance(t[name], int) and t[name] >= 1 + (name == "n_classes"), f"task.{name}",
                 f"must be an integer >= {1 + (name == 'n_classes')}, got {t[name]!r}")

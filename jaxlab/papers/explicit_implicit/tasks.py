@@ -273,14 +273,15 @@ Task = LinearTask | SinusoidTask | LowRankMLPTask | GPTask | QuadrantLinearTask 
 
 def make_task(family: str, task_config) -> Task:
     """The family's task from ``config.task`` (x_dim, y_dim, noise, n_freq, gp_noise,
-    quadrant_sampling; the classification families: cls_x_dim, n_classes, temperature)."""
+    quadrant_sampling; lowrank_mlp: lowrank_x_dim; the classification families: cls_x_dim,
+    n_classes, temperature)."""
     t = task_config
     if family == "linear":
         return LinearTask(t.x_dim, t.y_dim, t.noise)
     if family == "sinusoid":
         return SinusoidTask(t.x_dim, t.n_freq, t.noise)
     if family == "lowrank_mlp":
-        return LowRankMLPTask(t.x_dim, t.y_dim, t.noise)
+        return LowRankMLPTask(t.lowrank_x_dim, t.y_dim, t.noise)
     if family == "gp":
         return GPTask(t.x_dim, t.gp_noise)
     if family == "ablation":
