@@ -198,6 +198,20 @@ CLAIMS = [
       for kind in SINUSOID_KINDS],
     ("docs/explicit_implicit.md", rf"sinusoid    raw-context linear probe of the latent: {SCI} ±",
      ["explicit_implicit_sinusoid.raw_context_probe.sinusoid.0"]),
+    # Low-rank MLP regression (docs/results/explicit_implicit_lowrank_mlp.json): every row of the
+    # printed table, the raw-context probe and the run's times
+    *[("docs/explicit_implicit.md",
+       rf"\nlowrank_mlp {kind}\s+{SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±\S+\s+" + (rf"{SCI} ±" if kind != "implicit" else "–"),
+       [f"explicit_implicit_lowrank_mlp.mse.lowrank_mlp.{kind}.{m}.0"
+        for m in ("iid", "far", "wide") + (("probe",) if kind != "implicit" else ())])
+      for kind in SINUSOID_KINDS],
+    ("docs/explicit_implicit.md", rf"lowrank_mlp raw-context linear probe of the latent: {SCI} ±",
+     ["explicit_implicit_lowrank_mlp.raw_context_probe.lowrank_mlp.0"]),
+    ("docs/explicit_implicit.md", rf"2-core Intel Xeon: {NUM} min wall \({NUM} s\),\s+{NUM} s of CPU \(`/usr/bin/time`\), "
+                                  rf"load average {NUM}-{NUM} with two other agents running; source\s+"
+                                  rf"`docs/results/explicit_implicit_lowrank_mlp.json`",
+     [("explicit_implicit_lowrank_mlp.measured.wall_s", 60), "explicit_implicit_lowrank_mlp.measured.wall_s",
+      "explicit_implicit_lowrank_mlp.measured.cpu_s"]),
     # Linear and low-rank classification (docs/results/explicit_implicit_{linear,lowrank}_cls.json):
     # every row of both printed tables (ID / far / wide accuracy, ID and wide cross-entropy, the
     # probe of the explicit kinds, the paper's ID / far / wide accuracy), the raw-context probe,
@@ -464,6 +478,55 @@ def test_the_sinusoid_known_f_ratios_are_the_sources():
         assert agrees(m.group(4), mse[best]["wide"][0] / mse["known_f"]["wide"][0]), (steps, m.group(4))
         found += 1
     assert found == 2
+
+
+# The low-rank MLP table of docs/explicit_implicit.md: per model kind, ours (ID, far, wide,
+# probe) then the paper's (the reference's CSVs), "–" where a source has no such number; the
+# last row is the raw-context probe.
+LOWRANK_COLUMNS = [(f"explicit_implicit_lowrank_mlp|{mse}", metric) for mse in ("mse|lowrank_mlp", "paper|mse|lowrank_mlp")
+                   for metric in ("iid", "far", "wide", "probe")]
+
+
+def test_the_lowrank_mlp_table_is_its_sources():
+    text = read("docs/explicit_implicit.md")
+    block = text[text.index("| model | ours: ID | far | wide | probe | paper: ID |"):]
+    block = block[:block.index("\n\n")]
+    src = SOURCES["explicit_implicit_lowrank_mlp"]
+    for kind in SINUSOID_KINDS:
+        row = re.search(rf"^\| {kind} \|(.*)\|$", block, re.M)
+        assert row, f"docs/explicit_implicit.md: no {kind} row in the low-rank MLP table"
+        cols = [c.strip() for c in row.group(1).split("|")]
+        assert len(cols) == len(LOWRANK_COLUMNS), (kind, cols)
+        for text_, (prefix, metric) in zip(cols, LOWRANK_COLUMNS):
+            if prefix.endswith("paper|mse|lowrank_mlp") and metric == "probe":
+                want = src["paper"]["probe"]["lowrank_mlp"].get(kind, [None])[0]
+            else:
+                want = source_or_none(f"{prefix}|{kind}|{metric}|0")
+            if want is None:
+                assert text_ == "–", (kind, prefix, metric, text_)
+            else:
+                assert agrees(text_, want), f"lowrank_mlp {kind} {prefix} {metric}: {text_} vs {want}"
+    raw = re.search(rf"^\| raw-context probe \|\s*\|\s*\|\s*\| {NUM} \|\s*\|\s*\|\s*\| {NUM} \|$", block, re.M)
+    assert raw, "no raw-context probe row in the low-rank MLP table"
+    assert agrees(raw.group(1), src["raw_context_probe"]["lowrank_mlp"][0])
+    assert agrees(raw.group(2), src["paper"]["raw_context_probe"]["lowrank_mlp"][0])
+
+
+def test_the_lowrank_mlp_paper_numbers_are_the_printed_tables():
+    """The paper block of explicit_implicit_lowrank_mlp.json (3 significant digits) is the
+    study's printed paper column (study.PAPER, 2 digits) and its probe range (PAPER_PROBE)."""
+    from jaxlab.papers.explicit_implicit import study
+
+    paper = SOURCES["explicit_implicit_lowrank_mlp"]["paper"]
+    assert set(paper["mse"]["lowrank_mlp"]) == set(SINUSOID_KINDS)
+    for kind, triple in study.PAPER["lowrank_mlp"].items():
+        for metric, two_digits in zip(("iid", "far", "wide"), triple):
+            unit = 10.0 ** (math.floor(math.log10(two_digits)) - 1)
+            assert abs(paper["mse"]["lowrank_mlp"][kind][metric][0] - two_digits) <= 0.55 * unit, (kind, metric)
+    probes = [v[0] for v in paper["probe"]["lowrank_mlp"].values()]
+    lo, hi = study.PAPER_PROBE["lowrank_mlp"][0].split("..")
+    assert agrees(lo, min(probes)) and agrees(hi, max(probes))
+    assert agrees(str(study.PAPER_PROBE["lowrank_mlp"][1]), paper["raw_context_probe"]["lowrank_mlp"][0])
 
 
 # The bank-size table of docs/simplicity_bias.md (docs/results/simplicity_bias_bank_cpu.json):

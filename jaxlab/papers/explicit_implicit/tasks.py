@@ -8,7 +8,8 @@ known-function models:
   sinusoid      a ~ U(-1, 1)^{x_dim x n_freq}, y = sum_dj a_dj sin(f_dj x_d) with the
                 reference's fixed frequencies f (drawn once, shared by every task)
   lowrank_mlp   z ~ N(0, I_10), the MLP x -> 64 -> y with parameters theta0 + P z
-                (jaxlab.tasks.mlp_tasks.LowRankMLPRegression: the Fastfood basis as dense P)
+                (jaxlab.tasks.mlp_tasks.LowRankMLPRegression: the Fastfood basis as dense P),
+                x in ``task.lowrank_x_dim`` = 2 dimensions as the reference's configs
   gp            a GP with the RBF kernel s^2 exp(-|x - x'|^2 / 2 l^2), l ~ U(0.1, 0.6),
                 s ~ U(0.1, 1), plus 0.02 noise; drawn as 256 random Fourier features so it
                 can be evaluated at any query (the reference draws context and queries
