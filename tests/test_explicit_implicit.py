@@ -255,3 +255,19 @@ def test_the_gp_features_have_the_rbf_covariance():
     d = np.array([0.0, 0.2, 0.5])
     want = 0.64 * np.exp(-np.square(d[:, None] - d[None]) / (2 * 0.09))
     np.testing.assert_allclose(cov, want, atol=0.05)
+
+
+def test_the_figures_of_a_family_without_a_latent(tmp_path):
+    """GP regression has no probe and no raw-context probe: every figure is still written
+    (the probe panel once failed on a log axis with nothing to plot)."""
+    from jaxlab.papers.explicit_implicit import figures
+
+    config = smoke("--config.task.families=('gp',)")
+    metrics = ["iid", "far", "wide"] + [f"wide@{s:g}" for s in config.eval.intensities]
+    rows = [dict(family="gp", kind=kind, run=seed, seed=seed, step=step, metric=m, value=0.1 + 0.01 * seed)
+            for kind in ("implicit", "tsf") for seed in range(2) for step in (10, 20) for m in metrics]
+    curves = pd.DataFrame(rows)
+    summary = curves[curves.step == 20]
+    baselines = pd.DataFrame(columns=["family", "seed", "metric", "value"])
+    figures.draw_all(summary, curves, baselines, config, str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ["curves.png", "errors.png", "intensity.png", "probe.png"]

@@ -81,8 +81,14 @@ def draw_intensity(ax, summary: pd.DataFrame, config: ml_collections.ConfigDict,
 def draw_probe(ax, summary: pd.DataFrame, baselines: pd.DataFrame, family: str) -> None:
     """Latent probe MSE per explicit kind beside the raw-context linear probe."""
     g = summary[(summary.family == family) & (summary.metric == "probe")]
+    raw = baselines[baselines.family == family].value
+    if g.empty and raw.empty:  # a family without a finite latent (gp): nothing to probe
+        ax.text(0.5, 0.5, "no finite latent:\nno probe", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(family)
+        return
     kinds = list(dict.fromkeys(g.kind))
-    values = [g[g.kind == k].value for k in kinds] + [baselines[baselines.family == family].value]
+    values = [g[g.kind == k].value for k in kinds] + [raw]
     labels = kinds + ["raw context"]
     ax.bar(range(len(values)), [v.mean() for v in values],
            color=[COLORS.get(k, "tab:orange") for k in labels])
