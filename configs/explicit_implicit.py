@@ -40,7 +40,7 @@ VARIANTS = {
     "paper": "the paper's sizes (d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds): for a GPU",
     "sinusoid": "sinusoid regression only (15 min wall, 930 s CPU at load 5-7)",
     "lowrank_mlp": "low-rank MLP regression only (x 2-d, as the reference; 15 min wall, 705 s CPU at load 3-6)",
-    "gp": "GP regression (RBF) only: implicit, tsf, mlp (no finite latent) (~8 min wall, estimated)",
+    "gp": "GP regression (RBF) only: implicit, tsf, mlp (no finite latent) (12 min wall, 515 s CPU at load 4-6)",
     "linear": "linear regression only (the default)",
     "linear_cls": "linear classification only (x 2-d, 2 classes, T = 1e-6; 16 min wall, 706 s CPU at load 4-8)",
     "lowrank_cls": "low-rank MLP classification only (x 2-d, 2 classes, T = 1e-6; 15 min wall, 710 s CPU "

@@ -212,6 +212,15 @@ CLAIMS = [
                                   rf"`docs/results/explicit_implicit_lowrank_mlp.json`",
      [("explicit_implicit_lowrank_mlp.measured.wall_s", 60), "explicit_implicit_lowrank_mlp.measured.wall_s",
       "explicit_implicit_lowrank_mlp.measured.cpu_s"]),
+    # GP regression (docs/results/explicit_implicit_gp.json): every row, the run's times
+    *[("docs/explicit_implicit.md", rf"\ngp          {kind}\s+{SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±\S+\s+–",
+       [f"explicit_implicit_gp.mse.gp.{kind}.{m}.0" for m in ("iid", "far", "wide")])
+      for kind in ("implicit", "tsf", "mlp")],
+    ("docs/explicit_implicit.md", rf"2-core Intel Xeon: {NUM} min wall \({NUM} s\), {NUM} s of CPU\s+\(`/usr/bin/time`\), "
+                                  rf"load average {NUM}-{NUM} with two other agents running; source\s+"
+                                  rf"`docs/results/explicit_implicit_gp.json`",
+     [("explicit_implicit_gp.measured.wall_s", 60), "explicit_implicit_gp.measured.wall_s",
+      "explicit_implicit_gp.measured.cpu_s"]),
     # Linear and low-rank classification (docs/results/explicit_implicit_{linear,lowrank}_cls.json):
     # every row of both printed tables (ID / far / wide accuracy, ID and wide cross-entropy, the
     # probe of the explicit kinds, the paper's ID / far / wide accuracy), the raw-context probe,
@@ -527,6 +536,27 @@ def test_the_lowrank_mlp_paper_numbers_are_the_printed_tables():
     lo, hi = study.PAPER_PROBE["lowrank_mlp"][0].split("..")
     assert agrees(lo, min(probes)) and agrees(hi, max(probes))
     assert agrees(str(study.PAPER_PROBE["lowrank_mlp"][1]), paper["raw_context_probe"]["lowrank_mlp"][0])
+
+
+def test_the_gp_table_is_its_sources():
+    """The GP side-by-side table: ours (ID, far, wide) then the paper's (gp_regression.csv),
+    and the paper block is the study's printed paper column (study.PAPER, 2 digits)."""
+    from jaxlab.papers.explicit_implicit import study
+
+    text = read("docs/explicit_implicit.md")
+    block = text[text.index("| model | ours: ID | far | wide | paper: ID | far | wide |"):]
+    block = block[:block.index("\n\n")]
+    src = SOURCES["explicit_implicit_gp"]
+    for kind in ("implicit", "tsf", "mlp"):
+        row = re.search(rf"^\| {kind} \|(.*)\|$", block, re.M)
+        assert row, f"docs/explicit_implicit.md: no {kind} row in the GP table"
+        cols = [c.strip() for c in row.group(1).split("|")]
+        want = [src["mse"]["gp"][kind][m][0] for m in ("iid", "far", "wide")]
+        want += [src["paper"]["mse"]["gp"][kind][m][0] for m in ("iid", "far", "wide")]
+        assert len(cols) == len(want) and all(agrees(t, w) for t, w in zip(cols, want)), (kind, cols, want)
+        for metric, two_digits in zip(("iid", "far", "wide"), study.PAPER["gp"][kind]):
+            unit = 10.0 ** (math.floor(math.log10(two_digits)) - 1)
+            assert abs(src["paper"]["mse"]["gp"][kind][metric][0] - two_digits) <= 0.55 * unit, (kind, metric)
 
 
 # The bank-size table of docs/simplicity_bias.md (docs/results/simplicity_bias_bank_cpu.json):
