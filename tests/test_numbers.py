@@ -94,6 +94,8 @@ CLAIMS = [
      ["simplicity_bias_bank_cpu_1digit.measured.wall_s", "simplicity_bias_bank_cpu_1digit.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"K = 178: {NUM} s wall / {NUM} s CPU at a\s+load of 4.2–5.8",
      ["simplicity_bias_bank_cpu_1digit_ext178.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext178.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"overlap check: {NUM} s wall / {NUM} s CPU at a load of 3.9–5.5",
+     ["simplicity_bias_bank_cpu_1digit_ext100.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext100.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"K = 316: {NUM} s wall / {NUM} s CPU at a load of 5.1–5.9",
      ["simplicity_bias_bank_cpu_1digit_ext316.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext316.measured.cpu_s"]),
     # Compositionality (docs/results/compositionality*.json)
@@ -479,10 +481,9 @@ BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "ma
 
 BANK_TABLES = [("simplicity_bias_bank_cpu", "| K | predicted switch (first) |", 11),
                ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6),
-               ("simplicity_bias_bank_cpu_1digit_ext178+simplicity_bias_bank_cpu_1digit_ext316",
-                "| K (one digit, N to 65,536) | predicted switch (first) |", 2)]
-# the extension past N = 16,384 (one run per K)
-EXT = ("simplicity_bias_bank_cpu_1digit_ext178", "simplicity_bias_bank_cpu_1digit_ext316")
+               ("simplicity_bias_bank_cpu_1digit_ext100+simplicity_bias_bank_cpu_1digit_ext178"
+                "+simplicity_bias_bank_cpu_1digit_ext316",
+                "| K (one digit, N to 65,536) | predicted switch (first) |", 3)]
 
 
 @pytest.mark.parametrize("name,header,n_points", BANK_TABLES)
@@ -506,32 +507,35 @@ def test_the_bank_sweep_table_is_its_source(name, header, n_points):
                 assert agrees(text_, p[key]), f"K = {p['value']:g} {key}: {text_} vs {p[key]}"
 
 
-def test_the_one_digit_r_with_the_extended_points_is_its_sources():
-    """The doc's r over the one-digit sweep with K = 178 and 316 taken from the extended run
-    (sizes to 65,536) and the other K from the recorded run: recomputed here from the two
-    sources' per-point switches with the study's own correlation."""
+@pytest.mark.parametrize("prefix,ks", [("combined: ", (178, 316)),
+                                        ("with K = 100 also from the scaled-cap run: ", (100, 178, 316))])
+def test_the_one_digit_r_with_the_extended_points_is_its_sources(prefix, ks):
+    """The doc's r over the one-digit sweep with the K in ``ks`` taken from the extended runs
+    (sizes to 65,536, cap 6,000) and the other K from the recorded run: recomputed here from
+    the sources' per-point switches with the study's own correlation."""
     import pandas as pd
 
     from jaxlab.papers.simplicity_bias import study
 
-    ext = [p for n in EXT for p in SOURCES[n]["points"]]
+    ext = [p for k in ks for p in SOURCES[f"simplicity_bias_bank_cpu_1digit_ext{k}"]["points"]]
     new_k = {p["value"] for p in ext}
     old = [p for p in SOURCES["simplicity_bias_bank_cpu_1digit"]["points"] if p["value"] not in new_k]
     pts = pd.DataFrame(old + ext).astype({c: float for c in BANK_COLUMNS[:4]})
     both = lambda a, b, lo=0.0: int((pts[a].notna() & pts[b].notna() & (pts[a] >= lo) & (pts[b] >= lo)).sum())  # noqa: E731
     first, matched = study.correlation(pts), study.correlation(pts, **study.MATCHED)
     text = read("docs/simplicity_bias.md")
-    m = re.search(rf"combined: \*\*r = {NUM} pairing the first switches\*\* over {NUM} points, "
+    m = re.search(r"\s+".join(map(re.escape, prefix.split())) + rf"\s+\*\*r = {NUM} pairing the first switches\*\* over {NUM} points, "
                   rf"\*\*{NUM} by the closest-pair rule\*\* over {NUM} points", text)
-    assert m, "docs/simplicity_bias.md: the combined r sentence is missing"
-    src = {p["value"]: p for p in ext}  # the prose's switch N, with thousands separators
-    for phrase in (f"The drops cross at\n  **{src[178.0]['empirical_switch']:,.0f}**; the envelope's digit → cue "
-                   f"switch is at {src[178.0]['matched_predicted']:,.0f}",
-                   f"The envelope predicts digit → cue at **{src[316.0]['predicted_switch']:,.0f}**"):
-        assert phrase in text, phrase
+    assert m, f"docs/simplicity_bias.md: the r sentence {prefix!r} is missing"
     for text_, v in zip(m.groups(), (first, both("predicted_switch", "empirical_switch"), matched,
                                      both("matched_predicted", "matched_empirical", 20.0))):
-        assert (text_ == "nan" and not math.isfinite(v)) or agrees(text_, v), (m.group(0), text_, v)
+        assert agrees(text_, v), (m.group(0), text_, v)
+    src = {p["value"]: p for p in ext}  # the prose's switch N, with thousands separators
+    if 178 in ks:
+        for phrase in (f"The drops cross at\n  **{src[178.0]['empirical_switch']:,.0f}**; the envelope's digit → cue "
+                       f"switch is at {src[178.0]['matched_predicted']:,.0f}",
+                       f"The envelope predicts digit → cue at **{src[316.0]['predicted_switch']:,.0f}**"):
+            assert phrase in text, phrase
 
 
 @pytest.mark.parametrize("family", CLS_FAMILIES)
