@@ -96,6 +96,10 @@ CLAIMS = [
      ["simplicity_bias_bank_cpu_1digit_ext178.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext178.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"overlap check: {NUM} s wall / {NUM} s CPU at a load of 3.9–5.5",
      ["simplicity_bias_bank_cpu_1digit_ext100.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext100.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"K = 56: {NUM} s wall / {NUM} s CPU at a load of 1.4–3.2",
+     ["simplicity_bias_bank_cpu_1digit_ext56.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext56.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"K = 32: {NUM} s wall /\s+{NUM} s CPU at a load of 1.1–1.5",
+     ["simplicity_bias_bank_cpu_1digit_ext32.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext32.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"K = 316: {NUM} s wall / {NUM} s CPU at a load of 5.1–5.9",
      ["simplicity_bias_bank_cpu_1digit_ext316.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext316.measured.cpu_s"]),
     # Compositionality (docs/results/compositionality*.json)
@@ -481,9 +485,8 @@ BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "ma
 
 BANK_TABLES = [("simplicity_bias_bank_cpu", "| K | predicted switch (first) |", 11),
                ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6),
-               ("simplicity_bias_bank_cpu_1digit_ext100+simplicity_bias_bank_cpu_1digit_ext178"
-                "+simplicity_bias_bank_cpu_1digit_ext316",
-                "| K (one digit, N to 65,536) | predicted switch (first) |", 3)]
+               ("+".join(f"simplicity_bias_bank_cpu_1digit_ext{k}" for k in (32, 56, 100, 178, 316)),
+                "| K (one digit, N to 65,536) | predicted switch (first) |", 5)]
 
 
 @pytest.mark.parametrize("name,header,n_points", BANK_TABLES)
@@ -508,7 +511,8 @@ def test_the_bank_sweep_table_is_its_source(name, header, n_points):
 
 
 @pytest.mark.parametrize("prefix,ks", [("combined: ", (178, 316)),
-                                        ("with K = 100 also from the scaled-cap run: ", (100, 178, 316))])
+                                        ("with K = 100 also from the scaled-cap run: ", (100, 178, 316)),
+                                        ("all from the scaled-cap runs: ", (32, 56, 100, 178, 316))])
 def test_the_one_digit_r_with_the_extended_points_is_its_sources(prefix, ks):
     """The doc's r over the one-digit sweep with the K in ``ks`` taken from the extended runs
     (sizes to 65,536, cap 6,000) and the other K from the recorded run: recomputed here from
