@@ -92,6 +92,16 @@ CLAIMS = [
     ("docs/simplicity_bias.md", rf"Now {NUM} of 6 points have both switches", ["simplicity_bias_bank_cpu_1digit.points_with_both"]),
     ("docs/simplicity_bias.md", rf"load 4.9–5.9; {NUM} s wall / {NUM} s CPU",
      ["simplicity_bias_bank_cpu_1digit.measured.wall_s", "simplicity_bias_bank_cpu_1digit.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"K = 178: {NUM} s wall / {NUM} s CPU at a\s+load of 4.2–5.8",
+     ["simplicity_bias_bank_cpu_1digit_ext178.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext178.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"overlap check: {NUM} s wall / {NUM} s CPU at a load of 3.9–5.5",
+     ["simplicity_bias_bank_cpu_1digit_ext100.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext100.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"K = 56: {NUM} s wall / {NUM} s CPU at a load of 1.4–3.2",
+     ["simplicity_bias_bank_cpu_1digit_ext56.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext56.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"K = 32: {NUM} s wall /\s+{NUM} s CPU at a load of 1.1–1.5",
+     ["simplicity_bias_bank_cpu_1digit_ext32.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext32.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"K = 316: {NUM} s wall / {NUM} s CPU at a load of 5.1–5.9",
+     ["simplicity_bias_bank_cpu_1digit_ext316.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext316.measured.cpu_s"]),
     # Compositionality (docs/results/compositionality*.json)
     ("configs/compositionality.py", rf"every one of the {NUM} sweep points within 1% of the\s+paper's "
                                     rf"mean C \(largest {NUM}%, mean {NUM}%\)",
@@ -567,7 +577,9 @@ BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "ma
 
 
 BANK_TABLES = [("simplicity_bias_bank_cpu", "| K | predicted switch (first) |", 11),
-               ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6)]
+               ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6),
+               ("+".join(f"simplicity_bias_bank_cpu_1digit_ext{k}" for k in (32, 56, 100, 178, 316)),
+                "| K (one digit, N to 65,536) | predicted switch (first) |", 5)]
 
 
 @pytest.mark.parametrize("name,header,n_points", BANK_TABLES)
@@ -575,7 +587,7 @@ def test_the_bank_sweep_table_is_its_source(name, header, n_points):
     text = read("docs/simplicity_bias.md")
     block = text[text.index(header):]
     block = block[:block.index("\n\n")]
-    points = SOURCES[name]["points"]
+    points = [p for n in name.split("+") for p in SOURCES[n]["points"]]
     assert len(points) == n_points
     if name == "simplicity_bias_bank_cpu":  # the doc says r is "not defined" for this run
         assert SOURCES[name]["pearson_r"] is None and SOURCES[name]["pearson_r_matched"] is None
@@ -589,6 +601,38 @@ def test_the_bank_sweep_table_is_its_source(name, header, n_points):
                 assert text_ == "–", (p["value"], key, text_)
             else:
                 assert agrees(text_, p[key]), f"K = {p['value']:g} {key}: {text_} vs {p[key]}"
+
+
+@pytest.mark.parametrize("prefix,ks", [("combined: ", (178, 316)),
+                                        ("with K = 100 also from the scaled-cap run: ", (100, 178, 316)),
+                                        ("all from the scaled-cap runs: ", (32, 56, 100, 178, 316))])
+def test_the_one_digit_r_with_the_extended_points_is_its_sources(prefix, ks):
+    """The doc's r over the one-digit sweep with the K in ``ks`` taken from the extended runs
+    (sizes to 65,536, cap 6,000) and the other K from the recorded run: recomputed here from
+    the sources' per-point switches with the study's own correlation."""
+    import pandas as pd
+
+    from jaxlab.papers.simplicity_bias import study
+
+    ext = [p for k in ks for p in SOURCES[f"simplicity_bias_bank_cpu_1digit_ext{k}"]["points"]]
+    new_k = {p["value"] for p in ext}
+    old = [p for p in SOURCES["simplicity_bias_bank_cpu_1digit"]["points"] if p["value"] not in new_k]
+    pts = pd.DataFrame(old + ext).astype({c: float for c in BANK_COLUMNS[:4]})
+    both = lambda a, b, lo=0.0: int((pts[a].notna() & pts[b].notna() & (pts[a] >= lo) & (pts[b] >= lo)).sum())  # noqa: E731
+    first, matched = study.correlation(pts), study.correlation(pts, **study.MATCHED)
+    text = read("docs/simplicity_bias.md")
+    m = re.search(r"\s+".join(map(re.escape, prefix.split())) + rf"\s+\*\*r = {NUM} pairing the first switches\*\* over {NUM} points, "
+                  rf"\*\*{NUM} by the closest-pair rule\*\* over {NUM} points", text)
+    assert m, f"docs/simplicity_bias.md: the r sentence {prefix!r} is missing"
+    for text_, v in zip(m.groups(), (first, both("predicted_switch", "empirical_switch"), matched,
+                                     both("matched_predicted", "matched_empirical", 20.0))):
+        assert agrees(text_, v), (m.group(0), text_, v)
+    src = {p["value"]: p for p in ext}  # the prose's switch N, with thousands separators
+    if 178 in ks:
+        for phrase in (f"The drops cross at\n  **{src[178.0]['empirical_switch']:,.0f}**; the envelope's digit → cue "
+                       f"switch is at {src[178.0]['matched_predicted']:,.0f}",
+                       f"The envelope predicts digit → cue at **{src[316.0]['predicted_switch']:,.0f}**"):
+            assert phrase in text, phrase
 
 
 @pytest.mark.parametrize("family", CLS_FAMILIES)
