@@ -4,7 +4,7 @@ Explicit ICL (causal transformer -> z -> MLP predictor) trained with the prequen
 train-risk objective, 3 seeds each: 6 runs in one compiled program, evaluated at every
 context size n on 1,024 held-out tasks per seed beside the exact Bayes predictor.
 
-Command (default: CPU-sized, about 45 minutes on a busy 2-core CPU (2203 CPU-seconds;
+Command (default: CPU-sized, about 36 minutes on a busy 2-core CPU (1836 CPU-seconds;
 not yet timed on a quiet one); ``--config.sgd.enabled=False`` skips the SGD fits, about a third of it):
     jaxlab run configs/icl_occam.py --workdir runs/icl_occam
 Variants (``jaxlab list`` prints them with their times): ``:smoke`` (tiny sizes, as the tests
@@ -39,7 +39,7 @@ OPTIONS = ("pool",)
 # (smoke: CPU seconds, first run / later runs with the compilation cache; others: wall).
 VARIANTS = {
     "": "linear regression: prequential vs train-risk ICL, 3 seeds each, Bayes, ridge, "
-        "2,304 SGD fits (~45 min wall, busy CPU)",
+        "2,304 SGD fits (~36 min wall, busy CPU)",
     "smoke": "tiny sizes, as the tests run it (~22 s CPU first run / ~9 s cached)",
     "paper": "the paper's sizes (d=256, 4 layers, 5 seeds, 1,000 points): for a GPU/TPU",
     "sinusoid": "sinusoid regression, with SGD (~8 min wall before the SGD fix; longer now)",
