@@ -46,12 +46,23 @@ def use_cpu_cores_as_devices() -> None:
     bench``). Must run before jax is imported; ``JAXLAB_CPU_DEVICES=1`` or an explicit
     ``--xla_force_host_platform_device_count`` in XLA_FLAGS turns it off. Accelerators
     are unaffected (their own devices are used).
+
+    Host devices meet at every cross-device collective (a data axis's ``pmean``, the
+    fits' all-gathers). XLA kills the process when one device's thread is about a minute
+    late for one (a 20 s warning, then 40 s), which happens on a CPU shared with other
+    jobs (seen on a 2-core machine at a load of about 6); the 40 s become
+    ``JAXLAB_COLLECTIVE_TIMEOUT_S`` (default 1800, XLA's own limit for a collective's
+    execution) unless XLA_FLAGS sets them.
     """
     flags = os.environ.get("XLA_FLAGS", "")
     if "xla_force_host_platform_device_count" in flags:
         return
     n = int(os.environ.get("JAXLAB_CPU_DEVICES", os.cpu_count() or 1))
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+    flags = f"{flags} --xla_force_host_platform_device_count={n}"
+    if "xla_cpu_collective_call_terminate_timeout_seconds" not in flags:
+        timeout = int(os.environ.get("JAXLAB_COLLECTIVE_TIMEOUT_S", 1800))
+        flags += f" --xla_cpu_collective_call_terminate_timeout_seconds={timeout}"
+    os.environ["XLA_FLAGS"] = flags.strip()
 
 
 def enable_compilation_cache() -> None:

@@ -143,3 +143,39 @@ def test_smoke_variants_compile_quick_unless_told_otherwise(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=2")  # the user's own
     assert cli.quick_compile("quick", "icl_occam")
     assert os.environ["XLA_FLAGS"] == "--xla_backend_optimization_level=2"
+
+
+# One host device's thread is `stall` seconds late for a psum across two host devices.
+LATE_DEVICE = r"""
+import sys, time
+from jaxlab import cli
+cli.use_cpu_cores_as_devices()
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import Mesh, PartitionSpec as P
+
+def late(x):
+    if int(x[0]) == 0:
+        time.sleep(float(sys.argv[1]))
+    return x
+
+mesh = Mesh(np.array(jax.devices()[:2]), ("d",))
+body = lambda x: jax.lax.psum(jax.pure_callback(late, jax.ShapeDtypeStruct(x.shape, x.dtype), x), "d")
+print(jax.jit(jax.shard_map(body, mesh=mesh, in_specs=P("d"), out_specs=P()))(jnp.arange(2.0)))
+"""
+
+
+@pytest.mark.parametrize("timeout_s, survives", [("1", False), (None, True)])
+def test_host_devices_wait_for_a_late_device_as_long_as_configured(timeout_s, survives):
+    """The collective timeout jaxlab sets reaches XLA: 1 s kills a process whose device is
+    3 s late (XLA's abort), the default waits for it. XLA's limit counts from its
+    stuck-rendezvous warning (20 s by default, 1 s here)."""
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    env.update(JAXLAB_CPU_DEVICES="2", JAX_PLATFORMS="cpu",
+               XLA_FLAGS="--xla_cpu_collective_call_warn_stuck_timeout_seconds=1")
+    if timeout_s:
+        env["JAXLAB_COLLECTIVE_TIMEOUT_S"] = timeout_s
+    done = subprocess.run([sys.executable, "-c", LATE_DEVICE, "3"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode == 0) == survives, done.stderr[-2000:]
+    if survives:
+        assert "[1.]" in done.stdout
