@@ -100,6 +100,8 @@ CLAIMS = [
      ["simplicity_bias_bank_cpu_1digit_ext56.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext56.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"K = 32: {NUM} s wall /\s+{NUM} s CPU at a load of 1.1–1.5",
      ["simplicity_bias_bank_cpu_1digit_ext32.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext32.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"job\): {NUM} s wall / {NUM} s CPU at a load of 2.3–3.6",
+     ["simplicity_bias_bank_cpu_1digit_ext10.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext10.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"K = 316: {NUM} s wall / {NUM} s CPU at a load of 5.1–5.9",
      ["simplicity_bias_bank_cpu_1digit_ext316.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext316.measured.cpu_s"]),
     # Compositionality (docs/results/compositionality*.json)
@@ -578,8 +580,8 @@ BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "ma
 
 BANK_TABLES = [("simplicity_bias_bank_cpu", "| K | predicted switch (first) |", 11),
                ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6),
-               ("+".join(f"simplicity_bias_bank_cpu_1digit_ext{k}" for k in (32, 56, 100, 178, 316)),
-                "| K (one digit, N to 65,536) | predicted switch (first) |", 5)]
+               ("+".join(f"simplicity_bias_bank_cpu_1digit_ext{k}" for k in (10, 32, 56, 100, 178, 316)),
+                "| K (one digit, N to 65,536) | predicted switch (first) |", 6)]
 
 
 @pytest.mark.parametrize("name,header,n_points", BANK_TABLES)
@@ -605,7 +607,7 @@ def test_the_bank_sweep_table_is_its_source(name, header, n_points):
 
 @pytest.mark.parametrize("prefix,ks", [("combined: ", (178, 316)),
                                         ("with K = 100 also from the scaled-cap run: ", (100, 178, 316)),
-                                        ("all from the scaled-cap runs: ", (32, 56, 100, 178, 316))])
+                                        ("all from the scaled-cap runs: ", (10, 32, 56, 100, 178, 316))])
 def test_the_one_digit_r_with_the_extended_points_is_its_sources(prefix, ks):
     """The doc's r over the one-digit sweep with the K in ``ks`` taken from the extended runs
     (sizes to 65,536, cap 6,000) and the other K from the recorded run: recomputed here from
@@ -633,6 +635,10 @@ def test_the_one_digit_r_with_the_extended_points_is_its_sources(prefix, ks):
                        f"switch is at {src[178.0]['matched_predicted']:,.0f}",
                        f"The envelope predicts digit → cue at **{src[316.0]['predicted_switch']:,.0f}**"):
             assert phrase in text, phrase
+    if 10 in ks:  # the doc says the envelope has no switch at K = 10 and gives the network's
+        assert src[10.0]["predicted_switch"] is None and src[10.0]["final_lines_cross"] is None
+        assert src[10.0]["K_cue"] < src[10.0]["K_digit"] and src[10.0]["l_cue"] < src[10.0]["l_digit"]
+        assert f"its drops cross at\n  **{src[10.0]['empirical_switch']:,.0f}**" in text
 
 
 @pytest.mark.parametrize("family", CLS_FAMILIES)
