@@ -210,6 +210,15 @@ CLAIMS = [
       for kind in SINUSOID_KINDS],
     ("docs/explicit_implicit.md", rf"sinusoid    raw-context linear probe of the latent: {SCI} ±",
      ["explicit_implicit_sinusoid.raw_context_probe.sinusoid.0"]),
+    # the two 4,000-step sinusoid runs' times (wall from the manifest, CPU from /usr/bin/time)
+    ("docs/explicit_implicit.md", rf"{NUM} min wall \({NUM} s\), {NUM} s of CPU from\s+`/usr/bin/time`, load average [^;]*;"
+     rf" source `docs/results/explicit_implicit_sinusoid_4000.json`",
+     [("explicit_implicit_sinusoid_4000.measured.wall_s", 60), "explicit_implicit_sinusoid_4000.measured.wall_s",
+      "explicit_implicit_sinusoid_4000.measured.cpu_s"]),
+    ("docs/explicit_implicit.md", rf"{NUM} min wall \({NUM} s\), {NUM} s of CPU from\s+`/usr/bin/time`, load average [^;]*;"
+     rf" source `docs/results/explicit_implicit_sinusoid_4000_tsf_mlp.json`",
+     [("explicit_implicit_sinusoid_4000_tsf_mlp.measured.wall_s", 60),
+      "explicit_implicit_sinusoid_4000_tsf_mlp.measured.wall_s", "explicit_implicit_sinusoid_4000_tsf_mlp.measured.cpu_s"]),
     # Low-rank MLP regression (docs/results/explicit_implicit_lowrank_mlp.json): every row of the
     # printed table, the raw-context probe and the run's times
     *[("docs/explicit_implicit.md",
@@ -434,13 +443,28 @@ def test_variant_times_and_the_readme_run_times_table_are_the_measured_ones():
             assert agrees(text, v), f"README {spec}: {text} vs {v}"
 
 
+# The sinusoid run at 4,000 steps is two runs of the same config and command shape: implicit,
+# known z and known f in one, tsf and mlp in the other; their kinds must not overlap.
+SINUSOID_4000 = ("explicit_implicit_sinusoid_4000", "explicit_implicit_sinusoid_4000_tsf_mlp")
+
+
+def merged_mse(names: tuple[str, ...], family: str = "sinusoid") -> dict:
+    """kind -> metric -> [mean, std] over the runs ``names`` (one run per kind)."""
+    out: dict = {}
+    for name in names:
+        mse = SOURCES[name]["mse"][family]
+        assert not set(mse) & set(out), (name, set(mse) & set(out))
+        out.update(mse)
+    return out
+
+
 # The sinusoid table of docs/explicit_implicit.md: per model kind, ID / far / wide MSE of the
-# 2,000-step run, the 4,000-step run (three kinds) and the paper (the reference's CSV), in
-# this column order; "–" where a source has no such number.
-SINUSOID_COLUMNS = [(f"{src}|{mse}|sinusoid", metric)
-                    for src, mse in (("explicit_implicit_sinusoid", "mse"),
-                                     ("explicit_implicit_sinusoid_4000", "mse"),
-                                     ("explicit_implicit_sinusoid", "paper|mse"))
+# 2,000-step run, the 4,000-step runs and the paper (the reference's CSV), in this column
+# order; "–" where a source has no such number.
+SINUSOID_COLUMNS = [(names, mse, metric)
+                    for names, mse in ((("explicit_implicit_sinusoid",), "mse"),
+                                       (SINUSOID_4000, "mse"),
+                                       (("explicit_implicit_sinusoid",), "paper|mse"))
                     for metric in ("iid", "far", "wide")]
 
 
@@ -451,17 +475,27 @@ def source_or_none(path: str) -> float | None:
         return None
 
 
+def first_source_or_none(names: tuple[str, ...], rest: str) -> float | None:
+    """The number at ``name|rest`` in the first of ``names`` that has it."""
+    for name in names:
+        v = source_or_none(f"{name}|{rest}")
+        if v is not None:
+            return v
+    return None
+
+
 def test_the_sinusoid_table_is_its_sources():
     text = read("docs/explicit_implicit.md")
     block = text[text.index("| model | ours 2,000 steps: ID |"):]
     block = block[:block.index("\n\n")]
+    merged_mse(SINUSOID_4000)  # the two 4,000-step runs hold different kinds
     for kind in SINUSOID_KINDS:
         row = re.search(rf"^\| {kind} \|(.*)\|$", block, re.M)
         assert row, f"docs/explicit_implicit.md: no {kind} row in the sinusoid table"
         cols = [c.strip() for c in row.group(1).split("|")]
         assert len(cols) == len(SINUSOID_COLUMNS), (kind, cols)
-        for text_, (prefix, metric) in zip(cols, SINUSOID_COLUMNS):
-            want = source_or_none(f"{prefix}|{kind}|{metric}|0")
+        for text_, (names, prefix, metric) in zip(cols, SINUSOID_COLUMNS):
+            want = first_source_or_none(names, f"{prefix}|sinusoid|{kind}|{metric}|0")
             if want is None:
                 assert text_ == "–", (kind, prefix, metric, text_)
             else:
@@ -488,17 +522,58 @@ def test_the_sinusoid_known_f_ratios_are_the_sources():
     the learned kind with the lowest wide MSE and N the ratio of the two means."""
     text = read("docs/explicit_implicit.md")
     found = 0
-    for steps, src in (("2,000", "explicit_implicit_sinusoid"), ("4,000", "explicit_implicit_sinusoid_4000")):
+    for steps, srcs in (("2,000", ("explicit_implicit_sinusoid",)), ("4,000", SINUSOID_4000)):
         m = re.search(rf"{steps} steps: known f {SCI} vs best learned \((\w+)\) {SCI}, {NUM}x", text)
         assert m, f"the sinusoid claim at {steps} steps is gone"
-        mse = SOURCES[src]["mse"]["sinusoid"]
+        mse = merged_mse(srcs)
         learned = [k for k in ("implicit", "tsf", "mlp", "known_z") if k in mse]
+        assert len(learned) == 4, (steps, learned)  # every learned predictor was run
         best = min(learned, key=lambda k: mse[k]["wide"][0])
         assert m.group(2) == best, (steps, m.group(2), best)
         assert agrees(m.group(1), mse["known_f"]["wide"][0]) and agrees(m.group(3), mse[best]["wide"][0])
         assert agrees(m.group(4), mse[best]["wide"][0] / mse["known_f"]["wide"][0]), (steps, m.group(4))
         found += 1
     assert found == 2
+
+
+def sinusoid_claim_row(start: str) -> str:
+    """The row of the sinusoid claims table that starts with ``start``."""
+    text = read("docs/explicit_implicit.md")
+    text = text[text.index("| model | ours 2,000 steps: ID |"):]  # the sinusoid section's
+    block = text[text.index("| claim (paper) | ours | holds? |"):]
+    block = block[:block.index("\n\n")]
+    rows = [r for r in block.splitlines() if r.startswith(f"| {start}")]
+    assert len(rows) == 1, (start, rows)
+    return rows[0]
+
+
+def test_the_sinusoid_probe_claim_is_the_sources():
+    """"N steps: probes A..B vs raw context R: Kx" per run: A and B the lowest and highest
+    probe MSE of the explicit kinds, R the raw-context probe, K = R / B rounded."""
+    row = sinusoid_claim_row("a linear probe of z decodes the latent")
+    for steps, srcs in (("2,000", ("explicit_implicit_sinusoid",)), ("4,000", SINUSOID_4000)):
+        m = re.search(rf"{steps} steps: probes {SCI}\.\.{SCI} vs raw context {NUM}[^:]*: {NUM}x", row)
+        assert m, f"the sinusoid probe claim at {steps} steps is gone"
+        mse = merged_mse(srcs)
+        probes = [mse[k]["probe"][0] for k in ("tsf", "mlp", "known_z", "known_f")]
+        raw = SOURCES[srcs[0]]["raw_context_probe"]["sinusoid"][0]
+        for src in srcs:  # the raw-context probe does not depend on the model kinds run
+            assert SOURCES[src]["raw_context_probe"]["sinusoid"][0] == raw, src
+        assert agrees(m.group(1), min(probes)) and agrees(m.group(2), max(probes)), (steps, m.groups())
+        assert agrees(m.group(3), raw) and agrees(m.group(4), raw / max(probes)), (steps, m.groups())
+
+
+def test_the_sinusoid_bottleneck_claim_is_the_sources():
+    """"N steps: none" (or the kinds) for learned bottlenecks better than implicit on both
+    ID and wide MSE, per run."""
+    row = sinusoid_claim_row("no learned bottleneck")
+    for steps, srcs in (("2,000", ("explicit_implicit_sinusoid",)), ("4,000", SINUSOID_4000)):
+        m = re.search(rf"{steps} steps: ([a-z_, ]+?)(?: \(|;| \|)", row)
+        assert m, f"the sinusoid bottleneck claim at {steps} steps is gone"
+        mse = merged_mse(srcs)
+        better = [k for k in ("tsf", "mlp", "known_z")
+                  if mse[k]["iid"][0] < mse["implicit"]["iid"][0] and mse[k]["wide"][0] < mse["implicit"]["wide"][0]]
+        assert m.group(1) == (", ".join(better) or "none"), (steps, m.group(1), better)
 
 
 # The low-rank MLP table of docs/explicit_implicit.md: per model kind, ours (ID, far, wide,
