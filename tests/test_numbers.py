@@ -49,6 +49,17 @@ H = "coala_ipd_gae_pool05|"
 L = "coala_ipd_gae_pool05_long|"
 J = "coala_ipd_gae_lam1_pool1|"
 SINUSOID_KINDS = ("implicit", "tsf", "mlp", "known_z", "known_f")
+
+
+def ei_printed_rows(result: str, family: str) -> list:
+    """A check per row of a regression family's printed table (ID, far, wide, and the probe
+    of the explicit kinds) against docs/results/<result>.json."""
+    return [("docs/explicit_implicit.md",
+             rf"\n{family:<11} {kind}\s+{SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±\S+\s+"
+             + (rf"{SCI} ±" if kind != "implicit" else "–"),
+             [f"{result}.mse.{family}.{kind}.{m}.0"
+              for m in ("iid", "far", "wide") + (("probe",) if kind != "implicit" else ())])
+            for kind in SINUSOID_KINDS]
 CLS_FAMILIES = ("linear_cls", "lowrank_cls")
 # (file, pattern with one group per number, the source of each number)
 CLAIMS = [
@@ -203,11 +214,7 @@ CLAIMS = [
      ["explicit_implicit.raw_context_probe.linear.0"]),
     # Sinusoid regression (docs/results/explicit_implicit_sinusoid.json): every row of the
     # printed table (ID, far, wide, and the probe of the explicit kinds) and the raw-context probe
-    *[("docs/explicit_implicit.md",
-       rf"\nsinusoid    {kind}\s+{SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±\S+\s+" + (rf"{SCI} ±" if kind != "implicit" else "–"),
-       [f"explicit_implicit_sinusoid.mse.sinusoid.{kind}.{m}.0"
-        for m in ("iid", "far", "wide") + (("probe",) if kind != "implicit" else ())])
-      for kind in SINUSOID_KINDS],
+    *ei_printed_rows("explicit_implicit_sinusoid", "sinusoid"),
     ("docs/explicit_implicit.md", rf"sinusoid    raw-context linear probe of the latent: {SCI} ±",
      ["explicit_implicit_sinusoid.raw_context_probe.sinusoid.0"]),
     # the two 4,000-step sinusoid runs' times (wall from the manifest, CPU from /usr/bin/time)
@@ -221,11 +228,7 @@ CLAIMS = [
       "explicit_implicit_sinusoid_4000_tsf_mlp.measured.wall_s", "explicit_implicit_sinusoid_4000_tsf_mlp.measured.cpu_s"]),
     # Low-rank MLP regression (docs/results/explicit_implicit_lowrank_mlp.json): every row of the
     # printed table, the raw-context probe and the run's times
-    *[("docs/explicit_implicit.md",
-       rf"\nlowrank_mlp {kind}\s+{SCI} ±\S+\s+{SCI} ±\S+\s+{SCI} ±\S+\s+" + (rf"{SCI} ±" if kind != "implicit" else "–"),
-       [f"explicit_implicit_lowrank_mlp.mse.lowrank_mlp.{kind}.{m}.0"
-        for m in ("iid", "far", "wide") + (("probe",) if kind != "implicit" else ())])
-      for kind in SINUSOID_KINDS],
+    *ei_printed_rows("explicit_implicit_lowrank_mlp", "lowrank_mlp"),
     ("docs/explicit_implicit.md", rf"lowrank_mlp raw-context linear probe of the latent: {SCI} ±",
      ["explicit_implicit_lowrank_mlp.raw_context_probe.lowrank_mlp.0"]),
     ("docs/explicit_implicit.md", rf"2-core Intel Xeon: {NUM} min wall \({NUM} s\),\s+{NUM} s of CPU \(`/usr/bin/time`\), "
