@@ -25,6 +25,19 @@ def smoke_config(*overrides: str):
     return config_lib.load(SMOKE, list(overrides))
 
 
+def assert_refused_before_writing(spec: str, override: str, field: str, workdir) -> None:
+    """Loading ``spec`` with ``override`` and running it raises a one-line ConfigError that
+    names ``config.<field>``, and ``workdir`` is never created."""
+    from jaxlab import config as config_lib
+    from jaxlab import papers
+    from jaxlab.config import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        papers.run(config_lib.load(spec, [override]), str(workdir), progress=False)
+    assert f"config.{field}" in str(err.value) and "\n" not in str(err.value)
+    assert not os.path.exists(workdir)
+
+
 _SMOKE_RUNS: dict = {}
 
 # Tests that share in-process state run on one pytest-xdist worker (``--dist loadgroup``):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, assert_refused_before_writing
 from jaxlab import config as config_lib
 from jaxlab import papers, results
 from jaxlab.config import ConfigError
@@ -152,11 +152,7 @@ BAD = [
 
 @pytest.mark.parametrize("field,override", BAD, ids=[b[0] for b in BAD])
 def test_an_impossible_ablation_value_is_one_line_and_writes_nothing(field, override, tmp_path):
-    workdir = tmp_path / "w"
-    with pytest.raises(ConfigError) as err:
-        papers.run(ablation_smoke(override), str(workdir), progress=False)
-    assert f"config.{field}" in str(err.value) and "\n" not in str(err.value)
-    assert not workdir.exists()
+    assert_refused_before_writing(ABLATION, override, field, tmp_path / "w")
 
 
 def test_the_supervised_kind_needs_the_ablation_family(tmp_path):

@@ -9,10 +9,9 @@ import optax
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, assert_refused_before_writing
 from jaxlab import config as config_lib
-from jaxlab import papers, runner
-from jaxlab.config import ConfigError
+from jaxlab import runner
 from jaxlab.papers.explicit_implicit import models, study
 from jaxlab.papers.explicit_implicit import tasks as tl
 
@@ -237,11 +236,7 @@ BAD = [
 
 @pytest.mark.parametrize("field,override", BAD, ids=[b[0] for b in BAD])
 def test_an_impossible_value_is_one_line_and_writes_nothing(field, override, tmp_path):
-    workdir = tmp_path / "w"
-    with pytest.raises(ConfigError) as err:
-        papers.run(smoke(override), str(workdir), progress=False)
-    assert f"config.{field}" in str(err.value) and "\n" not in str(err.value)
-    assert not workdir.exists()
+    assert_refused_before_writing(SMOKE, override, field, tmp_path / "w")
 
 
 def test_the_gp_features_have_the_rbf_covariance():
