@@ -1,6 +1,5 @@
 """Simplicity bias as two-part compression: the benchmark's statistics, K(p), the envelope's
 switch, the permutation tests' ingredients, the vectorised fits, and bad config values."""
-import dataclasses
 import os
 
 import jax
