@@ -20,9 +20,10 @@ def best_time(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """``best_time`` of several functions, their calls interleaved round by round, so load
-    from elsewhere on a shared machine falls on all of them alike (for ratios)."""
+def interleaved_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Wall times of ``repeats`` calls of each function (blocked until ready, after one
+    warm-up call each), their calls interleaved round by round, so load from elsewhere on a
+    shared machine falls on all of them alike (for ratios)."""
     for fn in fns.values():
         jax.block_until_ready(fn())
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -31,7 +32,7 @@ def best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, 
             t = time.perf_counter()
             jax.block_until_ready(fn())
             times[name].append(time.perf_counter() - t)
-    return {name: min(ts) for name, ts in times.items()}
+    return times
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:

@@ -54,6 +54,10 @@ def test_bench_quick_writes_bench_json(tmp_path, capsys):
     assert r["ref_config_1_seed_vs_padded_layout"] == approx(
         r["ref_config_ms_per_step_1_seed_padded_layout"] / r["ref_config_ms_per_step_1_seed"])
     assert json.loads(r["ref_config_layout_1_seed"])["padded_runs"] == 0
+    # The median chunk is never faster than the fastest (a swapped statistic would be).
+    assert r["ref_config_ms_per_step_1_seed_fastest"] <= r["ref_config_ms_per_step_1_seed"]
+    assert (r["ref_config_ms_per_seed_step_8_seeds_fastest"]
+            <= r["ref_config_ms_per_seed_step_8_seeds"])
     assert r["sgd_ref_ms_per_fit_step"] == approx(r["sgd_ref_s"] / r["sgd_ref_total_steps"] * 1e3)
     assert r["sgd_ref_n_fits"] <= r["sgd_ref_total_steps"]
     assert 0 < r["sgd_ref_lane_occupancy"] <= 1  # steps never exceed the lane-steps run
