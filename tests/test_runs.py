@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -200,3 +201,21 @@ def test_runs_by_data_layouts_on_four_devices_equal_one_device():
     # data=1 uses 2 devices (none padded); 1x4 splits each batch four ways
     assert "\n1 1 1 0\n" in "\n" + out.stdout
     assert "4x1 2 1 0" in out.stdout and "2x2 2 2 0" in out.stdout and "1x4 1 4 0" in out.stdout
+
+
+def test_one_run_is_applied_without_a_size_one_batch_axis():
+    """vmap_runs equals jax.vmap (random draws included) for one run and for several, and
+    for one run the traced program works on the run itself: its (3, 3) outer product
+    appears unbatched, never as (1, 3, 3)."""
+    def fn(key, x):
+        noise = jax.random.normal(key, x.shape)
+        return {"outer": jnp.outer(x, x + noise), "sum": jnp.sum(x * noise)}
+
+    for n in (1, 3):
+        keys = jax.random.split(jax.random.PRNGKey(0), n)
+        xs = jax.random.normal(jax.random.PRNGKey(1), (n, 3))
+        _close(runs.vmap_runs(fn)(keys, xs), jax.vmap(fn)(keys, xs), tol=1e-6)
+    shapes = lambda f: {tuple(v.aval.shape) for e in jax.make_jaxpr(f)(keys[:1], xs[:1]).eqns
+                        for v in e.outvars}
+    assert (3, 3) in shapes(runs.vmap_runs(fn))
+    assert (3, 3) not in shapes(jax.vmap(fn))  # what the plain vmap would trace
