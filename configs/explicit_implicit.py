@@ -16,6 +16,8 @@ steps, 5 seeds; for accelerators);
 ``:sinusoid`` / ``:lowrank_mlp`` / ``:gp`` / ``:linear_cls`` / ``:lowrank_cls`` pick one family
 (combine: ``:sinusoid,smoke``; the two classification families: x in 2-d, 2 classes, labels the
 argmax of the logits, scored by accuracy and cross-entropy);
+``:raven`` is the Raven family (rule-RAVEN matrices, accuracy over 8 candidates on held-out rule
+combinations, rule-probe accuracy);
 ``:ablation`` is the supervised ablation (2-d linear task; the context encoder's z regressed
 on w, the predictor fed the true w; OOD by range shift and held-out quadrant of w or x_q).
 
@@ -28,7 +30,7 @@ import ml_collections
 from jaxlab.config import base_config, one_of, variant_tokens
 
 SIZES = ("smoke", "default", "paper")
-FAMILY_TOKENS = ("linear", "sinusoid", "lowrank_mlp", "gp", "linear_cls", "lowrank_cls", "all", "ablation")
+FAMILY_TOKENS = ("linear", "sinusoid", "lowrank_mlp", "gp", "linear_cls", "lowrank_cls", "all", "ablation", "raven")
 ALL = ("linear", "sinusoid", "lowrank_mlp", "gp", "linear_cls", "lowrank_cls")
 # What `jaxlab list` prints: variant -> what it runs and its time on the 2-core CPU.
 VARIANTS = {
@@ -45,6 +47,8 @@ VARIANTS = {
     "linear_cls": "linear classification only (x 2-d, 2 classes, T = 1e-6; 16 min wall, 706 s CPU at load 4-8)",
     "lowrank_cls": "low-rank MLP classification only (x 2-d, 2 classes, T = 1e-6; 15 min wall, 710 s CPU "
                    "at load 4-6)",
+    "raven": "Raven (rule-RAVEN, 4 attributes, 13 rules, 8 candidates; OOD = 300 held-out rule "
+             "combinations): implicit, tsf, mlp, known z, known f; accuracy and rule-probe accuracy",
     "ablation": "the supervised ablation: 2-d linear, z regressed on w, predictor fed the true w; "
                 "ID vs range / held-out-quadrant shifts of w and x_q; 3 seeds, d=64, 2+2 layers "
                 "(147 s CPU; 4 min wall at load 2-7)",
@@ -73,7 +77,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         lowrank_x_dim=2,
         # the classification families (linear_cls, lowrank_cls; the reference's scripts):
         # x in cls_x_dim dimensions, labels ~ softmax(logits / temperature) over n_classes
-        cls_x_dim=2, n_classes=2, temperature=1e-6))
+        cls_x_dim=2, n_classes=2, temperature=1e-6,
+        # raven: attribute values 1..raven_values-1 (the reference's 40) and the held-out rule
+        # combinations of the OOD set: "inpo" (the reference's default), "expo_l1", "expo_l2"
+        raven_values=40, raven_setting="inpo"))
     # Model kinds: implicit, tsf (transformer predictor), mlp (MLP predictor), known_z
     # (auxiliary latent head), known_f (true function of Linear(z)), true_z (true latent as z).
     c.model = ml_collections.ConfigDict(dict(
@@ -102,6 +109,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.update(d_model=256, d_ff=512, implicit_layers=8, context_layers=4,
                        predictor_layers=4, z_dim=256, mlp_hidden=512)
         c.eval.update(n_tasks=1000, n_context=72, intensities=(1.0, 1.5, 2.0, 2.5), baseline_tasks=8192)
+    if family == "raven":
+        # Raven (rule-RAVEN): 6 context + 2 query panels of 4 attributes, 8 candidates, OOD =
+        # held-out rule combinations. No context-size axis (always 6 panels); eval.n_tasks ID and
+        # as many OOD validation tasks. The reference: batch 512, d=256, Adam 1e-4, dropout .1.
+        c.task.update(families=("raven",), batch_tasks=64 if size != "smoke" else 8)
+        if size == "default":
+            c.eval.n_tasks = 512
+        elif size == "paper":
+            c.task.batch_tasks = 512
+            c.eval.n_tasks = 2048
     if family == "ablation":
         # The supervised ablation: y = x . w with x, w in 2-d, no bias, no noise; one model
         # (context encoder with z = 2 numbers regressed on w + transformer predictor fed the

@@ -21,7 +21,8 @@ query, panel 8 the answer. The 8 candidates are the answer and 7 distractors dra
 replacement from every other panel that some rule could give after the query: per attribute
 the values c that the 13 rules give for the query's (a, b), all combinations across the 4
 attributes; a draw with fewer than 7 such distractors is redrawn (the reference keeps only
-8-candidate problems). The candidates are shuffled; ``label`` is the answer's slot.
+8-candidate problems; here the first of 8 draws with enough distractors is kept, all 8
+failing with probability about 4e-19). The candidates are shuffled; ``label`` is the answer's slot.
 
 Rule combinations (the latent, 4 rule indices): training uses 7 "core" rules per attribute
 (constant, progression +2, minus, plus, min, max, varprogression (-1, -2)), 7^4 = 2401
@@ -152,52 +153,54 @@ def nth_option(opts: jax.Array, running: jax.Array, slot: jax.Array) -> jax.Arra
     return jnp.take_along_axis(opts[None], idx[..., None], -1)[..., 0].reshape(slot.shape)
 
 
-def distinct_below(key: jax.Array, n: jax.Array, k: int) -> jax.Array:
-    """(k,) distinct integers drawn uniformly without replacement from [0, n), n >= k traced
-    (Floyd's algorithm)."""
-    keys = jax.random.split(key, k)
+def below(u: jax.Array, n: jax.Array) -> jax.Array:
+    """floor(u n): uniform integers in [0, n) from uniforms u in [0, 1) (one threefry call
+    for many draws keeps the generator quick to compile)."""
+    return jnp.minimum(jnp.floor(u * n).astype(jnp.int32), n - 1)
+
+
+def distinct_below(u: jax.Array, n: jax.Array) -> jax.Array:
+    """(k,) distinct integers drawn uniformly without replacement from [0, n), n >= k traced,
+    from k uniforms ``u`` (Floyd's algorithm)."""
+    k = u.shape[0]
     picked = jnp.full((k,), -1, jnp.int32)
     for j in range(k):
         top = n - k + j
-        t = jax.random.randint(keys[j], (), 0, top + 1)
+        t = below(u[j], top + 1)
         picked = picked.at[j].set(jnp.where(jnp.any(picked == t), top, t))
     return picked
 
 
-def _sample_rows(key: jax.Array, rules: jax.Array, rows: jax.Array, counts: jax.Array) -> jax.Array:
-    """(9, 4) panels: per attribute three rows drawn uniformly from its rule's valid rows."""
-    idx = jax.random.randint(key, (3, N_ATTRS), 0, counts[rules])  # (row, attr)
+def _sample_rows(u: jax.Array, rules: jax.Array, rows: jax.Array, counts: jax.Array) -> jax.Array:
+    """(9, 4) panels from uniforms u (3, 4): per attribute three rows drawn uniformly from its
+    rule's valid rows."""
+    idx = below(u, counts[rules][None, :])  # (row, attr)
     triples = rows[rules[None, :], idx]  # (3, 4, 3): row, attr, column
     return jnp.transpose(triples, (0, 2, 1)).reshape(9, N_ATTRS)
 
 
-def sample_task(key: jax.Array, rules: jax.Array, n_values: int = 40):
-    """One task with rule indices ``rules`` (4,): (context (6, 4), query (2, 4),
-    candidates (8, 4), label ()), integer values."""
+ATTEMPTS = 8  # row draws per task; one with >= 7 distractors is kept (each fails w.p. ~0.005)
+
+
+def build_task(u_rows: jax.Array, u_cand: jax.Array, rules: jax.Array, n_values: int = 40):
+    """One task with rule indices ``rules`` (4,) from uniforms u_rows (ATTEMPTS, 3, 4) and
+    u_cand (15,): (context (6, 4), query (2, 4), candidates (8, 4), label ()), integers.
+    The first of the ATTEMPTS row draws whose query admits >= 7 distractors is kept (the
+    reference's rejection; all 8 fail with probability ~0.005^8 = 4e-19)."""
     table, counts = (jnp.asarray(x) for x in row_table(n_values))
     nxt = jnp.asarray(next_value_table(n_values))
-    k_rows, k_pick, k_perm = jax.random.split(key, 3)
-
-    def n_distractors(panels):
-        _, running = valid_options(nxt, panels[6], panels[7])
-        return jnp.prod(running[:, -1]) - 1
-
-    def redraw(state):
-        k, _ = state
-        k, sub = jax.random.split(k)
-        return k, _sample_rows(sub, rules, table, counts)
-
-    _, panels = jax.lax.while_loop(lambda s: n_distractors(s[1]) < N_CANDIDATES - 1, redraw,
-                                   redraw((k_rows, jnp.zeros((9, N_ATTRS), jnp.int32))))
+    tries = jax.vmap(lambda u: _sample_rows(u, rules, table, counts))(u_rows)  # (A, 9, 4)
+    n_opts = jax.vmap(lambda p: valid_options(nxt, p[6], p[7])[1][:, -1])(tries)  # (A, 4)
+    panels = tries[jnp.argmax(jnp.prod(n_opts, -1) >= N_CANDIDATES)]
     opts, running = valid_options(nxt, panels[6], panels[7])
     n = running[:, -1]
     pos = jnp.take_along_axis(running, rules[:, None], -1)[:, 0] - 1  # the answer's slot
     strides = jnp.concatenate([jnp.cumprod(n[::-1])[::-1][1:], jnp.ones((1,), n.dtype)])
     answer_code = jnp.sum(pos * strides)
-    codes = distinct_below(k_pick, jnp.prod(n) - 1, N_CANDIDATES - 1)
+    codes = distinct_below(u_cand[:N_CANDIDATES - 1], jnp.prod(n) - 1)
     codes = codes + (codes >= answer_code)  # skip the answer
     distractors = nth_option(opts, running, (codes[:, None] // strides) % n)  # (7, 4)
-    perm = jax.random.permutation(k_perm, N_CANDIDATES)
+    perm = jnp.argsort(u_cand[N_CANDIDATES - 1:])  # a uniform random order of the 8
     candidates = jnp.concatenate([distractors, panels[8][None]], 0)[perm]
     label = jnp.argmax(perm == N_CANDIDATES - 1).astype(jnp.int32)
     return panels[:6], panels[6:8], candidates, label
@@ -211,6 +214,11 @@ class RavenTask:
     setting: str = "inpo"
     n_attrs: int = N_ATTRS
     n_rules: int = N_RULES
+
+    @property
+    def n_params(self) -> int:
+        """The latent's size: one rule index per attribute."""
+        return self.n_attrs
 
     def combinations(self, ood: bool) -> jax.Array:
         iid, held = rule_combinations(self.setting)
@@ -230,8 +238,11 @@ class RavenTask:
 def sample_tasks(key: jax.Array, rules: jax.Array, n_values: int = 40) -> RavenBatch:
     """One task per row of ``rules`` (B, 4), float32 values."""
     n_tasks = rules.shape[0]
-    one = functools.partial(sample_task, n_values=n_values)
-    ctx, qry, cand, label = jax.vmap(one)(jax.random.split(key, n_tasks), rules)
+    k_rows, k_cand = jax.random.split(key)
+    u_rows = jax.random.uniform(k_rows, (n_tasks, ATTEMPTS, 3, N_ATTRS))
+    u_cand = jax.random.uniform(k_cand, (n_tasks, 2 * N_CANDIDATES - 1))
+    one = functools.partial(build_task, n_values=n_values)
+    ctx, qry, cand, label = jax.vmap(one)(u_rows, u_cand, rules)
     f = lambda x: x.astype(jnp.float32)
     batch = RavenBatch(f(ctx), f(qry), f(cand), label, rules)
     chex.assert_shape([batch.context, batch.query, batch.candidates],

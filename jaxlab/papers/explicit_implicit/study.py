@@ -13,7 +13,9 @@ highest seed-mean iid accuracy, and ``posterior_accuracy`` gives the Bayes-optim
 of its validation tasks as a reference.
 
 The supervised ablation (family ``ablation``, kind ``supervised``; ``ablation.py``) runs
-alone through the same loop, with its own batches, validation sets and table.
+alone through the same loop, with its own batches, validation sets and table. The Raven
+family (``raven.py``) has its own batches, models, loss and table too (accuracy over 8
+candidates on ID and held-out rule combinations, and the rule probe's accuracy).
 
 Tables: ``curves`` (family, kind, run, seed, step, metric, value: every validation),
 ``summary`` (the same at each (family, kind)'s best step), ``baselines`` (the raw-context
@@ -31,10 +33,11 @@ import pandas as pd
 
 from jaxlab import results, runner
 from jaxlab.config import require
-from jaxlab.papers.explicit_implicit import ablation
+from jaxlab.papers.explicit_implicit import ablation, raven
 from jaxlab.papers.explicit_implicit import tasks as tasks_lib
 from jaxlab.papers.explicit_implicit.models import EXPLICIT, KINDS, LATENT_KINDS, Model
 from jaxlab.processes import is_primary
+from jaxlab.tasks import raven as raven_tasks
 from jaxlab.train import Learner, Trainer, build_trainer
 
 TITLE = "Explicit vs implicit in-context learners (Mittal, Elmoznino et al., ICML 2025)"
@@ -107,6 +110,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(t.quadrant_sampling in tasks_lib.QUADRANT_STYLES, "task.quadrant_sampling",
             f"must be one of {tasks_lib.QUADRANT_STYLES}, got {t.quadrant_sampling!r}")
     validate_ablation(config)
+    validate_raven(config)
     require(tr.micro_batches == 0 or t.batch_tasks % tr.micro_batches == 0, "train.micro_batches",
             f"must divide task.batch_tasks={t.batch_tasks}, got {tr.micro_batches}")
     for name in ("d_model", "n_heads", "d_ff", "implicit_layers", "context_layers",
@@ -142,6 +146,18 @@ def validate_ablation(config: ml_collections.ConfigDict) -> None:
     require(m.z_dim == 2, "model.z_dim", f"must be 2 for the ablation (z is regressed on the 2-d w), got {m.z_dim}")
     require(t.context_style == "same", "task.context_style",
             f"must be 'same' for the ablation (its queries are drawn on their own), got {t.context_style!r}")
+
+
+def validate_raven(config: ml_collections.ConfigDict) -> None:
+    """The Raven family's value range, OOD setting and model kinds."""
+    t, kinds = config.task, tuple(config.model.kinds)
+    require(isinstance(t.raven_values, int) and t.raven_values >= 8, "task.raven_values",
+            f"must be an integer >= 8 (values 1..raven_values-1; the reference: 40), got {t.raven_values!r}")
+    require(t.raven_setting in raven_tasks.OOD_SETTINGS, "task.raven_setting",
+            f"must be one of {raven_tasks.OOD_SETTINGS}, got {t.raven_setting!r}")
+    if "raven" in tuple(t.families):
+        require(set(kinds) <= set(raven.KINDS), "model.kinds",
+                f"the raven family has the kinds {raven.KINDS}, got {kinds!r}")
 
 
 # ----------------------------------------------------------------------------- learner
@@ -194,6 +210,8 @@ def validation_batch(config: ml_collections.ConfigDict, family: str) -> tuple[ta
 
 
 def make_learner(config: ml_collections.ConfigDict, family: str, kind: str) -> Learner:
+    if family == "raven":
+        return raven.make_learner(config, kind)
     t = config.task
     task, model = tasks_lib.make_task(family, t), make_model(config, family, kind)
     classification = tasks_lib.is_classification(task)
@@ -260,6 +278,8 @@ def make_trainer(config: ml_collections.ConfigDict, family: str, kind: str) -> T
 def kinds_for(config: ml_collections.ConfigDict, family: str) -> list[str]:
     """The configured kinds that apply to ``family`` (a family without a finite latent, the
     GP, has no known-f, known-z or true-z model)."""
+    if family == "raven":
+        return [k for k in config.model.kinds if k in raven.KINDS]
     finite = tasks_lib.make_task(family, config.task).n_params > 0
     return [k for k in config.model.kinds if finite or k not in LATENT_KINDS]
 
@@ -366,7 +386,7 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
                           "value": np.asarray(jax.jit(jax.vmap(
                               lambda k, f=family: raw_context_probe(config, f, k)))(seed_keys), np.float64)})
             for family in config.task.families
-            if tasks_lib.make_task(family, config.task).n_params > 0 and family != "ablation"]
+            if tasks_lib.make_task(family, config.task).n_params > 0 and family not in ("ablation", "raven")]
     base = base or [pd.DataFrame(columns=["family", "seed", "metric", "value"])]
     if not is_primary():
         return
@@ -378,7 +398,12 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
     results.write_table(session.workdir, "baselines", baselines)
     from jaxlab.papers.explicit_implicit import figures
 
-    figures.draw_all(summary, curves, baselines, config, session.workdir)
+    is_raven = summary.family == "raven"
+    if is_raven.any():
+        raven.draw(summary, session.workdir)
+    if (~is_raven).any():
+        figures.draw_all(summary[~is_raven], curves[curves.family != "raven"], baselines, config,
+                         session.workdir)
     results.atomic_write_text(os.path.join(session.workdir, "table.txt"),
                               report(summary, baselines, config) + "\n")
 
@@ -401,6 +426,8 @@ def claims(summary: pd.DataFrame, baselines: pd.DataFrame) -> list[str]:
     lines = []
     means = summary.groupby(["family", "kind", "metric"]).value.mean()
     for family in summary.family.unique():
+        if family == "raven":  # its own table: raven.report_lines
+            continue
         m = means[family]
         has = lambda kind: (kind, "iid") in m.index
         if family in tasks_lib.CLASSIFICATION:
@@ -462,8 +489,9 @@ def report(summary: pd.DataFrame, baselines: pd.DataFrame, config: ml_collection
     supervised ablation, which runs alone, has its own table: ``ablation.report_lines``."""
     if "ablation" in set(summary.family):
         return "\n".join(ablation.report_lines(summary, cell, config.task.quadrant_sampling))
+    lines = raven.report_lines(summary, acc_cell)
+    summary = summary[summary.family != "raven"]
     cls = summary.family.isin(tasks_lib.CLASSIFICATION)
-    lines = []
     if (~cls).any():
         lines += regression_table(summary[~cls])
     if cls.any():

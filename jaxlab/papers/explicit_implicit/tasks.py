@@ -56,10 +56,11 @@ import jax.numpy as jnp
 
 from jaxlab.tasks.linear import with_bias
 from jaxlab.tasks.mlp_tasks import LowRankMLPRegression
+from jaxlab.tasks.raven import RavenTask
 from jaxlab.tasks.sinusoid import SinusoidRegression
 
 # New families go at the end: a family's index salts its fixed validation tasks.
-FAMILIES = ("linear", "sinusoid", "lowrank_mlp", "gp", "ablation", "linear_cls", "lowrank_cls")
+FAMILIES = ("linear", "sinusoid", "lowrank_mlp", "gp", "ablation", "linear_cls", "lowrank_cls", "raven")
 CLASSIFICATION = ("linear_cls", "lowrank_cls")
 QUADRANT_STYLES = ("set", "negate")  # the ablation's sampler: the reference's quirk, or the fix
 ABLATION_SHIFTS = ("none", "range", "quadrant")
@@ -269,13 +270,13 @@ class QuadrantLinearTask:
         return jnp.einsum("bnd,bd->bn", x, latent)[..., None]
 
 
-Task = LinearTask | SinusoidTask | LowRankMLPTask | GPTask | QuadrantLinearTask | ClassificationTask
+Task = LinearTask | SinusoidTask | LowRankMLPTask | GPTask | QuadrantLinearTask | ClassificationTask | RavenTask
 
 
 def make_task(family: str, task_config) -> Task:
     """The family's task from ``config.task`` (x_dim, y_dim, noise, n_freq, gp_noise,
     quadrant_sampling; lowrank_mlp: lowrank_x_dim; the classification families: cls_x_dim,
-    n_classes, temperature)."""
+    n_classes, temperature; raven: raven_values, raven_setting)."""
     t = task_config
     if family == "linear":
         return LinearTask(t.x_dim, t.y_dim, t.noise)
@@ -291,6 +292,8 @@ def make_task(family: str, task_config) -> Task:
         return ClassificationTask(LinearTask(t.cls_x_dim, t.n_classes), t.temperature)
     if family == "lowrank_cls":
         return ClassificationTask(LowRankMLPTask(t.cls_x_dim, t.n_classes), t.temperature)
+    if family == "raven":  # its own batches, models and loss: raven.py
+        return RavenTask(t.raven_values, t.raven_setting)
     raise ValueError(f"unknown family {family!r}")
 
 
