@@ -28,12 +28,14 @@ Shapes: B tasks, d model width.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import pandas as pd
 
 from jaxlab.models.mlp import MLP
@@ -141,13 +143,23 @@ def scores(out: dict, batch: raven_tasks.RavenBatch, prefix: str) -> dict:
     return res
 
 
-def validation_batches(config: ml_collections.ConfigDict) -> dict:
-    """{"iid": ..., "ood": ...}: ``eval.n_tasks`` fixed tasks each, the same for every run."""
-    task = make_task(config)
-    key = jax.random.fold_in(jax.random.PRNGKey(config.seed), VAL_SALT)
+@functools.lru_cache(maxsize=8)
+def _validation_batches(seed: int, n_tasks: int, n_values: int, setting: str) -> dict:
+    task = raven_tasks.RavenTask(n_values, setting)
+    key = jax.random.fold_in(jax.random.PRNGKey(seed), VAL_SALT)
     k_iid, k_ood = jax.random.split(key)
-    return {"iid": task.sample(k_iid, config.eval.n_tasks, False),
-            "ood": task.sample(k_ood, config.eval.n_tasks, True)}
+    draw = jax.jit(raven_tasks.sample_tasks, static_argnums=2)  # one compile for both sets
+    return {name: jax.tree.map(np.asarray, draw(k_task, task.draw_rules(k_rule, n_tasks, ood), n_values))
+            for name, ood, (k_rule, k_task) in (("iid", False, jax.random.split(k_iid)),
+                                                ("ood", True, jax.random.split(k_ood)))}
+
+
+def validation_batches(config: ml_collections.ConfigDict) -> dict:
+    """{"iid": ..., "ood": ...}: ``eval.n_tasks`` fixed tasks each (ID and held-out rule
+    combinations), the same for every run and model kind; drawn once, outside the training
+    program, so the generator is compiled into it only once (for the training batches)."""
+    t = config.task
+    return _validation_batches(config.seed, config.eval.n_tasks, t.raven_values, t.raven_setting)
 
 
 def make_learner(config: ml_collections.ConfigDict, kind: str) -> Learner:
@@ -166,9 +178,11 @@ def make_learner(config: ml_collections.ConfigDict, kind: str) -> Learner:
         parts = losses(apply(params, batch), batch)
         return sum(parts.values()), parts
 
+    val_sets = validation_batches(config)
+
     def evaluate(params, hp, key):
         res = {}
-        for name, val in validation_batches(config).items():
+        for name, val in val_sets.items():
             res.update(scores(apply(params, val), val, name))
         return res
 
