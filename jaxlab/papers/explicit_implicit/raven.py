@@ -70,13 +70,15 @@ class RavenModel(nn.Module):
     z_dim: int
     mlp_hidden: int
     mlp_layers: int
+    input_scale: float = 1.0  # panels enter the shared embedding as input_scale * values
 
     @nn.compact
     def __call__(self, context, query, candidates):
         m, b = self, context.shape[0]
         if m.kind not in KINDS:
             raise ValueError(f"unknown Raven model kind {m.kind!r}")
-        embed = nn.Dense(m.d_model, name="embed")
+        dense = nn.Dense(m.d_model, name="embed")
+        embed = lambda v: dense(m.input_scale * v)
         pos = lambda name, n: self.param(name, nn.initializers.normal(1.0), (n, m.d_model))
         ctx = embed(context) + pos("context_pos", 6)
         qry = embed(query) + (pos("query_pos", 2) if m.kind in ("implicit", "tsf", "known_z") else 0.0)
@@ -113,7 +115,7 @@ def distance(y_hat: jax.Array, cands: jax.Array) -> jax.Array:
 def make_model(config: ml_collections.ConfigDict, kind: str) -> RavenModel:
     m = config.model
     return RavenModel(kind, m.d_model, m.n_heads, m.d_ff, m.implicit_layers, m.context_layers,
-                      m.predictor_layers, m.z_dim, m.mlp_hidden, m.mlp_layers)
+                      m.predictor_layers, m.z_dim, m.mlp_hidden, m.mlp_layers, m.raven_input_scale)
 
 
 def make_task(config: ml_collections.ConfigDict) -> raven_tasks.RavenTask:

@@ -155,6 +155,8 @@ def validate_raven(config: ml_collections.ConfigDict) -> None:
             f"must be an integer >= 8 (values 1..raven_values-1; the reference: 40), got {t.raven_values!r}")
     require(t.raven_setting in raven_tasks.OOD_SETTINGS, "task.raven_setting",
             f"must be one of {raven_tasks.OOD_SETTINGS}, got {t.raven_setting!r}")
+    require(config.model.raven_input_scale > 0, "model.raven_input_scale",
+            f"must be > 0, got {config.model.raven_input_scale}")
     if "raven" in tuple(t.families):
         require(set(kinds) <= set(raven.KINDS), "model.kinds",
                 f"the raven family has the kinds {raven.KINDS}, got {kinds!r}")
