@@ -133,7 +133,7 @@ def coala_training(h, q) -> dict:
 
 def explicit_implicit(res) -> dict:
     """MSE (mean, std over seeds; 3 significant digits; accuracies ``acc_*`` of a
-    classification family: 4 decimals, as the table prints them) at the best step per
+    classification family or Raven and Raven's ``rule_acc_*``: 4 decimals, as the tables print them) at the best step per
     family and model kind, and the raw-context probe per family."""
     sig = lambda v: None if v is None else float(f"{v:.3g}")
     ms = lambda values: [sig(float(np.mean(values))), sig(float(np.std(values)))]
@@ -141,7 +141,8 @@ def explicit_implicit(res) -> dict:
     s, b = res.tables["summary"], res.tables["baselines"]
     out = {"mse": {}, "best_step": {}, "raw_context_probe": {}}
     for (family, kind), g in s.groupby(["family", "kind"]):
-        out["mse"].setdefault(family, {})[kind] = {m: (acc if m.startswith("acc_") else ms)(g[g.metric == m].value)
+        out["mse"].setdefault(family, {})[kind] = {m: (acc if m.startswith(("acc_", "rule_acc_")) else ms)(
+                                                       g[g.metric == m].value)
                                                    for m in dict.fromkeys(g.metric)}
         out["best_step"].setdefault(family, {})[kind] = int(g.step.iloc[0])
     for family, g in b.groupby("family"):

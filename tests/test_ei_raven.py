@@ -245,6 +245,7 @@ def test_the_smoke_run_writes_the_raven_table(tmp_path):
 @pytest.mark.parametrize("field,override", [
     ("task.raven_values", "--config.task.raven_values=3"),
     ("task.raven_setting", "--config.task.raven_setting=extrapolate"),
-    ("model.kinds", "--config.model.kinds=('true_z',)")])
+    ("model.kinds", "--config.model.kinds=('true_z',)"),
+    ("model.raven_input_scale", "--config.model.raven_input_scale=0.0")])
 def test_an_impossible_raven_value_is_refused_before_writing(field, override, tmp_path):
     assert_refused_before_writing(SMOKE, override, field, tmp_path / "w")

@@ -272,6 +272,16 @@ CLAIMS = [
        [f"{source}.mse.ablation.supervised.{m}.0" for m in (row, f"z_{row}", f"latent_{row}")])
       for sampler, source in (("set", "explicit_implicit_ablation"), ("negate", "explicit_implicit_ablation_negate"))
       for row in ("iid", "range_w", "quad_w", "range_x", "quad_x")],
+    # The Raven check run (docs/results/explicit_implicit_raven_1000.json): every row of the
+    # printed table (ID and OOD accuracy, the rule probe's) and its time
+    *[("docs/explicit_implicit.md",
+       rf"Raven \(rule-RAVEN[\s\S]*?\n{kind}\s+{NUM} ±\S+\s+{NUM} ±\S+\s+"
+       + (rf"{NUM} ±\S+\s+{NUM} ±" if kind != "implicit" else "–"),
+       [f"explicit_implicit_raven_1000.mse.raven.{kind}.{m}.0"
+        for m in ("acc_iid", "acc_ood") + (("rule_acc_iid", "rule_acc_ood") if kind != "implicit" else ())])
+      for kind in ("implicit", "tsf", "mlp", "known_z", "known_f")],
+    ("docs/explicit_implicit.md", rf"runs/ei_raven_1000[\s\S]*?measured 2026-12-07 on this 2-core Intel Xeon: {NUM} s wall, {NUM} s\s+of CPU",
+     ["explicit_implicit_raven_1000.measured.time_wall_s", "explicit_implicit_raven_1000.measured.cpu_s"]),
     # The worked example (docs/results/example_sine.json)
     ("docs/new_paper.md", rf"\n0\.003\s+{NUM}\s+{NUM}\n",
      ["example_sine.mse.0.bayes_mse", "example_sine.mse.0.test_mse"]),
