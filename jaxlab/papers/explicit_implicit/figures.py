@@ -155,3 +155,28 @@ def draw_all(summary: pd.DataFrame, curves: pd.DataFrame, baselines: pd.DataFram
         fig.tight_layout()
         results.save_figure(fig, os.path.join(workdir, name), dpi=110)
         plt.close(fig)
+
+
+def draw_raven(ax, summary: pd.DataFrame) -> None:
+    """Raven: ID and OOD accuracy per model kind at the best step (mean over seeds, seed std
+    as bars; dotted: chance, 1 in 8)."""
+    g = summary[summary.family == "raven"]
+    kinds = list(dict.fromkeys(g.kind))
+    for i, metric in enumerate(("acc_iid", "acc_ood")):
+        stats = [g[(g.kind == k) & (g.metric == metric)].value for k in kinds]
+        ax.bar([j + 0.4 * i for j in range(len(kinds))], [s.mean() for s in stats], 0.4,
+               yerr=[s.std(ddof=0) for s in stats], label=metric.replace("acc_", ""))
+    ax.set_xticks([j + 0.2 for j in range(len(kinds))], kinds)
+    ax.axhline(1 / 8, color="gray", lw=0.8, ls=":")
+    ax.set_ylabel("accuracy at best step")
+    ax.set_title("Raven")
+    ax.legend(fontsize=7)
+
+
+def write_raven(summary: pd.DataFrame, workdir: str) -> None:
+    """``raven.png`` in ``workdir``: ``draw_raven``."""
+    plt, fig, axes = _axes(1, width=6.0)
+    draw_raven(axes[0], summary)
+    fig.tight_layout()
+    results.save_figure(fig, os.path.join(workdir, "raven.png"), dpi=110)
+    plt.close(fig)

@@ -29,7 +29,6 @@ Shapes: B tasks, d model width.
 from __future__ import annotations
 
 import functools
-import os
 
 import flax.linen as nn
 import jax
@@ -211,30 +210,3 @@ def report_lines(summary: pd.DataFrame, acc_cell) -> list[str]:
                      f"{col('rule_acc_ood'):>15}{paper(PAPER_OOD_ACC):>11}{paper(PAPER_RULE_ACC):>12}"
                      f"{int(k.step.iloc[0]):>11}")
     return lines
-
-
-def draw_accuracy(ax, summary: pd.DataFrame) -> None:
-    """ID and OOD accuracy per model kind at the best step (mean over seeds, seed std as bars)."""
-    g = summary[summary.family == "raven"]
-    kinds = list(dict.fromkeys(g.kind))
-    for i, metric in enumerate(("acc_iid", "acc_ood")):
-        stats = [g[(g.kind == k) & (g.metric == metric)].value for k in kinds]
-        ax.bar([j + 0.4 * i for j in range(len(kinds))], [s.mean() for s in stats], 0.4,
-               yerr=[s.std(ddof=0) for s in stats], label=metric.replace("acc_", ""))
-    ax.set_xticks([j + 0.2 for j in range(len(kinds))], kinds)
-    ax.axhline(1 / raven_tasks.N_CANDIDATES, color="gray", lw=0.8, ls=":")  # chance
-    ax.set_ylabel("accuracy at best step")
-    ax.set_title("Raven")
-    ax.legend(fontsize=7)
-
-
-def draw(summary: pd.DataFrame, workdir: str) -> None:
-    """``raven.png``: ``draw_accuracy`` in the workdir."""
-    from jaxlab import results
-    from jaxlab.papers.explicit_implicit.figures import _axes
-
-    plt, fig, axes = _axes(1, width=6.0)
-    draw_accuracy(axes[0], summary)
-    fig.tight_layout()
-    results.save_figure(fig, os.path.join(workdir, "raven.png"), dpi=110)
-    plt.close(fig)

@@ -402,7 +402,7 @@ def run(config: ml_collections.ConfigDict, session: runner.Session) -> None:
 
     is_raven = summary.family == "raven"
     if is_raven.any():
-        raven.draw(summary, session.workdir)
+        figures.write_raven(summary, session.workdir)
     if (~is_raven).any():
         figures.draw_all(summary[~is_raven], curves[curves.family != "raven"], baselines, config,
                          session.workdir)
