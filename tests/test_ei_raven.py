@@ -243,7 +243,7 @@ def test_the_smoke_run_writes_the_raven_table(tmp_path):
 
 
 @pytest.mark.parametrize("field,override", [
-    ("task.raven_values", "--config.task.raven_values=3"),
+    ("task.raven_values", "--config.task.raven_values=12"),
     ("task.raven_setting", "--config.task.raven_setting=extrapolate"),
     ("model.kinds", "--config.model.kinds=('true_z',)"),
     ("model.raven_input_scale", "--config.model.raven_input_scale=0.0")])

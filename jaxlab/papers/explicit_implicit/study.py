@@ -151,8 +151,9 @@ def validate_ablation(config: ml_collections.ConfigDict) -> None:
 def validate_raven(config: ml_collections.ConfigDict) -> None:
     """The Raven family's value range, OOD setting and model kinds."""
     t, kinds = config.task, tuple(config.model.kinds)
-    require(isinstance(t.raven_values, int) and t.raven_values >= 8, "task.raven_values",
-            f"must be an integer >= 8 (values 1..raven_values-1; the reference: 40), got {t.raven_values!r}")
+    require(isinstance(t.raven_values, int) and t.raven_values >= 20, "task.raven_values",
+            f"must be an integer >= 20 (values 1..raven_values-1; the reference's ranges: 20, 30, 40, "
+            f"80), got {t.raven_values!r}")
     require(t.raven_setting in raven_tasks.OOD_SETTINGS, "task.raven_setting",
             f"must be one of {raven_tasks.OOD_SETTINGS}, got {t.raven_setting!r}")
     require(config.model.raven_input_scale > 0, "model.raven_input_scale",
