@@ -7,6 +7,7 @@ import functools
 import itertools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -137,6 +138,30 @@ def test_determinism_and_label_balance():
     labels = np.concatenate([draw(False, seed=s).label for s in range(2, 10)])  # 512 tasks
     counts = np.bincount(labels, minlength=8)
     assert counts.min() > 512 / 8 - 4 * np.sqrt(512 / 8)  # the answer's slot is uniform
+
+
+def test_a_draw_short_of_eight_candidates_is_redrawn():
+    """Tasks whose first row draw admits fewer than 7 distractors (~0.5 %) keep a later draw,
+    the first that admits enough."""
+    n = 2048
+    iid, _ = R.rule_combinations("inpo")
+    rules = jnp.asarray(iid[np.random.default_rng(0).integers(len(iid), size=n)])
+    k1, k2 = jax.random.split(jax.random.PRNGKey(3))
+    u_rows = jax.random.uniform(k1, (n, R.ATTEMPTS, 3, 4))
+    u_cand = jax.random.uniform(k2, (n, 2 * R.N_CANDIDATES - 1))
+    ctx, qry, cand, label = jax.tree.map(np.asarray, jax.jit(jax.vmap(R.build_task))(u_rows, u_cand, rules))
+    table, counts = (jnp.asarray(x) for x in R.row_table(40))
+    tries = np.asarray(jax.vmap(jax.vmap(R.sample_rows, (0, None, None, None)), (0, 0, None, None))(
+        u_rows, rules, table, counts))  # (n, A, 9, 4)
+    nxt = R.next_value_table(40)
+    n_panels = (nxt[tries[:, :, 6], tries[:, :, 7]] > 0).sum(-1).prod(-1)  # (n, A)
+    first_ok = np.argmax(n_panels >= 8, 1)
+    assert (n_panels >= 8).any(1).all() and (first_ok > 0).sum() >= 3  # some redraws happen
+    kept = tries[np.arange(n), first_ok]
+    np.testing.assert_array_equal(qry, kept[:, 6:8])
+    np.testing.assert_array_equal(ctx, kept[:, :6])
+    for i in np.flatnonzero(first_ok > 0):
+        assert len({tuple(c) for c in cand[i]}) == 8
 
 
 def test_the_rule_formulas_are_the_reference_rules():

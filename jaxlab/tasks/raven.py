@@ -171,7 +171,7 @@ def distinct_below(u: jax.Array, n: jax.Array) -> jax.Array:
     return picked
 
 
-def _sample_rows(u: jax.Array, rules: jax.Array, rows: jax.Array, counts: jax.Array) -> jax.Array:
+def sample_rows(u: jax.Array, rules: jax.Array, rows: jax.Array, counts: jax.Array) -> jax.Array:
     """(9, 4) panels from uniforms u (3, 4): per attribute three rows drawn uniformly from its
     rule's valid rows."""
     idx = below(u, counts[rules][None, :])  # (row, attr)
@@ -189,7 +189,7 @@ def build_task(u_rows: jax.Array, u_cand: jax.Array, rules: jax.Array, n_values:
     reference's rejection; all 8 fail with probability ~0.005^8 = 4e-19)."""
     table, counts = (jnp.asarray(x) for x in row_table(n_values))
     nxt = jnp.asarray(next_value_table(n_values))
-    tries = jax.vmap(lambda u: _sample_rows(u, rules, table, counts))(u_rows)  # (A, 9, 4)
+    tries = jax.vmap(lambda u: sample_rows(u, rules, table, counts))(u_rows)  # (A, 9, 4)
     n_opts = jax.vmap(lambda p: valid_options(nxt, p[6], p[7])[1][:, -1])(tries)  # (A, 4)
     panels = tries[jnp.argmax(jnp.prod(n_opts, -1) >= N_CANDIDATES)]
     opts, running = valid_options(nxt, panels[6], panels[7])
