@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxlab.config import base_config, one_of, variant_tokens
+from jaxlab.config import ConfigError, base_config, one_of, variant_tokens
 
-SIZES = ("smoke", "default")
+SIZES = ("smoke", "hour", "default")
 FAMILIES = ("cpu", "small", "medium")
 MODELS = {  # layers, width, heads (the reference's configs/task/metalearn/model/implicit/*.yaml;
     "gpt_tiny": (2, 64, 4),  # gpt_tiny is ours, the CPU default's model)
@@ -85,7 +85,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict(dict(
         n_seqs=256, block=8, oracle_block=4, split="held_out", prior="all",
         report_positions=(0, 1, 2, 3, 5, 8, 16, 32, 63),
-        ambiguity_edges=(0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 12.0)))
+        ambiguity_edges=(0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 12.0),
+        lm_steps=()))  # steps at which the GPTs are also evaluated on the way (constant lr)
     # Monte-Carlo predictor at CPU scale: decoder p(x_t | x_<t, θ) (the pretrained GPT +
     # a soft token summing one embedding per factor, fine-tuned), the amortised factorised
     # posterior q(θ_f | x_<t) (the pretrained GPT with factor heads), both trained on the
@@ -102,10 +103,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.update(n_layers=6, d_model=128, n_heads=6, d_ff=512)  # gpt_small
         c.train.update(steps=50000, chunk_steps=500, batch=256, lr_schedule="constant",
                        warmup_steps=0)
-        c.eval.update(n_seqs=304, report_positions=(0, 1, 2, 3, 5, 8, 16, 32, 64, 128, 199))
+        c.eval.update(n_seqs=304, report_positions=(0, 1, 2, 3, 5, 8, 16, 32, 64, 128, 199),
+                      ambiguity_edges=(0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0,
+                                       7.0, 8.0, 9.0, 10.0))  # A(0) = ln 12,288 = 9.42
         c.mc.update(enabled=False)  # the paper's MC predictor is the diffusion one (docs)
         if family == "medium":
             c.task.update(base_speeds=3, cycle_families=4, emission_groups=4)
+    if size == "hour":  # the paper's family at what this 2-core CPU trains in about an hour
+        if family != "small":
+            raise ConfigError("variant 'hour' is the paper's family at a CPU budget: "
+                              "combine it with 'small' (configs/metahmm.py:small,hour)")
+        c.model.update(n_layers=2, d_model=64, n_heads=2, d_ff=256)  # 2 heads of 64
+        c.train.update(steps=1600, chunk_steps=100, batch=32)
+        c.eval.update(lm_steps=(400, 800))  # the same runs at 1/4 and 1/2 of their steps
     model = one_of(tokens, tuple(MODELS), "")
     if model:
         layers, width, heads = MODELS[model]
