@@ -2,6 +2,8 @@
 Bayes oracle position by position, then (``mc.enabled``) the Monte-Carlo predictor
 (phases ``decoder`` and ``posterior``, see ``mc``). Every phase runs through
 ``jaxlab.runner.train_runs``, so each resumes from its own checkpoints on any device count.
+``eval.lm_steps`` evaluates the same GPT runs on the way too (learners ``gpt@N``): the
+``lm`` phase is trained to each N in turn and its parameters saved (``units/``).
 """
 from __future__ import annotations
 

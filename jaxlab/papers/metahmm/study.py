@@ -7,7 +7,8 @@ symmetrised KL vs position, KL binned by the oracle's ambiguity A(t) = H[p(θ | 
 prequential code length beside the oracle's (the Bayes-optimal one). Then, if
 ``mc.enabled``, the Monte-Carlo predictor (``jaxlab.papers.metahmm.mc``).
 
-Tables written to the workdir:
+Tables written to the workdir (learner ``gpt``: the GPT runs after ``train.steps``;
+``gpt@N``: the same runs after N steps, for each N of ``eval.lm_steps``):
   positions  run, seed, learner, position, metric, value     (per-position means)
   ambiguity  run, seed, learner, bin_lo, bin_hi, kl, n_tokens (KL binned by A(t))
   summary    learner, seed, run, kl@t..., code_length, ...
