@@ -11,7 +11,9 @@ Command (default: CPU family of 1,024 HMMs, 10 states, 20 tokens, length 64):
 Variants (comma-separated; ``jaxlab list`` prints them with their times): ``smoke`` (toy
 sizes, as the tests run it); ``small`` (the paper's family:
 20 states, 50 tokens, 12,288 HMMs, length 200, gpt_small, batch 256, 50k steps: for
-accelerators) or ``medium`` (73,728 HMMs); ``skewed`` (variable-length training rows,
+accelerators) or ``medium`` (73,728 HMMs); ``small,hour`` (the paper's family at what this
+2-core CPU trains in about an hour: 2 layers, width 64, 2 heads of 64, batch 32, 3 seeds,
+evaluated after 1/4, 1/2 and all of their steps); ``skewed`` (variable-length training rows,
 lengths uniform in [1, T], packed); model ladder ``gpt_smaller`` (4/128/4), ``gpt_small``
 (6/128/6), ``gpt_med`` (6/256/8), ``gpt_large`` (8/512/8) (layers/width/heads);
 ``nomc`` skips the Monte-Carlo phase. The paper's families and the ladder use the
@@ -53,6 +55,8 @@ VARIANTS = {
     "smoke": "toy family and model, as the tests run it (~33 s CPU first run / ~10 s cached)",
     "nomc": "the default without the Monte-Carlo phase",
     "small": "the paper's family (12,288 HMMs, length 200, gpt_small, 50k steps): for a GPU",
+    "small,hour": "the paper's family with a 2-layer width-64 GPT, 3 seeds, KL at 3 training "
+                  "lengths (~50 min wall, busy CPU)",
     "medium": "the paper's 73,728-HMM family: for a GPU",
     "skewed": "variable-length training rows (lengths uniform in [1, T]), packed",
     "gpt_smaller": "model ladder: 4 layers, width 128, 4 heads of 64, AdamW (also gpt_small, "
