@@ -56,7 +56,7 @@ VARIANTS = {
     "nomc": "the default without the Monte-Carlo phase",
     "small": "the paper's family (12,288 HMMs, length 200, gpt_small, 50k steps): for a GPU",
     "small,hour": "the paper's family with a 2-layer width-64 GPT, 3 seeds, KL at 3 training "
-                  "lengths (~50 min wall, busy CPU)",
+                  "lengths (~59 min wall, busy CPU)",
     "medium": "the paper's 73,728-HMM family: for a GPU",
     "skewed": "variable-length training rows (lengths uniform in [1, T]), packed",
     "gpt_smaller": "model ladder: 4 layers, width 128, 4 heads of 64, AdamW (also gpt_small, "
@@ -118,7 +118,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
             raise ConfigError("variant 'hour' is the paper's family at a CPU budget: "
                               "combine it with 'small' (configs/metahmm.py:small,hour)")
         c.model.update(n_layers=2, d_model=64, n_heads=2, d_ff=256)  # 2 heads of 64
-        # 3,600 steps: 1.34 steps/s for the 3 seeds in a probe (load 3), about 45 min
+        # 3,600 steps: 1.34 steps/s for the 3 seeds in a probe (load 3); 59 min measured (load 3-6)
         c.train.update(steps=3600, chunk_steps=100, batch=32)
         c.eval.update(lm_steps=(900, 1800))  # the same runs at 1/4 and 1/2 of their steps
     model = one_of(tokens, tuple(MODELS), "")
