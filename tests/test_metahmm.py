@@ -395,14 +395,17 @@ def test_the_hour_variant_is_the_paper_family_with_a_cpu_model_and_staged_evalua
 @pytest.mark.e2e
 def test_a_stage_is_the_run_after_that_many_steps(tmp_path):
     """``eval.lm_steps``: the staged run's gpt@10 rows equal those of a separate 10-step
-    run (the saved stage holds the step-10 parameters, not a later checkpoint's), and its
-    final gpt rows (20 steps) differ from them."""
+    run (the saved stage holds the step-10 parameters), its final gpt rows (30 steps) differ
+    from them, and a run stopped at step 20 (a checkpoint newer than the stage) resumes to
+    the same tables as the uninterrupted one (the stage is read from its unit, not from
+    the newest checkpoint)."""
     from jaxlab import papers
 
-    constant = ("--config.train.lr_schedule=constant", "--config.train.steps=20")
-    staged = papers.run(_metahmm_config(*constant, "--config.eval.lm_steps=(10,)"),
-                        str(tmp_path / "staged"), progress=False)
-    short = papers.run(_metahmm_config(*constant[:1], "--config.train.steps=10"),
+    constant = "--config.train.lr_schedule=constant"
+    staged_config = _metahmm_config(constant, "--config.train.steps=30",
+                                    "--config.eval.lm_steps=(10,)")
+    staged = papers.run(staged_config, str(tmp_path / "staged"), progress=False)
+    short = papers.run(_metahmm_config(constant, "--config.train.steps=10"),
                        str(tmp_path / "short"), progress=False)
     pos = staged.tables["positions"]
     kl = lambda p, learner: p[(p.learner == learner) & (p.metric == "kl")].value.to_numpy()  # noqa: E731
@@ -411,3 +414,11 @@ def test_a_stage_is_the_run_after_that_many_steps(tmp_path):
     assert np.abs(kl(pos, "gpt@10") - kl(pos, "gpt")).max() > 1e-4
     assert set(staged.tables["ambiguity"].learner) == {"gpt@10", "gpt"}
     assert "gpt@10" in open(os.path.join(staged.workdir, "table.txt")).read()
+    # chunks: stage (1), its unit (2), the final phase's first chunk (3, step 20): stop there
+    resumed_dir = str(tmp_path / "resumed")
+    assert papers.run(staged_config, resumed_dir, progress=False,
+                      should_stop=lambda chunks: chunks >= 3) is None
+    resumed = papers.run(staged_config, resumed_dir, progress=False)
+    for name in ("positions", "ambiguity"):
+        a, b = staged.tables[name], resumed.tables[name]
+        np.testing.assert_allclose(a.select_dtypes("number"), b.select_dtypes("number"), rtol=1e-6)
