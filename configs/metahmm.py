@@ -11,7 +11,9 @@ Command (default: CPU family of 1,024 HMMs, 10 states, 20 tokens, length 64):
 Variants (comma-separated; ``jaxlab list`` prints them with their times): ``smoke`` (toy
 sizes, as the tests run it); ``small`` (the paper's family:
 20 states, 50 tokens, 12,288 HMMs, length 200, gpt_small, batch 256, 50k steps: for
-accelerators) or ``medium`` (73,728 HMMs); ``skewed`` (variable-length training rows,
+accelerators) or ``medium`` (73,728 HMMs); ``small,hour`` (the paper's family at what this
+2-core CPU trains in about an hour: 2 layers, width 64, 2 heads of 64, batch 32, 3 seeds,
+evaluated after 1/4, 1/2 and all of their steps); ``skewed`` (variable-length training rows,
 lengths uniform in [1, T], packed); model ladder ``gpt_smaller`` (4/128/4), ``gpt_small``
 (6/128/6), ``gpt_med`` (6/256/8), ``gpt_large`` (8/512/8) (layers/width/heads);
 ``nomc`` skips the Monte-Carlo phase. The paper's families and the ladder use the
@@ -33,9 +35,9 @@ from __future__ import annotations
 
 import ml_collections
 
-from jaxlab.config import base_config, one_of, variant_tokens
+from jaxlab.config import ConfigError, base_config, one_of, variant_tokens
 
-SIZES = ("smoke", "default")
+SIZES = ("smoke", "hour", "default")
 FAMILIES = ("cpu", "small", "medium")
 MODELS = {  # layers, width, heads (the reference's configs/task/metalearn/model/implicit/*.yaml;
     "gpt_tiny": (2, 64, 4),  # gpt_tiny is ours, the CPU default's model)
@@ -53,6 +55,8 @@ VARIANTS = {
     "smoke": "toy family and model, as the tests run it (~33 s CPU first run / ~10 s cached)",
     "nomc": "the default without the Monte-Carlo phase",
     "small": "the paper's family (12,288 HMMs, length 200, gpt_small, 50k steps): for a GPU",
+    "small,hour": "the paper's family with a 2-layer width-64 GPT, 3 seeds, KL at 3 training "
+                  "lengths (~59 min wall, busy CPU)",
     "medium": "the paper's 73,728-HMM family: for a GPU",
     "skewed": "variable-length training rows (lengths uniform in [1, T]), packed",
     "gpt_smaller": "model ladder: 4 layers, width 128, 4 heads of 64, AdamW (also gpt_small, "
@@ -85,7 +89,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval = ml_collections.ConfigDict(dict(
         n_seqs=256, block=8, oracle_block=4, split="held_out", prior="all",
         report_positions=(0, 1, 2, 3, 5, 8, 16, 32, 63),
-        ambiguity_edges=(0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 12.0)))
+        ambiguity_edges=(0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 12.0),
+        lm_steps=()))  # steps at which the GPTs are also evaluated on the way (constant lr)
     # Monte-Carlo predictor at CPU scale: decoder p(x_t | x_<t, θ) (the pretrained GPT +
     # a soft token summing one embedding per factor, fine-tuned), the amortised factorised
     # posterior q(θ_f | x_<t) (the pretrained GPT with factor heads), both trained on the
@@ -102,10 +107,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.update(n_layers=6, d_model=128, n_heads=6, d_ff=512)  # gpt_small
         c.train.update(steps=50000, chunk_steps=500, batch=256, lr_schedule="constant",
                        warmup_steps=0)
-        c.eval.update(n_seqs=304, report_positions=(0, 1, 2, 3, 5, 8, 16, 32, 64, 128, 199))
+        c.eval.update(n_seqs=304, report_positions=(0, 1, 2, 3, 5, 8, 16, 32, 64, 128, 199),
+                      ambiguity_edges=(0.0, 1e-3, 1e-2, 0.1, 0.3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0,
+                                       7.0, 8.0, 9.0, 10.0))  # A(0) = ln 12,288 = 9.42
         c.mc.update(enabled=False)  # the paper's MC predictor is the diffusion one (docs)
         if family == "medium":
             c.task.update(base_speeds=3, cycle_families=4, emission_groups=4)
+    if size == "hour":  # the paper's family at what this 2-core CPU trains in about an hour
+        if family != "small":
+            raise ConfigError("variant 'hour' is the paper's family at a CPU budget: "
+                              "combine it with 'small' (configs/metahmm.py:small,hour)")
+        c.model.update(n_layers=2, d_model=64, n_heads=2, d_ff=256)  # 2 heads of 64
+        # 3,600 steps: 1.34 steps/s for the 3 seeds in a probe (load 3); 59 min measured (load 3-6)
+        c.train.update(steps=3600, chunk_steps=100, batch=32)
+        c.eval.update(lm_steps=(900, 1800))  # the same runs at 1/4 and 1/2 of their steps
     model = one_of(tokens, tuple(MODELS), "")
     if model:
         layers, width, heads = MODELS[model]

@@ -69,8 +69,41 @@ def metahmm(res) -> dict:
     amb = pos[(pos.learner == "oracle") & (pos.metric == "ambiguity")].groupby("position").value.mean()
     kl = pos[(pos.learner == "gpt") & (pos.metric == "kl")].groupby("position").value.mean()
     last = int(amb.index.max())
-    return {"last_position": last, "ambiguity": {"0": round(float(amb[0]), 4), str(last): round(float(amb[last]), 4)},
-            "gpt_kl": {"0": round(float(kl[0]), 4), str(last): round(float(kl[last]), 4)}}
+    out = {"last_position": last, "ambiguity": {"0": round(float(amb[0]), 4), str(last): round(float(amb[last]), 4)},
+           "gpt_kl": {"0": round(float(kl[0]), 4), str(last): round(float(kl[last]), 4)}}
+    if any(name.startswith("gpt@") for name in pos.learner):  # eval.lm_steps: one run, several lengths
+        out.update(metahmm_stages(res, pos, amb))
+    return out
+
+
+def metahmm_stages(res, pos, amb) -> dict:
+    """Per GPT learner (``gpt@N``: the runs after N steps; ``gpt``: after train.steps), the
+    symmetrised KL at the report positions and by ambiguity bin (mean, std over seeds), its
+    peak position and the code length; the oracle's A(t) and NLL at the report positions."""
+    from jaxlab.papers.metahmm import study
+
+    r4 = lambda v: round(float(v), 4)  # noqa: E731
+    report = list(res.config.eval.report_positions)
+    nll = pos[(pos.learner == "oracle") & (pos.metric == "nll")].groupby("position").value.mean()
+    s, a = res.summary, res.tables["ambiguity"]
+    out = {"report_positions": report, "train_steps": int(res.config.train.steps),
+           "oracle": {"ambiguity": {str(t): r4(amb[t]) for t in report},
+                      "nll": {str(t): r4(nll[t]) for t in report},
+                      "code_length": r4(s[s.learner == "oracle"].code_length.iloc[0])},
+           "gpt": {}}
+    for name in study.gpt_learners(pos):
+        g = s[s.learner == name]
+        bins = a[a.learner == name].groupby(["bin_lo", "bin_hi"]).agg(
+            kl=("kl", "mean"), sd=("kl", "std"), n=("n_tokens", "mean")).reset_index()
+        out["gpt"][name] = {
+            "steps": int(name[4:]) if "@" in name else int(res.config.train.steps),
+            "kl": {str(t): mean_std(g[f"kl@{t}"]) for t in report},
+            "kl_peak_position": [int(v) for v in g.kl_peak_position],
+            "code_length": mean_std(g.code_length),
+            "excess_code_length": mean_std(g.excess_code_length),
+            "kl_by_ambiguity": {f"{b.bin_lo:g}-{b.bin_hi:g}": [r4(b.kl), r4(b.sd), round(float(b.n))]
+                                for b in bins.itertuples() if b.n > 0}}
+    return out
 
 
 def example_sine(res) -> dict:

@@ -367,3 +367,58 @@ def test_paper_variants_train_with_adamw(variant, optimizer, decay):
     config = config_lib.load(os.path.join(ROOT, "configs", "metahmm.py") + f":{variant}")
     assert (config.train.optimizer, config.train.weight_decay) == (optimizer, decay)
     assert config.model.layout == ("jaxlab" if optimizer == "adam" else "x_transformers")
+
+
+def test_the_hour_variant_is_the_paper_family_with_a_cpu_model_and_staged_evaluation(capsys):
+    """``small,hour``: the paper's family (12,288 HMMs, 20 states, 50 tokens, length 200) and
+    learner recipe (reference layout, AdamW 0.01, constant lr), a CPU-sized model, evaluated
+    at 1/4 and 1/2 of its steps; it validates, and ``jaxlab list`` shows it."""
+    from jaxlab import cli, config as config_lib
+    from jaxlab.papers.metahmm import study
+
+    config = config_lib.load(os.path.join(ROOT, "configs", "metahmm.py") + ":small,hour")
+    study.validate(config)
+    assert study.family_spec(config).n_hmms == 12288
+    assert (config.task.n_states, config.task.n_tokens, config.task.length) == (20, 50, 200)
+    assert (config.train.optimizer, config.train.weight_decay, config.train.lr_schedule,
+            config.model.layout) == ("adamw", 0.01, "constant", "x_transformers")
+    steps = config.train.steps
+    assert tuple(config.eval.lm_steps) == (steps // 4, steps // 2)
+    assert cli.main(["list"]) == 0
+    assert ":small,hour " in capsys.readouterr().out
+    with pytest.raises(config_lib.ConfigError, match="combine it with 'small'"):
+        config_lib.load(os.path.join(ROOT, "configs", "metahmm.py") + ":hour")
+    with pytest.raises(config_lib.ConfigError, match="eval.lm_steps"):  # a cosine stage is no
+        study.validate(_metahmm_config("--config.eval.lm_steps=(10,)"))  # point of the full run
+
+
+@pytest.mark.e2e
+def test_a_stage_is_the_run_after_that_many_steps(tmp_path):
+    """``eval.lm_steps``: the staged run's gpt@10 rows equal those of a separate 10-step
+    run (the saved stage holds the step-10 parameters), its final gpt rows (30 steps) differ
+    from them, and a run stopped at step 20 (a checkpoint newer than the stage) resumes to
+    the same tables as the uninterrupted one (the stage is read from its unit, not from
+    the newest checkpoint)."""
+    from jaxlab import papers
+
+    constant = "--config.train.lr_schedule=constant"
+    staged_config = _metahmm_config(constant, "--config.train.steps=30",
+                                    "--config.eval.lm_steps=(10,)")
+    staged = papers.run(staged_config, str(tmp_path / "staged"), progress=False)
+    short = papers.run(_metahmm_config(constant, "--config.train.steps=10"),
+                       str(tmp_path / "short"), progress=False)
+    pos = staged.tables["positions"]
+    kl = lambda p, learner: p[(p.learner == learner) & (p.metric == "kl")].value.to_numpy()  # noqa: E731
+    assert set(pos.learner) == {"gpt@10", "gpt", "oracle", "oracle_train"}
+    np.testing.assert_allclose(kl(pos, "gpt@10"), kl(short.tables["positions"], "gpt"), rtol=1e-5)
+    assert np.abs(kl(pos, "gpt@10") - kl(pos, "gpt")).max() > 1e-4
+    assert set(staged.tables["ambiguity"].learner) == {"gpt@10", "gpt"}
+    assert "gpt@10" in open(os.path.join(staged.workdir, "table.txt")).read()
+    # chunks: stage (1), its unit (2), the final phase's first chunk (3, step 20): stop there
+    resumed_dir = str(tmp_path / "resumed")
+    assert papers.run(staged_config, resumed_dir, progress=False,
+                      should_stop=lambda chunks: chunks >= 3) is None
+    resumed = papers.run(staged_config, resumed_dir, progress=False)
+    for name in ("positions", "ambiguity"):
+        a, b = staged.tables[name], resumed.tables[name]
+        np.testing.assert_allclose(a.select_dtypes("number"), b.select_dtypes("number"), rtol=1e-6)

@@ -157,6 +157,18 @@ CLAIMS = [
      ["metahmm.ambiguity.0", "metahmm.ambiguity.63"]),
     ("docs/metahmm.md", rf"\| GPT symmetrised KL \| {NUM} \|.*\| {NUM} \|\n",
      ["metahmm.gpt_kl.0", "metahmm.gpt_kl.63"]),
+    # ... the paper's family at CPU scale (docs/results/metahmm_small_hour.json)
+    ("configs/metahmm.py", rf'KL at 3 training "\s+"lengths \(~{NUM} min wall, busy CPU\)',
+     [("metahmm_small_hour.measured.wall_s", 60)]),
+    ("docs/metahmm.md", rf"\| oracle A\(t\), paper family \(nats\) \| {NUM} \|.*\| {NUM} \|\n",
+     ["metahmm_small_hour.oracle.ambiguity.0", "metahmm_small_hour.oracle.ambiguity.199"]),
+    *[("docs/metahmm.md", rf"\| GPT after {label} steps[^|]*\| {NUM} \|.*\| {NUM} \| {NUM} \|\n",
+       [f"metahmm_small_hour.gpt.{name}.kl.0.0", f"metahmm_small_hour.gpt.{name}.kl.128.0",
+        f"metahmm_small_hour.gpt.{name}.kl.199.0"])
+      for label, name in (("900", "gpt@900"), ("1,800", "gpt@1800"), ("3,600", "gpt"))],
+    ("docs/metahmm.md", rf"oracle {NUM};\nGPT {NUM} / {NUM} / {NUM} after 900 / 1,800 / 3,600 steps",
+     ["metahmm_small_hour.oracle.code_length", "metahmm_small_hour.gpt.gpt@900.code_length.0",
+      "metahmm_small_hour.gpt.gpt@1800.code_length.0", "metahmm_small_hour.gpt.gpt.code_length.0"]),
     # Exact inductive bias (docs/results/inductive_bias.json)
     ("docs/inductive_bias.md", rf"2026-12-01: {NUM} min wall, {NUM} s CPU, at a load",
      [("inductive_bias.measured.wall_s", 60), "inductive_bias.measured.cpu_s"]),

@@ -7,7 +7,8 @@ symmetrised KL vs position, KL binned by the oracle's ambiguity A(t) = H[p(θ | 
 prequential code length beside the oracle's (the Bayes-optimal one). Then, if
 ``mc.enabled``, the Monte-Carlo predictor (``jaxlab.papers.metahmm.mc``).
 
-Tables written to the workdir:
+Tables written to the workdir (learner ``gpt``: the GPT runs after ``train.steps``;
+``gpt@N``: the same runs after N steps, for each N of ``eval.lm_steps``):
   positions  run, seed, learner, position, metric, value     (per-position means)
   ambiguity  run, seed, learner, bin_lo, bin_hi, kl, n_tokens (KL binned by A(t))
   summary    learner, seed, run, kl@t..., code_length, ...
@@ -82,6 +83,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
                 f"must be >= 1 and divide eval.n_seqs={ev.n_seqs}")
     for p in ev.report_positions:
         require(0 <= p < t.length, "eval.report_positions", f"{p} is outside [0, {t.length})")
+    stages = list(ev.get("lm_steps", ()))
+    for s in stages:
+        require(0 < s < tr.steps and s % tr.chunk_steps == 0, "eval.lm_steps",
+                f"{s} must be in (0, train.steps={tr.steps}) and a multiple of "
+                f"train.chunk_steps={tr.chunk_steps}")
+    require(stages == sorted(set(stages)), "eval.lm_steps", "must be increasing")
+    require(not stages or tr.lr_schedule == "constant", "eval.lm_steps",
+            "needs train.lr_schedule = 'constant' (a stage of a decaying schedule is not a "
+            "point of the full run)")
     edges = list(ev.ambiguity_edges)
     require(len(edges) >= 2 and edges == sorted(edges), "eval.ambiguity_edges",
             "must be >= 2 increasing values")
@@ -295,13 +305,19 @@ def report(summary: pd.DataFrame, ambiguity: pd.DataFrame, config, mc: pd.DataFr
     width = max([12] + [len(label) + 2 for label, _ in body])
     header = f"{'learner':<{width}}" + "".join(f"{c:>{w}}" for c, w in zip(cols, widths))
     lines += [header, "-" * len(header)] + [f"{label:<{width}}{row}" for label, row in body]
-    a = ambiguity[ambiguity.learner == "gpt"].groupby(["bin_lo", "bin_hi"]).agg(
+    gpts = gpt_learners(ambiguity)
+    a = ambiguity[ambiguity.learner.isin(gpts)].groupby(["bin_lo", "bin_hi", "learner"]).agg(
         kl=("kl", "mean"), n_tokens=("n_tokens", "mean")).reset_index()
-    lines += ["", "GPT's KL binned by the oracle's ambiguity A(t) (nats)",
-              f"{'A(t) bin':<16}{'kl':>10}{'tokens/seed':>14}"]
-    for _, r in a.iterrows():
-        if r.n_tokens:
-            lines.append(f"[{r.bin_lo:g}, {r.bin_hi:g})".ljust(16) + f"{r.kl:>10.4f}{r.n_tokens:>14.0f}")
+    kl = a.pivot(index=["bin_lo", "bin_hi"], columns="learner", values="kl")
+    tokens = a.groupby(["bin_lo", "bin_hi"]).n_tokens.first()
+    lines += ["", "GPT's KL binned by the oracle's ambiguity A(t) (nats)"
+              + ("; gpt@N: the same runs after N steps" if len(gpts) > 1 else ""),
+              f"{'A(t) bin':<16}" + "".join(f"{g if len(gpts) > 1 else 'kl':>12}" for g in gpts)
+              + f"{'tokens/seed':>14}"]
+    for (lo, hi), n in tokens.items():
+        if n:
+            lines.append(f"[{lo:g}, {hi:g})".ljust(16)
+                         + "".join(f"{kl.loc[(lo, hi), g]:>12.4f}" for g in gpts) + f"{n:>14.0f}")
     if mc is not None and len(mc):
         lines += ["", "Monte-Carlo predictor: symmetrised KL to the oracle at position t "
                   f"({config.mc.n_seqs} sequences; mean over seeds)"]
@@ -312,6 +328,14 @@ def report(summary: pd.DataFrame, ambiguity: pd.DataFrame, config, mc: pd.DataFr
         amb = mc.groupby("position")["ambiguity"].mean()
         lines.append(f"{'A(t) oracle':<26}" + "".join(f"{amb[p]:>9.3f}" for p in piv.columns))
     return "\n".join(lines)
+
+
+def gpt_learners(table: pd.DataFrame) -> list[str]:
+    """The GPT learners of a table in training order: ``gpt@N`` (the runs evaluated after N
+    steps, ``eval.lm_steps``) by N, then ``gpt`` (after ``train.steps``)."""
+    staged = sorted({name for name in table.learner if name.startswith("gpt@")},
+                    key=lambda name: int(name[4:]))
+    return staged + (["gpt"] if (table.learner == "gpt").any() else [])
 
 
 def _mean_std(values: pd.Series, width: int) -> str:
@@ -334,11 +358,16 @@ def plot(positions: pd.DataFrame, ambiguity: pd.DataFrame, mc: pd.DataFrame | No
     n_pan = 3 if mc is not None and len(mc) else 2
     fig, axes = plt.subplots(1, n_pan, figsize=(5 * n_pan, 4))
     ax = axes[0]
-    kl = positions[(positions.learner == "gpt") & (positions.metric == "kl")]
-    stats = kl.groupby("position")["value"].agg(["mean", "min", "max"])
-    x = stats.index + 1
-    ax.plot(x, stats["mean"], color="tab:blue", label="GPT: symmetrised KL to oracle")
-    ax.fill_between(x, stats["min"], stats["max"], color="tab:blue", alpha=0.2)
+    gpts = gpt_learners(positions)
+    for i, learner in enumerate(gpts):
+        kl = positions[(positions.learner == learner) & (positions.metric == "kl")]
+        stats = kl.groupby("position")["value"].agg(["mean", "min", "max"])
+        x = stats.index + 1
+        color = plt.cm.Blues(0.4 + 0.6 * (i + 1) / len(gpts)) if len(gpts) > 1 else "tab:blue"
+        label = ("GPT: symmetrised KL to oracle" if len(gpts) == 1 else
+                 f"GPT after {learner[4:] if '@' in learner else config.train.steps} steps")
+        ax.plot(x, stats["mean"], color=color, label=label)
+        ax.fill_between(x, stats["min"], stats["max"], color=color, alpha=0.2)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("context position t + 1")
