@@ -48,7 +48,8 @@ VARIANTS = {
     "lowrank_cls": "low-rank MLP classification only (x 2-d, 2 classes, T = 1e-6; 15 min wall, 710 s CPU "
                    "at load 4-6)",
     "raven": "Raven (rule-RAVEN, 4 attributes, 13 rules, 8 candidates; OOD = 300 held-out rule "
-             "combinations): implicit, tsf, mlp, known z, known f; accuracy and rule-probe accuracy",
+             "combinations): implicit, tsf, mlp, known z, known f; accuracy and rule-probe accuracy "
+             "(6 min wall, 399 s CPU at load 2.5-4)",
     "ablation": "the supervised ablation: 2-d linear, z regressed on w, predictor fed the true w; "
                 "ID vs range / held-out-quadrant shifts of w and x_q; 3 seeds, d=64, 2+2 layers "
                 "(147 s CPU; 4 min wall at load 2-7)",

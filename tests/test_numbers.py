@@ -284,16 +284,21 @@ CLAIMS = [
        [f"{source}.mse.ablation.supervised.{m}.0" for m in (row, f"z_{row}", f"latent_{row}")])
       for sampler, source in (("set", "explicit_implicit_ablation"), ("negate", "explicit_implicit_ablation_negate"))
       for row in ("iid", "range_w", "quad_w", "range_x", "quad_x")],
-    # The Raven check run (docs/results/explicit_implicit_raven_1000.json): every row of the
-    # printed table (ID and OOD accuracy, the rule probe's) and its time
+    # The Raven runs (docs/results/explicit_implicit_raven.json, the CPU default, and
+    # explicit_implicit_raven_1000.json, the check run): every row of each printed table
+    # (ID and OOD accuracy, the rule probe's) and each run's time
     *[("docs/explicit_implicit.md",
-       rf"Raven \(rule-RAVEN[\s\S]*?\n{kind}\s+{NUM} ±\S+\s+{NUM} ±\S+\s+"
+       rf"{anchor}[\s\S]*?Raven \(rule-RAVEN[\s\S]*?\n{kind}\s+{NUM} ±\S+\s+{NUM} ±\S+\s+"
        + (rf"{NUM} ±\S+\s+{NUM} ±" if kind != "implicit" else "–"),
-       [f"explicit_implicit_raven_1000.mse.raven.{kind}.{m}.0"
+       [f"{source}.mse.raven.{kind}.{m}.0"
         for m in ("acc_iid", "acc_ood") + (("rule_acc_iid", "rule_acc_ood") if kind != "implicit" else ())])
+      for source, anchor in (("explicit_implicit_raven", r"--workdir runs/ei_raven` \(ours"),
+                             ("explicit_implicit_raven_1000", r"--workdir runs/ei_raven_1000 "))
       for kind in ("implicit", "tsf", "mlp", "known_z", "known_f")],
-    ("docs/explicit_implicit.md", rf"runs/ei_raven_1000[\s\S]*?measured 2026-12-07 on this 2-core Intel Xeon: {NUM} s wall, {NUM} s\s+of CPU",
-     ["explicit_implicit_raven_1000.measured.time_wall_s", "explicit_implicit_raven_1000.measured.cpu_s"]),
+    *[("docs/explicit_implicit.md", rf"{anchor}[\s\S]*?measured 2026-12-07 on this 2-core Intel Xeon: {NUM} s wall,\s+{NUM} s\s+of CPU",
+       [f"{source}.measured.time_wall_s", f"{source}.measured.cpu_s"])
+      for source, anchor in (("explicit_implicit_raven", r"--workdir runs/ei_raven` \(ours"),
+                             ("explicit_implicit_raven_1000", r"--workdir runs/ei_raven_1000 "))],
     # The worked example (docs/results/example_sine.json)
     ("docs/new_paper.md", rf"\n0\.003\s+{NUM}\s+{NUM}\n",
      ["example_sine.mse.0.bayes_mse", "example_sine.mse.0.test_mse"]),
@@ -751,3 +756,22 @@ def test_the_classification_paper_numbers_are_the_printed_tables(family):
     assert set(paper) == set(study.PAPER_ACC[family]) == set(SINUSOID_KINDS)
     for kind, triple in study.PAPER_ACC[family].items():
         assert [paper[kind][m][0] for m in ("acc_iid", "acc_far", "acc_wide")] == list(triple), kind
+
+
+def test_the_sinusoid_ablation_table_is_its_sources():
+    """docs/icl_occam.md's sinusoid ablation: every cell of each row against
+    docs/results/icl_occam_sinusoid_abl_<run>.json, the ratio recomputed from the two
+    errors it divides, the wall time from the run's manifest."""
+    doc = read("docs/icl_occam.md")
+    for run in ("base", "pool10k", "refopt"):
+        row = re.search(rf"\n\| {run} \| [^|]* \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| "
+                        rf"{NUM} / {NUM} \| {NUM} min \|", doc)
+        assert row, run
+        src = f"icl_occam_sinusoid_abl_{run}"
+        g = lambda learner, n: value(f"{src}.gen_error.{learner}.{n}.0")
+        expected = [g("prequential", 1), g("train", 1), g("train", 1) / g("prequential", 1),
+                    g("prequential", 100), g("train", 100),
+                    value(f"{src}.code_length_5.prequential.0"), value(f"{src}.code_length_5.train.0"),
+                    value((f"{src}.measured.wall_s", 60))]
+        for text, source in zip(row.groups(), expected):
+            assert agrees(text, source), (run, text, source)
