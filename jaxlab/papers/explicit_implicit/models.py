@@ -177,11 +177,9 @@ class ScaledLinear(nn.Module):
         return self.scale * (x @ w + b)
 
 
-class Model(nn.Module):
-    """One model kind. ``__call__(x_c, y_c, valid, x_q, latent)`` -> dict with ``pred``
-    (B, Q, y_dim) and, for kinds with a learned z, ``z`` (B, z_dim), ``probe`` (B, P) (from
-    stop_gradient(z)) and, for known_z, ``aux`` (B, P) (with gradients into z). The
-    supervised kind returns ``pred`` (from the true latent), ``z`` and ``aux`` = z (z_dim = P)."""
+class Sizes(nn.Module):
+    """The model kind and the sizes every family's model shares (the leading fields of
+    ``Model`` and of Raven's model, in this order; ``sizes(config.model)`` gives them)."""
 
     kind: str
     d_model: int
@@ -193,6 +191,23 @@ class Model(nn.Module):
     z_dim: int
     mlp_hidden: int
     mlp_layers: int
+
+
+SIZE_FIELDS = ("d_model", "n_heads", "d_ff", "implicit_layers", "context_layers",
+               "predictor_layers", "z_dim", "mlp_hidden", "mlp_layers")
+
+
+def sizes(model_config) -> tuple:
+    """``Sizes``' fields after ``kind`` from ``config.model``, in order."""
+    return tuple(model_config[f] for f in SIZE_FIELDS)
+
+
+class Model(Sizes):
+    """One model kind. ``__call__(x_c, y_c, valid, x_q, latent)`` -> dict with ``pred``
+    (B, Q, y_dim) and, for kinds with a learned z, ``z`` (B, z_dim), ``probe`` (B, P) (from
+    stop_gradient(z)) and, for known_z, ``aux`` (B, P) (with gradients into z). The
+    supervised kind returns ``pred`` (from the true latent), ``z`` and ``aux`` = z (z_dim = P)."""
+
     y_dim: int
     n_params: int
     function: Callable[[jax.Array, jax.Array], jax.Array]

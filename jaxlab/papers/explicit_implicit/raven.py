@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from jaxlab.models.mlp import MLP
-from jaxlab.papers.explicit_implicit.models import Encoder
+from jaxlab.papers.explicit_implicit.models import Encoder, Sizes, sizes
 from jaxlab.tasks import raven as raven_tasks
 from jaxlab.train import Learner
 
@@ -55,20 +55,10 @@ def full_mask(b: int, t: int) -> jax.Array:
     return jnp.ones((b, 1, t, t), bool)
 
 
-class RavenModel(nn.Module):
+class RavenModel(Sizes):
     """(context (B, 6, 4), query (B, 2, 4), candidates (B, 8, 4)) -> dict with ``logits``
     (B, 8) and, for the explicit kinds, ``z`` (B, z_dim) and ``rules`` (B, 4, 13)."""
 
-    kind: str
-    d_model: int
-    n_heads: int
-    d_ff: int
-    implicit_layers: int
-    context_layers: int
-    predictor_layers: int
-    z_dim: int
-    mlp_hidden: int
-    mlp_layers: int
     input_scale: float = 1.0  # panels enter the shared embedding as input_scale * values
 
     @nn.compact
@@ -113,8 +103,7 @@ def distance(y_hat: jax.Array, cands: jax.Array) -> jax.Array:
 
 def make_model(config: ml_collections.ConfigDict, kind: str) -> RavenModel:
     m = config.model
-    return RavenModel(kind, m.d_model, m.n_heads, m.d_ff, m.implicit_layers, m.context_layers,
-                      m.predictor_layers, m.z_dim, m.mlp_hidden, m.mlp_layers, m.raven_input_scale)
+    return RavenModel(kind, *sizes(m), m.raven_input_scale)
 
 
 def make_task(config: ml_collections.ConfigDict) -> raven_tasks.RavenTask:

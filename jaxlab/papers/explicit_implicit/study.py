@@ -35,7 +35,7 @@ from jaxlab import results, runner
 from jaxlab.config import require
 from jaxlab.papers.explicit_implicit import ablation, raven
 from jaxlab.papers.explicit_implicit import tasks as tasks_lib
-from jaxlab.papers.explicit_implicit.models import EXPLICIT, KINDS, LATENT_KINDS, Model
+from jaxlab.papers.explicit_implicit.models import EXPLICIT, KINDS, LATENT_KINDS, Model, sizes
 from jaxlab.processes import is_primary
 from jaxlab.tasks import raven as raven_tasks
 from jaxlab.train import Learner, Trainer, build_trainer
@@ -166,9 +166,7 @@ def validate_raven(config: ml_collections.ConfigDict) -> None:
 # ----------------------------------------------------------------------------- learner
 def make_model(config: ml_collections.ConfigDict, family: str, kind: str) -> Model:
     m, task = config.model, tasks_lib.make_task(family, config.task)
-    return Model(kind, m.d_model, m.n_heads, m.d_ff, m.implicit_layers, m.context_layers,
-                 m.predictor_layers, m.z_dim, m.mlp_hidden, m.mlp_layers, task.y_dim,
-                 task.n_params, task.function, m.probe_scale)
+    return Model(kind, *sizes(m), task.y_dim, task.n_params, task.function, m.probe_scale)
 
 
 def model_inputs(b: tasks_lib.Batch) -> tuple:
