@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from jaxlab.models.mlp import MLP
+from jaxlab.papers.explicit_implicit import tasks as tasks_lib
 from jaxlab.papers.explicit_implicit.models import Encoder, Sizes, sizes
 from jaxlab.tasks import raven as raven_tasks
 from jaxlab.train import Learner
@@ -106,10 +107,6 @@ def make_model(config: ml_collections.ConfigDict, kind: str) -> RavenModel:
     return RavenModel(kind, *sizes(m), m.raven_input_scale)
 
 
-def make_task(config: ml_collections.ConfigDict) -> raven_tasks.RavenTask:
-    return raven_tasks.RavenTask(config.task.raven_values, config.task.raven_setting)
-
-
 def losses(out: dict, batch: raven_tasks.RavenBatch) -> dict:
     """``ce`` over the 8 candidates and, for an explicit model, ``rule`` (cross-entropy over
     the 13 rules, mean over tasks and attributes)."""
@@ -153,7 +150,7 @@ def validation_batches(config: ml_collections.ConfigDict) -> dict:
 
 
 def make_learner(config: ml_collections.ConfigDict, kind: str) -> Learner:
-    task, model = make_task(config), make_model(config, kind)
+    task, model = tasks_lib.make_task("raven", config.task), make_model(config, kind)
     apply = lambda params, b: model.apply(params, b.context, b.query, b.candidates)
 
     def sample_batch(key):
