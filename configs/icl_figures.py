@@ -13,6 +13,10 @@ table.txt go to WORKDIR.
         Explicit transformer vs implicit transformer vs Mamba aggregator, prequential
         objective, on the same three tasks: claim C3 of docs/icl_occam.md (paper
         Fig. 3).
+    jaxlab run configs/icl_figures.py:trend --workdir runs/icl_trend
+        The same three architectures on the sinusoid and Mastermind, each trained at every
+        budget of ``config.budgets`` (training steps; default 375 / 750 / 1,500): their code
+        lengths against the budget, to see whether C3's ordering moves with scale.
 
 Add ``,smoke`` (tiny members without the SGD learner, as the tests run it) or ``,paper``
 (accelerators) to pick the members' size;
@@ -27,9 +31,10 @@ import ml_collections
 
 from jaxlab.config import base_config, one_of, variant_tokens
 
-FIGURES = ("panels", "architectures")
+FIGURES = ("panels", "architectures", "trend")
 SIZES = ("smoke", "default", "paper")
 FAMILIES = ("linear", "sinusoid", "mastermind")
+TREND_FAMILIES = ("sinusoid", "mastermind")  # the tasks where C3 did not hold at one scale
 KINDS = ("explicit", "implicit", "mamba")
 # What `jaxlab list` prints: variant -> what it runs and its wall time on the 2-core CPU.
 VARIANTS = {
@@ -39,6 +44,9 @@ VARIANTS = {
     "panels,smoke": "the panels figure with smoke-sized members, as the tests run it "
                     "(~38 s CPU first run / ~14 s cached)",
     "architectures,smoke": "the architectures figure with smoke-sized members",
+    "trend": "the architectures on sinusoid and Mastermind at 375 / 750 / 1,500 steps, 3 seeds "
+             "(18 members; ~95 min wall, quiet CPU)",
+    "trend,smoke": "the trend figure with smoke-sized members at 10 / 20 steps",
     "panels,paper": "the panels figure at the paper's sizes: for a GPU/TPU",
 }
 
@@ -55,11 +63,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # Where member runs live, each in <name>-<hash of its resolved config>; "" = WORKDIR/members.
     # Give both figures the same root to share identical members (the explicit learner's runs).
     c.members_root = ""
+    # trend: every member is run once per training budget (train.steps; its chunk_steps
+    # becomes the largest divisor of the budget that divides the member's own); () = as is
+    c.budgets = ()
     members = {}
-    for family in FAMILIES:
+    for family in (TREND_FAMILIES if figure == "trend" else FAMILIES):
         spec = ",".join(t for t in (size, family) if t != "default")
         if figure == "panels":
             members[family] = ml_collections.ConfigDict(dict(arg=spec, overrides=()))
+        elif figure == "trend":  # every architecture trains the prequential objective only
+            for kind in KINDS:
+                members[f"{family}_{kind}"] = ml_collections.ConfigDict(dict(arg=spec, overrides=(
+                    f"--config.model.kind={kind}", "--config.sweep.axes.objective=('prequential',)",
+                    "--config.sgd.enabled=False")))
         else:
             # the explicit member is the panels figure's run of that family (so a shared
             # members_root reuses it); the others train the prequential objective only
@@ -69,6 +85,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                     f"--config.model.kind={kind}", "--config.sweep.axes.objective=('prequential',)",
                     "--config.sgd.enabled=False")))
     c.members = ml_collections.ConfigDict(members)
+    if figure == "trend":
+        c.budgets = dict(smoke=(10, 20), default=(375, 750, 1500), paper=(500, 2000, 8000))[size]
     if size == "smoke":  # a quick check of the pipeline: members without the SGD learner
         c.member_overrides = ("--config.sgd.enabled=False",)
     return c
