@@ -63,3 +63,57 @@ def test_bad_member_is_named_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match=r"config.members.broken: config.model.kind: must be one of"):
         papers.run(config, str(tmp_path / "w"), progress=False)
     assert not (tmp_path / "w").exists()
+
+
+def _trend_config(arg: str = "trend,smoke", **fields) -> ml_collections.ConfigDict:
+    module = config_lib._load_module(os.path.join(ROOT, "configs", "icl_figures.py"))
+    config = module.get_config(arg)
+    config.update(fields)
+    return config
+
+
+def test_the_trend_runs_every_member_at_every_budget():
+    from jaxlab.papers.icl_occam import figures
+
+    subs = figures.member_configs(_trend_config("trend"))  # the CPU default, not run here
+    kinds = ("explicit", "implicit", "mamba")
+    assert set(subs) == {f"{family}_{kind}@{steps}" for family in ("sinusoid", "mastermind")
+                         for kind in kinds for steps in (375, 750, 1500)}
+    for name, sub in subs.items():
+        assert sub.train.steps == int(name.rsplit("@", 1)[1])
+        assert sub.train.steps % sub.train.chunk_steps == 0 and 100 % sub.train.chunk_steps == 0
+        assert sub.model.kind == name.split("_")[1].split("@")[0]
+        assert tuple(sub.sweep.axes.objective) == ("prequential",) and not sub.sgd.enabled
+    # one budget = one resolved config: the members of different budgets never share a workdir
+    assert len({figures.member_dirname(s) for s in subs.values()}) == len(subs)
+    assert {subs[f"sinusoid_mamba@{s}"].train.chunk_steps for s in (375, 750, 1500)} == {25, 50, 100}
+
+
+@pytest.mark.parametrize("budgets, message", [((0, 20), "positive step counts"),
+                                              ((20,), "at least two budgets")])
+def test_a_bad_budget_is_refused_before_anything_is_written(tmp_path, budgets, message):
+    config = _trend_config(budgets=budgets)
+    with pytest.raises(ConfigError, match=f"config.budgets: .*{message}"):
+        papers.run(config, str(tmp_path / "w"), progress=False)
+    assert not (tmp_path / "w").exists()
+
+
+def test_the_trend_table_is_the_seed_mean_and_spread_of_the_prequential_code_length(tmp_path):
+    import pandas as pd
+
+    from jaxlab.papers.icl_occam import figures
+
+    rows = [dict(family="sinusoid", model=kind, steps=steps, learner=learner, seed=seed,
+                 code_length_5=value)
+            for kind, base in (("explicit", 1.0), ("mamba", 10.0)) for steps in (10, 20)
+            for seed, offset in ((0, 0.0), (1, 2.0))
+            for learner, value in (("prequential", base + offset + steps), ("bayes", -1.0))]
+    summary = pd.DataFrame(rows)
+    table = figures.trend_table(summary)
+    assert len(table) == 4  # the oracle rows are not an architecture
+    row = table[(table.model == "mamba") & (table.steps == 20)].iloc[0]
+    assert (row["mean"], row["std"]) == (31.0, 1.0)  # seeds 30 and 32
+    text = figures.report(summary, _trend_config())
+    assert "mamba" in text and "31.000 ± 1.000" in text and "-1.000" not in text
+    figures.plot_trend(summary, str(tmp_path / "trend.png"))
+    assert os.path.getsize(tmp_path / "trend.png") > 10_000

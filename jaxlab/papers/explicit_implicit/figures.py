@@ -180,3 +180,46 @@ def write_raven(summary: pd.DataFrame, workdir: str) -> None:
     fig.tight_layout()
     results.save_figure(fig, os.path.join(workdir, "raven.png"), dpi=110)
     plt.close(fig)
+
+
+Z_FIELD = "model.z_dim"  # the swept column of a z-dimension sweep's tables (jaxlab sweep)
+
+
+def zdim_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """A z-dimension sweep's seed-mean and seed-std ID and wide MSE at the best step per
+    (family, kind, z_dim): columns family, kind, z_dim, iid, iid_std, wide, wide_std."""
+    if Z_FIELD not in summary:
+        raise ValueError(f"no {Z_FIELD!r} column: load the root of a `jaxlab sweep "
+                         f"--axis {Z_FIELD}=...` with jaxlab.results.load")
+    rows = []
+    for (family, kind, z), g in summary.groupby(["family", "kind", Z_FIELD], sort=True):
+        stats = {m: g[g.metric == m].value for m in ("iid", "wide")}
+        rows.append(dict(family=family, kind=kind, z_dim=int(z),
+                         **{k: v for m, s in stats.items()
+                            for k, v in ((m, s.mean()), (f"{m}_std", s.std(ddof=0)))}))
+    return pd.DataFrame(rows)
+
+
+def write_zdim(summary: pd.DataFrame, path: str) -> str:
+    """``path`` (png): ID and wide MSE against z_dim (log-log), one line per (family, kind);
+    returns the table as text."""
+    table = zdim_table(summary)
+    plt, fig, axes = _axes(2)
+    for ax, metric in zip(axes, ("iid", "wide")):
+        for (family, kind), g in table.groupby(["family", "kind"], sort=False):
+            ax.errorbar(g.z_dim, g[metric], yerr=g[f"{metric}_std"], marker="o", capsize=3,
+                        color=COLORS.get(kind), label=f"{family} {kind}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("z_dim")
+        ax.set_ylabel(f"{metric} MSE at best step")
+        ax.set_title(f"{metric} queries")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    results.save_figure(fig, path, dpi=110)
+    plt.close(fig)
+    lines = ["z-dimension sweep: MSE at the best step, mean ± std over seeds",
+             f"{'family':<12}{'model':<9}{'z_dim':>6}{'ID':>22}{'wide':>22}"]
+    lines += [f"{r.family:<12}{r.kind:<9}{r.z_dim:>6}{r.iid:>12.3e} ±{r.iid_std:8.1e}"
+              f"{r.wide:>12.3e} ±{r.wide_std:8.1e}" for r in table.itertuples()]
+    return "\n".join(lines)
