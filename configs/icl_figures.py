@@ -15,7 +15,7 @@ table.txt go to WORKDIR.
         Fig. 3).
     jaxlab run configs/icl_figures.py:trend --workdir runs/icl_trend
         The same three architectures on the sinusoid and Mastermind, each trained at every
-        budget of ``config.budgets`` (training steps; default 375 / 750 / 1,500): their code
+        budget of ``config.budgets`` (training steps; default 250 / 500 / 1,000): their code
         lengths against the budget, to see whether C3's ordering moves with scale.
 
 Add ``,smoke`` (tiny members without the SGD learner, as the tests run it) or ``,paper``
@@ -46,7 +46,7 @@ VARIANTS = {
     "panels,smoke": "the panels figure with smoke-sized members, as the tests run it "
                     "(~38 s CPU first run / ~14 s cached)",
     "architectures,smoke": "the architectures figure with smoke-sized members",
-    "trend": "the architectures on sinusoid and Mastermind at 375 / 750 / 1,500 steps, 3 seeds "
+    "trend": "the architectures on sinusoid and Mastermind at 250 / 500 / 1,000 steps, 3 seeds "
              "(18 members; ~95 min wall, quiet CPU)",
     "trend,smoke": "the trend figure with smoke-sized members at 10 / 20 steps",
     "panels,paper": "the panels figure at the paper's sizes: for a GPU/TPU",
@@ -92,7 +92,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                     "--config.sgd.enabled=False")))
     c.members = ml_collections.ConfigDict(members)
     if figure == "trend":
-        c.budgets = dict(smoke=(10, 20), default=(375, 750, 1500), paper=(500, 2000, 8000))[size]
+        c.budgets = dict(smoke=(10, 20), default=(250, 500, 1000), paper=(500, 2000, 8000))[size]
     if size == "smoke":  # a quick check of the pipeline: members without the SGD learner
         c.member_overrides = ("--config.sgd.enabled=False",)
     return c
