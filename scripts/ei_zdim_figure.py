@@ -1,7 +1,7 @@
 """The explicit/implicit study's z-dimension sweep, combined: reads the root of
 
     jaxlab sweep configs/explicit_implicit.py --workdir ROOT \
-        --axis model.z_dim=2,8,32,128,256 --config.model.kinds="('tsf',)"
+        --axis model.z_dim=2,4,16,64,256 --config.model.kinds="('tsf', 'mlp')"
 
 and writes ROOT/zdim.png (ID and wide MSE against z_dim) and ROOT/zdim.txt (the table).
 
