@@ -38,7 +38,7 @@ VARIANTS = {
         "(16 min CPU; ~10 min wall quiet, 30 min at load 8)",
     "smoke": "implicit and known f, tiny sizes, as the tests run it (~22 s CPU first run / ~9 s cached)",
     "all": "the default on linear, sinusoid, low-rank MLP and GP regression and linear and low-rank "
-           "classification (~70 min wall, estimated)",
+           "classification (4,530 CPU-s: the sum of the six single-family runs; ~45 min wall quiet)",
     "paper": "the paper's sizes (d=256, 8 vs 4+4 layers, batch 128, 7,000 steps, 5 seeds): for a GPU",
     "sinusoid": "sinusoid regression only (15 min wall, 930 s CPU at load 5-7)",
     "lowrank_mlp": "low-rank MLP regression only (x 2-d, as the reference; 15 min wall, 705 s CPU at load 3-6)",
