@@ -5,7 +5,9 @@
 
 and writes ROOT/zdim.png (ID and wide MSE against z_dim) and ROOT/zdim.txt (the table).
 
-    python scripts/ei_zdim_figure.py ROOT
+    python scripts/ei_zdim_figure.py ROOT [--partial]
+
+``--partial`` combines the finished jobs only (an unfinished sweep otherwise is an error).
 """
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ from jaxlab.papers.explicit_implicit import figures  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", help="the sweep root (holds sweep.json)")
+    parser.add_argument("--partial", action="store_true", help="combine the finished jobs only")
     args = parser.parse_args(argv)
     try:
-        res = results.load(args.root)
+        res = results.load(args.root, partial=args.partial)
         text = figures.write_zdim(res.summary, os.path.join(args.root, "zdim.png"))
     except (FileNotFoundError, ValueError) as e:
         print(f"ei_zdim_figure: {e}", file=sys.stderr)

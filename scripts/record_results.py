@@ -207,7 +207,20 @@ def simplicity_bias(res) -> dict:
     return out
 
 
+def icl_figures(res) -> dict:
+    """Per member of a multi-run figure: its family, model, training steps and the seed mean
+    and std of each learner's code lengths (and errors at the reported context sizes)."""
+    members = {}
+    for member, g in res.summary.groupby("member", sort=False):
+        row = g.iloc[0]
+        members[member] = {"family": row.family, "model": row.model, "steps": int(row.steps),
+                           "code_length_5": {learner: mean_std(h["code_length_5"])
+                                             for learner, h in g.groupby("learner")}}
+    return {"figure": res.config.figure, "members": members}
+
+
 EXTRACT = {"icl_occam": icl_occam,
+           "icl_figures": icl_figures,
            "inductive_bias": inductive_bias,
            "compositionality": compositionality,
            "metahmm": metahmm,
