@@ -47,7 +47,7 @@ VARIANTS = {
                     "(~38 s CPU first run / ~14 s cached)",
     "architectures,smoke": "the architectures figure with smoke-sized members",
     "trend": "the architectures on sinusoid and Mastermind at 250 / 500 / 1,000 steps, 3 seeds "
-             "(18 members; ~95 min wall, quiet CPU)",
+             "(18 members; 94 min wall beside a niced sweep)",
     "trend,smoke": "the trend figure with smoke-sized members at 10 / 20 steps",
     "panels,paper": "the panels figure at the paper's sizes: for a GPU/TPU",
 }

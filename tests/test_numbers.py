@@ -775,3 +775,24 @@ def test_the_sinusoid_ablation_table_is_its_sources():
                     value((f"{src}.measured.wall_s", 60))]
         for text, source in zip(row.groups(), expected):
             assert agrees(text, source), (run, text, source)
+
+
+def test_the_c3_trend_table_is_its_source():
+    """docs/icl_occam.md's C3-against-budget table: each cell of the 250 / 500 / 1,000-step
+    columns (mean ± std) against docs/results/icl_occam_trend.json, the bold cell of each
+    budget the lowest mean of its task, and the wall time the run's manifest."""
+    doc = read("docs/icl_occam.md").split("**C3 against the training budget**")[1]
+    members = SOURCES["icl_occam_trend"]["members"]
+    cell = rf"\*?\*?{NUM} ± {NUM}\*?\*?"
+    loose = r"\*?\*?[\d.]+ ± [\d.]+\*?\*?"
+    rows = re.findall(rf"\n\| (Mastermind|sinusoid) \| (explicit|implicit|mamba) \| ({loose}) \| ({loose}) \| ({loose}) \|", doc)
+    assert len(rows) == 6
+    for task, kind, *cells in rows:
+        for steps, text in zip((250, 500, 1000), cells):
+            mean, std = members[f"{task.lower()}_{kind}@{steps}"]["code_length_5"]["prequential"]
+            got = re.fullmatch(cell, text).groups()
+            assert agrees(got[0], mean) and agrees(got[1], std), (task, kind, steps, text)
+            best = min(m["code_length_5"]["prequential"][0] for m in members.values()
+                       if m["family"] == task.lower() and m["steps"] == steps)
+            assert text.startswith("**") == (mean == best), (task, kind, steps, text)
+    assert "94 min wall" in doc and round(SOURCES["icl_occam_trend"]["measured"]["wall_s"] / 60) == 94

@@ -166,6 +166,7 @@ def plot_trend(summary: pd.DataFrame, path: str) -> None:
             g = g.sort_values("steps")
             ax.errorbar(g.steps, g["mean"], yerr=g["std"], marker="o", capsize=3, label=model)
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_xticks(sorted(set(table.steps)), [str(s) for s in sorted(set(table.steps))])
         ax.set_title(family.capitalize())
         ax.set_xlabel("training steps")
