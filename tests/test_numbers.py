@@ -796,3 +796,20 @@ def test_the_c3_trend_table_is_its_source():
                        if m["family"] == task.lower() and m["steps"] == steps)
             assert text.startswith("**") == (mean == best), (task, kind, steps, text)
     assert "94 min wall" in doc and round(SOURCES["icl_occam_trend"]["measured"]["wall_s"] / 60) == 94
+
+
+def test_the_zdim_table_is_its_source():
+    """docs/explicit_implicit.md's z-dimension table: our ID and wide cells against
+    docs/results/explicit_implicit_zdim.json, the paper's against the CSV means kept there."""
+    doc = read("docs/explicit_implicit.md")
+    src = SOURCES["explicit_implicit_zdim"]
+    rows = re.findall(rf"\n\| (\d+) \| {SCI} \| {NUM} ± {NUM} \| {SCI} / {NUM} \| {SCI} \| {NUM} ± {NUM} \| "
+                      rf"{SCI} / {NUM} \|", doc)
+    assert [r[0] for r in rows] == ["2", "4", "16", "64", "256"]
+    for z, *cells in rows:
+        for kind, (iid, wide, wide_std, p_iid, p_wide) in (("tsf", cells[:5]), ("mlp", cells[5:])):
+            ours = src["table"][kind][z]
+            digits = len(iid.split("e")[0].split(".")[1])
+            assert f"{ours['iid'][0]:.{digits}e}" == iid and agrees(wide, ours["wide"][0]), (z, kind)
+            assert agrees(wide_std, ours["wide"][1]), (z, kind)
+            assert float(p_iid) == src["paper"][kind][z][0] and agrees(p_wide, src["paper"][kind][z][1])
