@@ -813,3 +813,23 @@ def test_the_zdim_table_is_its_source():
             assert f"{ours['iid'][0]:.{digits}e}" == iid and agrees(wide, ours["wide"][0]), (z, kind)
             assert agrees(wide_std, ours["wide"][1]), (z, kind)
             assert float(p_iid) == src["paper"][kind][z][0] and agrees(p_wide, src["paper"][kind][z][1])
+
+
+def test_the_metahmm_width_trend_table_is_its_sources():
+    """docs/metahmm.md's model-size table: each width's KL cells, ratio and excess code length
+    against its run's file (width 64: the 900-step stage of the small,hour run)."""
+    doc = read("docs/metahmm.md")
+    rows = re.findall(rf"\n  \| (\d+) \(([\d,]+)\) \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \|", doc)
+    assert [r[0] for r in rows] == ["16", "32", "64"]
+    for width, params, *cells in rows:
+        if width == "64":
+            src = SOURCES["metahmm_small_hour"]
+            gpt = src["gpt"]["gpt@900"]
+        else:
+            src = SOURCES[f"metahmm_small_hour_w{width}"]
+            gpt = src["gpt_900"]
+        kl = [gpt["kl"][t][0] for t in ("0", "5", "8", "16", "199")]
+        expected = [*kl, kl[4] / kl[1], gpt["excess_code_length"][0]]
+        assert int(params.replace(",", "")) == src["n_params"]
+        for text, source in zip(cells, expected):
+            assert agrees(text, source), (width, text, source)
