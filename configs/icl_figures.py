@@ -38,6 +38,8 @@ TREND_FAMILIES = ("sinusoid", "mastermind")  # the tasks where C3 did not hold a
 TREND_ORACLE = {"sinusoid": ("--config.task.oracle_tasks=8",),
                 "mastermind": ("--config.eval.bayes_tasks=4",)}
 KINDS = ("explicit", "implicit", "mamba")
+# an architecture member trains the prequential objective only, without the SGD learner
+PREQUENTIAL_ONLY = ("--config.sweep.axes.objective=('prequential',)", "--config.sgd.enabled=False")
 # What `jaxlab list` prints: variant -> what it runs and its wall time on the 2-core CPU.
 VARIANTS = {
     "panels": "(the default) prequential vs train-risk vs SGD on linear, sinusoid, Mastermind "
@@ -80,16 +82,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
             oracle = TREND_ORACLE[family] if size != "smoke" else ()
             for kind in KINDS:
                 members[f"{family}_{kind}"] = ml_collections.ConfigDict(dict(arg=spec, overrides=(
-                    f"--config.model.kind={kind}", "--config.sweep.axes.objective=('prequential',)",
-                    "--config.sgd.enabled=False", *oracle)))
+                    f"--config.model.kind={kind}", *PREQUENTIAL_ONLY, *oracle)))
         else:
             # the explicit member is the panels figure's run of that family (so a shared
             # members_root reuses it); the others train the prequential objective only
             members[f"{family}_explicit"] = ml_collections.ConfigDict(dict(arg=spec, overrides=()))
             for kind in KINDS[1:]:
                 members[f"{family}_{kind}"] = ml_collections.ConfigDict(dict(arg=spec, overrides=(
-                    f"--config.model.kind={kind}", "--config.sweep.axes.objective=('prequential',)",
-                    "--config.sgd.enabled=False")))
+                    f"--config.model.kind={kind}", *PREQUENTIAL_ONLY)))
     c.members = ml_collections.ConfigDict(members)
     if figure == "trend":
         c.budgets = dict(smoke=(10, 20), default=(250, 500, 1000), paper=(500, 2000, 8000))[size]
