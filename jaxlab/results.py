@@ -80,6 +80,17 @@ def atomic_write_text(path: str, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend, imported on first use (studies
+    that draw no figure never pay for matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure(fig: Any, path: str, **kwargs: Any) -> None:
     """``fig.savefig(path, **kwargs)`` through a temporary file and a rename (a reader never
     sees half a PNG), recorded among the files written."""

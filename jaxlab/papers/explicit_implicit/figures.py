@@ -20,17 +20,8 @@ COLORS = {"implicit": "tab:red", "tsf": "tab:blue", "mlp": "tab:green", "known_z
           "known_f": "k", "true_z": "tab:gray"}
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _axes(n: int, width: float = 4.2):
-    plt = _plt()
+    plt = results.pyplot()
     fig, axes = plt.subplots(1, n, figsize=(width * n, 3.6), squeeze=False)
     return plt, fig, axes[0]
 

@@ -121,11 +121,7 @@ def _curve_label(eval_df: pd.DataFrame, figure: str) -> pd.DataFrame:
 
 def plot(eval_df: pd.DataFrame, path: str, config: ml_collections.ConfigDict) -> None:
     """One panel per task family, one curve per learner (panels) or architecture."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = results_lib.pyplot()
     df = _curve_label(eval_df, config.figure)
     families = list(dict.fromkeys(df.family))
     fig, axes = plt.subplots(1, len(families), figsize=(4.8 * len(families), 4), squeeze=False)
@@ -153,11 +149,7 @@ def trend_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def plot_trend(summary: pd.DataFrame, path: str) -> None:
     """One panel per family: code length against training steps, one line per architecture."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = results_lib.pyplot()
     table = trend_table(summary)
     families = list(dict.fromkeys(table.family))
     fig, axes = plt.subplots(1, len(families), figsize=(4.8 * len(families), 4), squeeze=False)
