@@ -71,12 +71,11 @@ def metahmm(res) -> dict:
     last = int(amb.index.max())
     out = {"last_position": last, "ambiguity": {"0": round(float(amb[0]), 4), str(last): round(float(amb[last]), 4)},
            "gpt_kl": {"0": round(float(kl[0]), 4), str(last): round(float(kl[last]), 4)}}
-    if any(name.startswith("gpt@") for name in pos.learner):  # eval.lm_steps: one run, several lengths
-        out.update(metahmm_stages(res, pos, amb))
+    out.update(metahmm_curves(res, pos, amb), n_params=res.manifest.get("n_params"))
     return out
 
 
-def metahmm_stages(res, pos, amb) -> dict:
+def metahmm_curves(res, pos, amb) -> dict:
     """Per GPT learner (``gpt@N``: the runs after N steps; ``gpt``: after train.steps), the
     symmetrised KL at the report positions and by ambiguity bin (mean, std over seeds), its
     peak position and the code length; the oracle's A(t) and NLL at the report positions."""

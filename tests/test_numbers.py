@@ -822,12 +822,9 @@ def test_the_metahmm_width_trend_table_is_its_sources():
     rows = re.findall(rf"\n  \| (\d+) \(([\d,]+)\) \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \|", doc)
     assert [r[0] for r in rows] == ["16", "32", "64"]
     for width, params, *cells in rows:
-        if width == "64":
-            src = SOURCES["metahmm_small_hour"]
-            gpt = src["gpt"]["gpt@900"]
-        else:
-            src = SOURCES[f"metahmm_small_hour_w{width}"]
-            gpt = src["gpt_900"]
+        src = SOURCES["metahmm_small_hour" if width == "64" else f"metahmm_small_hour_w{width}"]
+        gpt = src["gpt"]["gpt@900" if width == "64" else "gpt"]
+        assert gpt["steps"] == 900
         kl = [gpt["kl"][t][0] for t in ("0", "5", "8", "16", "199")]
         expected = [*kl, kl[4] / kl[1], gpt["excess_code_length"][0]]
         assert int(params.replace(",", "")) == src["n_params"]
