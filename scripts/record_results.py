@@ -208,7 +208,7 @@ def simplicity_bias(res) -> dict:
 
 def icl_figures(res) -> dict:
     """Per member of a multi-run figure: its family, model, training steps and the seed mean
-    and std of each learner's code lengths (and errors at the reported context sizes)."""
+    and std of each learner's code length summed over n = 5..N-1."""
     members = {}
     for member, g in res.summary.groupby("member", sort=False):
         row = g.iloc[0]
