@@ -10,10 +10,17 @@ from jaxlab import config as config_lib
 from jaxlab.config import ConfigError
 
 
+def _get_config(arg: str = "trend,smoke", **fields) -> ml_collections.ConfigDict:
+    """configs/icl_figures.py:<arg> with ``fields`` set."""
+    module = config_lib._load_module(os.path.join(ROOT, "configs", "icl_figures.py"))
+    config = module.get_config(arg)
+    config.update(fields)
+    return config
+
+
 def _figure_config(members: dict, figure: str = "architectures") -> ml_collections.ConfigDict:
     """configs/icl_figures.py with only the given members (smoke sized)."""
-    module = config_lib._load_module(os.path.join(ROOT, "configs", "icl_figures.py"))
-    config = module.get_config(f"{figure},smoke")
+    config = _get_config(f"{figure},smoke")
     config.members = ml_collections.ConfigDict({
         name: dict(arg="smoke", overrides=tuple(overrides)) for name, overrides in members.items()})
     config.lock()
@@ -65,17 +72,10 @@ def test_bad_member_is_named_before_anything_is_written(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
-def _trend_config(arg: str = "trend,smoke", **fields) -> ml_collections.ConfigDict:
-    module = config_lib._load_module(os.path.join(ROOT, "configs", "icl_figures.py"))
-    config = module.get_config(arg)
-    config.update(fields)
-    return config
-
-
 def test_the_trend_runs_every_member_at_every_budget():
     from jaxlab.papers.icl_occam import figures
 
-    subs = figures.member_configs(_trend_config("trend"))  # the CPU default, not run here
+    subs = figures.member_configs(_get_config("trend"))  # the CPU default, not run here
     kinds = ("explicit", "implicit", "mamba")
     assert set(subs) == {f"{family}_{kind}@{steps}" for family in ("sinusoid", "mastermind")
                          for kind in kinds for steps in (250, 500, 1000)}
@@ -92,7 +92,7 @@ def test_the_trend_runs_every_member_at_every_budget():
 @pytest.mark.parametrize("budgets, message", [((0, 20), "positive step counts"),
                                               ((20,), "at least two budgets")])
 def test_a_bad_budget_is_refused_before_anything_is_written(tmp_path, budgets, message):
-    config = _trend_config(budgets=budgets)
+    config = _get_config(budgets=budgets)
     with pytest.raises(ConfigError, match=f"config.budgets: .*{message}"):
         papers.run(config, str(tmp_path / "w"), progress=False)
     assert not (tmp_path / "w").exists()
@@ -113,7 +113,7 @@ def test_the_trend_table_is_the_seed_mean_and_spread_of_the_prequential_code_len
     assert len(table) == 4  # the oracle rows are not an architecture
     row = table[(table.model == "mamba") & (table.steps == 20)].iloc[0]
     assert (row["mean"], row["std"]) == (31.0, 1.0)  # seeds 30 and 32
-    text = figures.report(summary, _trend_config())
+    text = figures.report(summary, _get_config())
     assert "mamba" in text and "31.000 ± 1.000" in text and "-1.000" not in text
     figures.plot_trend(summary, str(tmp_path / "trend.png"))
     assert os.path.getsize(tmp_path / "trend.png") > 10_000
