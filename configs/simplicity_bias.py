@@ -41,7 +41,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.study = "simplicity_bias"
     c.sweeps = ("A",)
     c.task = ml_collections.ConfigDict(dict(
-        image_size=16, digit_size=15, digits_per_class=5, prototypes=0, watermark_bits=16))
+        image_size=16, digit_size=15, digits_per_class=5, prototypes=0, watermark_bits=16,
+        test_images="shared"))
     c.scenario_a = ml_collections.ConfigDict(dict(
         spur_prob=0.1, flip_prob=0.0, env_noisiness=0.0, bank_size=1))
     c.scenario_b = ml_collections.ConfigDict(dict(
@@ -53,11 +54,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                    0.26, 0.28, 0.3),
         bank_size=(1, 2, 3, 6, 10, 18, 32, 56, 100, 178, 316)))
     c.curve = ml_collections.ConfigDict(dict(
-        sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096), n_seeds=3,
+        sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), n_seeds=3,
         n_val=256, n_test=1024, batch_size=64, learning_rate=1e-3, weight_decay=1e-4,
-        patience=5, min_delta=5e-4, check_min=20, check_max=100, max_steps=3000,
+        patience=5, min_delta=5e-4, check_min=20, check_max=100, max_steps=6000,
         chunk_steps=20, lanes=12))
-    c.reliance = ml_collections.ConfigDict(dict(n_perm=100, perm_samples=200, min_switch_n=1))
+    # drop crossings below N = 10 are ignored, as the reference's compute_empirical_switches
+    c.reliance = ml_collections.ConfigDict(dict(n_perm=100, perm_samples=200, min_switch_n=10))
     c.model = ml_collections.ConfigDict(dict(hidden=64, n_layers=3))
     c.mdl = ml_collections.ConfigDict(dict(abs_delta=5e-5, min_points=5, n_models=64, horizon=100))
     if size == "smoke":
@@ -77,7 +79,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         # --config.curve.max_steps=6000); kept here so the recorded numbers reproduce
         c.sweeps = ("B_bank",)
         c.curve.update(sizes=(4, 16, 64, 256, 1024, 2048, 4096, 8192), n_seeds=3, max_steps=1500)
-        c.reliance.min_switch_n = 10
+        c.task.test_images = "held_out"
     elif size in ("bank", "full"):
         c.sweeps = ("B_bank",) if size == "bank" else ("A_spur", "B_flip", "B_bank")
         c.curve.update(n_seeds=2)

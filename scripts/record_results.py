@@ -189,6 +189,7 @@ def simplicity_bias(res) -> dict:
                **{c: r4(row[c]) for c in s.columns if c.startswith(("K_", "l_", "k_"))},
                "predicted_switch": r4(row.predicted_switch),
                "final_lines_cross": r4(row.final_lines_cross),
+               **{c: r4(row[c]) for c in ("loss_cross",) if c in s},
                "empirical_switch": r4(row.empirical_switch),
                "ratio": r4(row.predicted_switch / row.empirical_switch),
                **{c: r4(row[c]) for c in ("matched_predicted", "matched_empirical") if c in s}}

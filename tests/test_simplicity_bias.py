@@ -49,6 +49,19 @@ def test_colour_agrees_with_the_label_at_one_minus_spur_prob_and_flips_happen_at
         assert within(float(np.mean(b.env)), spur)
 
 
+def test_held_out_test_digits_are_unseen_and_shared_ones_are_the_training_images():
+    held = data.load_digits(10, 5, 0, "held_out")
+    shared = data.load_digits(10, 5, 0, "shared")
+    pool = lambda d, split: set(np.asarray(d.pools[split][:int(d.pool_sizes[split])]).tolist())
+    assert not pool(held, 0) & pool(held, 1)  # no source image in both splits
+    assert len(pool(held, 0)) + len(pool(held, 1)) == 1797
+    assert pool(shared, 1) == pool(shared, 0) == pool(held, 0)
+    # draws from the shared test pool show only training images, with every digit
+    b = data.sample(jax.random.PRNGKey(0), 2000, params(), STATIC, shared, 1, "mixed")
+    assert set(np.asarray(b.rows[:, 0]).astype(int).tolist()) <= pool(held, 0)
+    assert set(np.asarray(b.digit).tolist()) == set(range(10))
+
+
 def _bank_ids(bits: np.ndarray, bank: np.ndarray) -> np.ndarray:
     """Index of each row of ``bits`` in ``bank`` (-1 if absent)."""
     eq = np.all(bits[:, None, :] == bank[None, :, :], -1)
@@ -204,9 +217,12 @@ def test_the_empirical_switch_ignores_crossings_below_min_switch_n():
                              drop_colour=[0.0, 0.3, 0.3, 0.0][i], drop_digit=[0.1, 0.0, 0.1, 0.3][i]))
     df = pd.DataFrame(rows)
     config = config_lib.load(SPEC + ":smoke")
+    config.reliance.min_switch_n = 1
     # from N = 4 the first sign change of drop_colour - drop_digit is between 4 and 16
     first = study.analyse(df, config)["empirical_switch"]
     assert first == pytest.approx(4 * 4 ** (0.1 / 0.4))
+    # the digit's mixed loss 1, 1/2, 1/3, 1/4 meets colour's 0.5 exactly at N = 16
+    assert study.analyse(df, config)["loss_cross"] == pytest.approx(16.0)
     config.reliance.min_switch_n = 10  # from N = 16 on: colour leads until 64, digit at 256
     out = study.analyse(df, config)
     assert out["empirical_switch"] == pytest.approx(64 * 4 ** (0.2 / 0.5))
@@ -250,6 +266,7 @@ BAD = [
     ("--config.task.digit_size=20", "config.task.digit_size: must be <= task.image_size"),
     ("--config.task.digits_per_class=6", "config.task.digits_per_class: must be an integer in 1..5"),
     ("--config.task.prototypes=500", "config.task.prototypes: at most 140"),
+    ("--config.task.test_images=unseen", "config.task.test_images: must be one of"),
     ("--config.reliance.perm_samples=100", "config.reliance.perm_samples: must be <= curve.n_test"),
     ("--config.curve.check_min=50", "config.curve.check_min: must be <= curve.check_max"),
     ("--config.curve.learning_rate=0", "config.curve.learning_rate: must be > 0"),

@@ -13,7 +13,7 @@ import ml_collections
 
 from jaxlab import results, runner
 from jaxlab.config import require
-from jaxlab.papers.simplicity_bias import report, study
+from jaxlab.papers.simplicity_bias import data, report, study
 from jaxlab.papers.simplicity_bias.bench import bench  # noqa: F401
 
 TITLE = "A Compression Perspective on Simplicity Bias (Marty, Elmoznino et al., arXiv 2603.25839)"
@@ -42,6 +42,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(1 <= t.digits_per_class <= 5 if isinstance(t.digits_per_class, int) else False,
             "task.digits_per_class", f"must be an integer in 1..5, got {t.digits_per_class!r}")
     _count(t.prototypes, "task.prototypes", least=0)
+    require(t.test_images in data.TEST_IMAGES, "task.test_images",
+            f"must be one of {data.TEST_IMAGES}, got {t.test_images!r}")
     require(t.prototypes <= 140, "task.prototypes",
             f"at most 140 (the train pool of the rarest digit), got {t.prototypes}")
     if any(s.startswith("B") for s in config.sweeps):

@@ -48,7 +48,7 @@ def make_setup(config: ml_collections.ConfigDict, scenario: str) -> Setup:
     t, c = config.task, config.curve
     static = data.Static(t.image_size, t.digit_size, scenario == "B", t.watermark_bits,
                          max(int(config.scenario_b.bank_size), *config.grid.bank_size))
-    digits = data.load_digits(t.digit_size, t.digits_per_class, t.prototypes)
+    digits = data.load_digits(t.digit_size, t.digits_per_class, t.prototypes, t.test_images)
     model = MLP(config.model.hidden, config.model.n_layers, 2)
 
     def apply(params, rows):

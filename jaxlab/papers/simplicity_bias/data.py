@@ -43,6 +43,7 @@ MODES = ("mixed", "colour", "digit", "watermark", "grayscale")
 RED, GREEN, GRAY = 0, 1, 2
 META = 5  # row columns before the watermark bits: source index, dy, dx, contrast, colour
 TEST_FRACTION = 0.2
+TEST_IMAGES = ("held_out", "shared")  # where test draws take their source images
 
 
 class Static(NamedTuple):
@@ -87,10 +88,16 @@ class Digits(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)
-def load_digits(digit_size: int, digits_per_class: int, prototypes: int) -> Digits:
+def load_digits(digit_size: int, digits_per_class: int, prototypes: int,
+                test_images: str = "held_out") -> Digits:
     """scikit-learn's 8x8 digits, upscaled bilinearly to ``digit_size``, split 80/20 per
     digit into train and test pools; only the digits {0..k-1, 5..5+k-1} and the first
-    ``prototypes`` images of each digit in each split (0 = all)."""
+    ``prototypes`` images of each digit in each split (0 = all). ``test_images``
+    "held_out": the test pool is the 20%; "shared": the test pool is the train pool, so
+    test draws are i.i.d. with the training draws (new offsets and contrasts of the same
+    source images)."""
+    if test_images not in TEST_IMAGES:
+        raise ValueError(f"test_images must be one of {TEST_IMAGES}, got {test_images!r}")
     from sklearn.datasets import load_digits as sk_digits
 
     raw = sk_digits()
@@ -103,6 +110,8 @@ def load_digits(digit_size: int, digits_per_class: int, prototypes: int) -> Digi
         cut = int(round(len(idx) * (1 - TEST_FRACTION)))
         for split, part in enumerate((idx[:cut], idx[cut:])):
             pools[split].extend(part[:prototypes] if prototypes > 0 else part)
+    if test_images == "shared":
+        pools[1] = list(pools[0])
     width = max(len(p) for p in pools)
     padded = np.full((2, width), -1, np.int32)
     for s, p in enumerate(pools):

@@ -45,6 +45,7 @@ def text(df: pd.DataFrame, summary: pd.DataFrame, seeds: pd.DataFrame) -> str:
         ratio = row.predicted_switch / row.empirical_switch
         lines.append(f"  switch N: predicted (envelope) {row.predicted_switch:.0f} "
                      f"(from {row.predicted_from or '-'}), final lines cross {row.final_lines_cross:.0f}, "
+                     f"per-sample losses cross {row.loss_cross:.0f}, "
                      f"empirical (permutation drops cross) {row.empirical_switch:.0f}, "
                      f"predicted/empirical {ratio:.2f}")
         lines.append("")

@@ -9,7 +9,8 @@ Tables written to the workdir:
            y on each feature-specific test set), and for the mixed fits perm_acc (accuracy
            on the permutation samples), drop_<attr>, p_<attr> (permutation tests)
   summary  one row per point: K of each feature (nats), slopes, predicted switch N
-           (envelope), the crossing of the final lines, the empirical switch N
+           (envelope), the crossing of the final lines, the N where the two features'
+           per-sample mixed losses cross (loss_cross), the empirical switch N
   seeds    the same switch points per seed (for the spread of the correlation)
 and (``report``) table.txt, figure.png. Each point is a resumable unit (``units/<i>.parquet``).
 """
@@ -141,7 +142,8 @@ def analyse(df: pd.DataFrame, config: ml_collections.ConfigDict) -> dict:
         out[f"k_{t}"] = sub_k[t]
     parts = {"colour": ("colour",), "digit": ("digit",), "cue": ("colour", "watermark")}
     lines = []
-    for feat, (tests, mixed) in feature_curves(df, scenario).items():
+    by_feature = feature_curves(df, scenario)
+    for feat, (tests, mixed) in by_feature.items():
         k = sum(sub_k[t] for t in parts[feat])
         out[f"K_{feat}"], out[f"l_{feat}"] = k, float(mixed[-1])
         lines.append(mdl.feature_lines(feat, n, tests, mixed, k, m.n_models))
@@ -153,6 +155,8 @@ def analyse(df: pd.DataFrame, config: ml_collections.ConfigDict) -> dict:
     ds = out[f"l_{a}"] - out[f"l_{b}"]
     cross = (out[f"K_{b}"] - out[f"K_{a}"]) / ds if ds != 0 else np.nan
     out["final_lines_cross"] = float(cross) if np.isfinite(cross) and cross > 0 else np.nan
+    # where the per-sample losses on the mixed data change order (the lines' slopes, no K)
+    out["loss_cross"] = mdl.crossing(n, by_feature[a][1], by_feature[b][1])
     mix = df[(df.task == "mixed") & (df.n >= config.reliance.min_switch_n)]
     mix = mix.groupby("n").mean(numeric_only=True)
     drops = (mix.index.to_numpy(float), mix[f"drop_{CUE[scenario]}"].to_numpy(),
