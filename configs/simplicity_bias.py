@@ -56,7 +56,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.curve = ml_collections.ConfigDict(dict(
         sizes=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384), n_seeds=3,
         n_val=256, n_test=1024, batch_size=64, learning_rate=1e-3, weight_decay=1e-4,
-        patience=5, min_delta=5e-4, check_min=20, check_max=100, max_steps=6000,
+        patience=5, min_delta=5e-4, check_min=20, check_max=100, check_max_mixed=0, max_steps=6000,
         chunk_steps=20, lanes=12))
     # drop crossings below N = 10 are ignored, as the reference's compute_empirical_switches
     c.reliance = ml_collections.ConfigDict(dict(n_perm=100, perm_samples=200, min_switch_n=10))
@@ -80,6 +80,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.sweeps = ("B_bank",)
         c.curve.update(sizes=(4, 16, 64, 256, 1024, 2048, 4096, 8192), n_seeds=3, max_steps=1500)
         c.task.test_images = "held_out"
+        c.curve.check_max_mixed = 100
     elif size in ("bank", "full"):
         c.sweeps = ("B_bank",) if size == "bank" else ("A_spur", "B_flip", "B_bank")
         c.curve.update(n_seeds=2)

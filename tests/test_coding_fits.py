@@ -170,6 +170,22 @@ def test_checks_every_clipped_period_and_max_steps_caps_a_fit():
     assert int(capped.steps) == 7 and not bool(capped.stopped_early)
 
 
+def test_a_fits_own_check_max_replaces_the_specs_upper_bound():
+    # 4 rows in minibatches of 1: 4 steps per epoch. check_steps=(1, 10) checks every 4
+    # steps, after steps 4, 8, 12, 16: .5 (best), .7, .9, 1.1 -> stop after 16. The fit's
+    # own check_max=2 checks every 2 steps: 1.0, .5 (best), .6, .7, .8 -> stop after 10.
+    seen = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]
+    losses = [v for s in seen for v in (0.0, s)]
+    spec, data = _scripted_spec(losses, restore_best=True)
+    spec = dataclasses.replace(spec, batch_size=1, check_steps=(1, 10))
+    data = data._replace(n_train=jnp.asarray(4))
+    run = jax.jit(lambda d: fits.fit(spec, {"v": jnp.array(5.0)}, d))
+    assert int(run(data).steps) == 16
+    own = run(data._replace(check_max=jnp.asarray(2)))
+    assert int(own.steps) == 10 and bool(own.stopped_early)
+    np.testing.assert_allclose(own.best_loss, 0.5, rtol=1e-6)
+
+
 def _scipy_naive(y: np.ndarray, precision: float) -> float:
     """Naive code of a block (rows, D): every column on the lattice under its own mean and
     std (floored at the precision), priced by scipy's Skellam."""

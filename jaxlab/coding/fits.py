@@ -20,7 +20,8 @@ Semantics of one fit (the Occam reference's Lightning SGD loop; docs/icl_occam.m
   * with ``check_steps=(lo, hi)`` the validation check (and the patience count) happens
     instead every ``clip(steps_per_epoch, lo, hi)`` optimizer steps, epochs still being
     the reshuffling unit (the simplicity-bias reference checks every
-    ``max(20, min(100, ceil(n / batch)))`` steps); ``max_steps > 0`` also caps the steps;
+    ``max(20, min(100, ceil(n / batch)))`` steps); ``FitData.check_max`` replaces ``hi``
+    fit by fit; ``max_steps > 0`` also caps the steps;
   * with ``restore_best`` the returned parameters are those of the best epoch, otherwise
     the last ones (the reference's SGD baseline does not restore);
   * the validation set must hold at least one point (``n_val >= 1``); a caller with no
@@ -86,6 +87,9 @@ class FitData(NamedTuple):
     y_val: jax.Array
     n_val: jax.Array
     key: jax.Array
+    # () int, optional: this fit's own upper bound on the check period, replacing
+    # ``FitSpec.check_steps[1]`` (fits of one program that check on different schedules)
+    check_max: jax.Array | None = None
 
 
 class FitState(NamedTuple):
@@ -176,7 +180,8 @@ def _train(spec: FitSpec, state: FitState, data: FitData):
     if spec.check_steps is None:
         check = epoch_end
     else:
-        period = jnp.clip(steps_per_epoch, *spec.check_steps)
+        lo, hi = spec.check_steps
+        period = jnp.clip(steps_per_epoch, lo, hi if data.check_max is None else data.check_max)
         check = (state.steps + 1) % period == 0
     return params, opt_state, check, epoch_end
 

@@ -75,6 +75,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
               "max_steps", "chunk_steps"):
         _count(c[f], f"curve.{f}")
     _count(c.lanes, "curve.lanes", least=0)
+    _count(c.check_max_mixed, "curve.check_max_mixed", least=0)
     require(c.check_min <= c.check_max, "curve.check_min",
             f"must be <= curve.check_max ({c.check_max}), got {c.check_min}")
     require(c.learning_rate > 0, "curve.learning_rate", f"must be > 0, got {c.learning_rate}")

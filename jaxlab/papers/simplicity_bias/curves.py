@@ -4,8 +4,8 @@ and the network trained on the mixed data, each at every size N and seed.
 Fit f = (task, seed, size): a fresh MLP trained on the first N rows of the (task, seed)
 training pool by ``jaxlab.coding.fits`` (AdamW, minibatches of 64, early stopping on a
 validation set of the task's own distribution, checked every clip(ceil(N / 64), 20, 100)
-steps with patience 5 and min delta 5e-4, the last parameters kept: the reference's
-protocol). Tasks and their targets:
+steps (the mixed network: max(20, ceil(N / 64))) with patience 5 and min delta 5e-4, the
+last parameters kept: the reference's protocol). Tasks and their targets:
   colour     colour-isolated images -> the colour (red 0 / green 1)
   watermark  watermark-isolated images -> the environment (Scenario B)
   digit      digit-isolated images -> the label y
@@ -42,6 +42,7 @@ class Setup(NamedTuple):
     spec: fits.FitSpec
     tasks: tuple[str, ...]
     sizes: np.ndarray  # (Z,) int
+    check_max: np.ndarray  # (T,) int: per task, the upper bound of its check period
 
 
 def make_setup(config: ml_collections.ConfigDict, scenario: str) -> Setup:
@@ -59,7 +60,13 @@ def make_setup(config: ml_collections.ConfigDict, scenario: str) -> Setup:
     spec = fits.FitSpec(apply, loss, opt, c.batch_size, c.patience, c.min_delta,
                         max_epochs=c.max_steps, restore_best=False, chunk_steps=c.chunk_steps,
                         check_steps=(c.check_min, c.check_max), max_steps=c.max_steps)
-    return Setup(static, digits, model, spec, TASKS[scenario], np.asarray(c.sizes, np.int32))
+    # the reference checks its feature curves' fits every clip(ceil(N / 64), 20, 100) steps
+    # and the mixed network every max(20, ceil(N / 64)) (check_max_mixed = 0: no bound)
+    unbounded = np.iinfo(np.int32).max
+    check_max = np.asarray([(c.check_max_mixed or unbounded) if t == "mixed" else c.check_max
+                            for t in TASKS[scenario]], np.int32)
+    return Setup(static, digits, model, spec, TASKS[scenario], np.asarray(c.sizes, np.int32),
+                 check_max)
 
 
 def params_of(config: ml_collections.ConfigDict, point: dict, static: data.Static) -> data.Params:
@@ -100,8 +107,9 @@ def fit_data(setup: Setup, params: data.Params, n_seeds: int, n_val: int,
     fit_keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(key, 10_007), i))(
         jnp.arange(n_fits))
     shuffle_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(fit_keys)
-    return (fits.FitData(xt, yt, n_train, xv, yv, jnp.full((n_fits,), n_val), shuffle_keys),
-            fit_keys)
+    check_max = jnp.repeat(jnp.asarray(setup.check_max), n_fits // len(setup.tasks))
+    return (fits.FitData(xt, yt, n_train, xv, yv, jnp.full((n_fits,), n_val), shuffle_keys,
+                         check_max), fit_keys)
 
 
 def init_params(setup: Setup, fit_keys: jax.Array):
