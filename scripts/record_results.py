@@ -192,7 +192,10 @@ def simplicity_bias(res) -> dict:
                **{c: r4(row[c]) for c in ("loss_cross",) if c in s},
                "empirical_switch": r4(row.empirical_switch),
                "ratio": r4(row.predicted_switch / row.empirical_switch),
-               **{c: r4(row[c]) for c in ("matched_predicted", "matched_empirical") if c in s}}
+               **{c: r4(row[c]) for c in ("matched_predicted", "matched_empirical") if c in s},
+               "per_seed": {c: [r4(v) for v in seeds.loc[seeds.point == row.point, c]]
+                            for c in ("predicted_switch", "empirical_switch", "loss_cross",
+                                      "matched_predicted", "matched_empirical") if c in seeds}}
               for row in s.itertuples(index=False) for row in [s.loc[s.point == row.point].iloc[0]]]
     from jaxlab.papers.simplicity_bias import study
 

@@ -22,6 +22,7 @@ SOURCES = {os.path.basename(p)[:-5]: json.load(open(p))
            for p in glob.glob(os.path.join(ROOT, "docs", "results", "*.json"))}
 NUM = r"(-?\d*\.?\d+)"
 SCI = r"(-?\d*\.?\d+e[-+]\d+)"  # 1.04e-03 as the explicit/implicit table prints it
+CNUM = r"(-?\d{1,3}(?:,\d{3})+|-?\d*\.?\d+)"  # a number that may have thousands commas (1,178)
 
 
 def value(path) -> float:
@@ -35,6 +36,7 @@ def value(path) -> float:
 
 
 def agrees(text: str, source: float) -> bool:
+    text = text.replace(",", "")
     digits = len(text.split(".")[1]) if "." in text else 0
     return round(float(text), digits) == round(source + 1e-12, digits)
 
@@ -76,24 +78,64 @@ CLAIMS = [
      ["icl_occam.gen_error.prequential.100.0", "icl_occam.gen_error.bayes.100.0"]),
     ("docs/icl_occam.md", rf"Prequential ≤ train-risk at n = 1\*\*: {NUM} vs {NUM}",
      ["icl_occam.gen_error.prequential.1.0", "icl_occam.gen_error.train.1.0"]),
-    # Simplicity bias (docs/results/simplicity_bias.json)
-    ("docs/simplicity_bias.md", rf"{NUM} s wall / {NUM} s CPU on the\s+2-core AMD EPYC",
+    # Simplicity bias, the default (docs/results/simplicity_bias.json)
+    ("docs/simplicity_bias.md", rf"126 fits in one program; {CNUM} s\s+wall / {CNUM} s CPU on this session's",
      ["simplicity_bias.measured.wall_s", "simplicity_bias.measured.cpu_s"]),
-    ("docs/simplicity_bias.md", rf"empirical switch \| — \| N ≈ {NUM}", ["simplicity_bias.points.0.empirical_switch"]),
-    ("docs/simplicity_bias.md", rf"\*\*no: 6,884, {NUM}× too late", ["simplicity_bias.points.0.ratio"]),
-    ("docs/simplicity_bias.md", rf"slope ℓ_digit = {NUM} at the largest N is no better\s+than the colour line's {NUM}",
+    ("configs/simplicity_bias.py", rf"default, measured: {CNUM} s wall / {CNUM} s CPU",
+     ["simplicity_bias.measured.wall_s", "simplicity_bias.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"empirical switch \| — \| N ≈ {CNUM} \(permutation drops cross; per seed {CNUM}, {CNUM}, {CNUM}\)",
+     ["simplicity_bias.points.0.empirical_switch"] + [f"simplicity_bias.points.0.per_seed.empirical_switch.{i}" for i in range(3)]),
+    ("docs/simplicity_bias.md", rf"\*\*at the boundary: {CNUM}, {CNUM}× the empirical\*\* on the seed-mean curves; per seed {CNUM} / {CNUM} / {CNUM}",
+     ["simplicity_bias.points.0.predicted_switch", "simplicity_bias.points.0.ratio"]
+     + [f"simplicity_bias.points.0.per_seed.predicted_switch.{i}" for i in range(3)]),
+    ("docs/simplicity_bias.md", rf"\(`loss_cross`: {CNUM} on the seed-mean curves, per seed {CNUM}, {CNUM}, {CNUM}\)",
+     ["simplicity_bias.points.0.loss_cross"] + [f"simplicity_bias.points.0.per_seed.loss_cross.{i}" for i in range(3)]),
+    ("docs/simplicity_bias.md", rf"falls to ℓ_digit = {CNUM} nats at N = 16,384, far below colour's {CNUM}",
      ["simplicity_bias.points.0.l_digit", "simplicity_bias.points.0.l_colour"]),
-    ("configs/simplicity_bias.py", rf"measured: {NUM} s wall / {NUM} s CPU",
-     ["simplicity_bias.measured.wall_s", "simplicity_bias.measured.cpu_s"]),
-    # Scenario B bank-size sweep at CPU scale (docs/results/simplicity_bias_bank_cpu.json)
-    ("docs/simplicity_bias.md", rf"\*\*Time\*\*: {NUM} s wall \(18 min\) / {NUM} s CPU",
+    ("docs/simplicity_bias.md", rf"\(the final\s+lines cross at {CNUM}; K_digit = {CNUM} nats\)",
+     ["simplicity_bias.points.0.final_lines_cross", "simplicity_bias.points.0.K_digit"]),
+    ("docs/simplicity_bias.md", rf"\| default \(sizes to 16,384, 3 seeds\) \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} s \|",
+     ["simplicity_bias.points.0.predicted_switch", "simplicity_bias.points.0.empirical_switch",
+      "simplicity_bias.points.0.ratio", "simplicity_bias.points.0.loss_cross", "simplicity_bias.points.0.l_digit",
+      "simplicity_bias.points.0.K_digit", "simplicity_bias.measured.wall_s"]),
+    # Scenario A at other scales (docs/results/simplicity_bias_4096*.json)
+    ("docs/simplicity_bias.md", rf"\| sizes to 4,096, 3 seeds \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} s \|",
+     [f"simplicity_bias_4096.points.0.{k}" for k in ("predicted_switch", "empirical_switch", "ratio", "loss_cross", "l_digit", "K_digit")]
+     + ["simplicity_bias_4096.measured.wall_s"]),
+    ("docs/simplicity_bias.md", rf"\| sizes to 4,096, 6 seeds \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} s \|",
+     [f"simplicity_bias_4096_6seeds.points.0.{k}" for k in ("predicted_switch", "empirical_switch", "ratio", "loss_cross", "l_digit", "K_digit")]
+     + ["simplicity_bias_4096_6seeds.measured.wall_s"]),
+    ("docs/simplicity_bias.md", rf"\| sizes to 4,096, hidden 256 \(the reference's width\) \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} s \|",
+     [f"simplicity_bias_4096_h256.points.0.{k}" for k in ("predicted_switch", "empirical_switch", "ratio", "loss_cross", "l_digit", "K_digit")]
+     + ["simplicity_bias_4096_h256.measured.wall_s"]),
+    # Scenario B with the default protocol (docs/results/simplicity_bias_bank_cpu.json)
+    ("docs/simplicity_bias.md", rf"1,188 in all: {CNUM} s wall / {CNUM} s CPU on this",
      ["simplicity_bias_bank_cpu.measured.wall_s", "simplicity_bias_bank_cpu.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"\*\*{CNUM} pairing the first\s+switches\*\* over {CNUM} points \(K = 56, 100, 178; per seed –, {CNUM}, {CNUM}\)",
+     ["simplicity_bias_bank_cpu.pearson_r", "simplicity_bias_bank_cpu.points_with_both",
+      "simplicity_bias_bank_cpu.pearson_r_per_seed.1", "simplicity_bias_bank_cpu.pearson_r_per_seed.2"]),
+    ("docs/simplicity_bias.md", rf"\*\*{CNUM} by the\s+reference's closest-pair rule\*\* over 3 points \(per seed –, –, {CNUM}\)",
+     ["simplicity_bias_bank_cpu.pearson_r_matched", "simplicity_bias_bank_cpu.pearson_r_matched_per_seed.2"]),
+    # ... and Scenario A's first protocol (docs/results/simplicity_bias_protocol1.json)
+    ("docs/simplicity_bias.md", rf"{CNUM} s wall / {CNUM} s CPU on the\s+2-core AMD EPYC",
+     ["simplicity_bias_protocol1.measured.wall_s", "simplicity_bias_protocol1.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"empirical switch \| — \| N ≈ {CNUM} \(permutation drops cross\) \|", ["simplicity_bias_protocol1.points.0.empirical_switch"]),
+    ("docs/simplicity_bias.md", rf"\*\*no: 6,884, {CNUM}× too late", ["simplicity_bias_protocol1.points.0.ratio"]),
+    ("docs/simplicity_bias.md", rf"slope ℓ_digit = {CNUM} at the largest N is no better\s+than the colour line's {CNUM}",
+     ["simplicity_bias_protocol1.points.0.l_digit", "simplicity_bias_protocol1.points.0.l_colour"]),
+    ("docs/simplicity_bias.md", rf"\| the first protocol \(held-out test images, below\) \| 6,884 \| {CNUM} \| {CNUM} \| – \| {CNUM} \| {CNUM} \| {CNUM} s \(busy\) \|",
+     ["simplicity_bias_protocol1.points.0.empirical_switch", "simplicity_bias_protocol1.points.0.ratio",
+      "simplicity_bias_protocol1.points.0.l_digit", "simplicity_bias_protocol1.points.0.K_digit",
+      "simplicity_bias_protocol1.measured.wall_s"]),
+    # Scenario B bank-size sweep at CPU scale, first protocol (docs/results/simplicity_bias_bank_cpu_protocol1.json)
+    ("docs/simplicity_bias.md", rf"\*\*Time\*\*: {NUM} s wall \(18 min\) / {NUM} s CPU",
+     ["simplicity_bias_bank_cpu_protocol1.measured.wall_s", "simplicity_bias_bank_cpu_protocol1.measured.cpu_s"]),
     ("configs/simplicity_bias.py", rf"bank_cpu.*\(measured: {NUM} s wall / {NUM} s CPU",
      ["simplicity_bias_bank_cpu.measured.wall_s", "simplicity_bias_bank_cpu.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"only {NUM} of\s+the 11 points have both switches",
-     ["simplicity_bias_bank_cpu.points_with_both"]),
-    ("configs/simplicity_bias.py", rf"only {NUM} of 11 K have both switches",
-     ["simplicity_bias_bank_cpu.points_with_both"]),
+     ["simplicity_bias_bank_cpu_protocol1.points_with_both"]),
+    ("configs/simplicity_bias.py", rf"measured: {NUM} of 11 K have both switches, r {NUM} pairing first switches, {NUM} by the\s+reference's closest pairs",
+     ["simplicity_bias_bank_cpu.points_with_both", "simplicity_bias_bank_cpu.pearson_r", "simplicity_bias_bank_cpu.pearson_r_matched"]),
     ("docs/simplicity_bias.md", rf"Pearson r over them: \*\*{NUM} by the\s+reference's closest-pair rule\*\* \(per seed {NUM} and {NUM}\)",
      ["simplicity_bias_bank_cpu_1digit.pearson_r_matched", "simplicity_bias_bank_cpu_1digit.pearson_r_matched_per_seed.0",
       "simplicity_bias_bank_cpu_1digit.pearson_r_matched_per_seed.1"]),
@@ -684,6 +726,7 @@ BANK_COLUMNS = ("predicted_switch", "empirical_switch", "matched_predicted", "ma
 
 
 BANK_TABLES = [("simplicity_bias_bank_cpu", "| K | predicted switch (first) |", 11),
+               ("simplicity_bias_bank_cpu_protocol1", "| K (first protocol) | predicted switch (first) |", 11),
                ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6),
                ("+".join(f"simplicity_bias_bank_cpu_1digit_ext{k}" for k in (10, 32, 56, 100, 178, 316)),
                 "| K (one digit, N to 65,536) | predicted switch (first) |", 6)]
@@ -696,7 +739,7 @@ def test_the_bank_sweep_table_is_its_source(name, header, n_points):
     block = block[:block.index("\n\n")]
     points = [p for n in name.split("+") for p in SOURCES[n]["points"]]
     assert len(points) == n_points
-    if name == "simplicity_bias_bank_cpu":  # the doc says r is "not defined" for this run
+    if name == "simplicity_bias_bank_cpu_protocol1":  # the doc says r is "not defined" for this run
         assert SOURCES[name]["pearson_r"] is None and SOURCES[name]["pearson_r_matched"] is None
     for p in points:
         row = re.search(rf"^\| {p['value']:g} \|(.*)\|$", block, re.M)
