@@ -19,13 +19,12 @@ from __future__ import annotations
 import os
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pandas as pd
 
 from jaxlab import results, runner
-from jaxlab.papers.simplicity_bias import curves, data, mdl
+from jaxlab.papers.simplicity_bias import curves, mdl
 
 SWEEPS = ("A", "A_spur", "B", "B_flip", "B_bank")
 SWEPT = {"A": "", "A_spur": "spur_prob", "B": "", "B_flip": "flip_prob", "B_bank": "bank_size"}
