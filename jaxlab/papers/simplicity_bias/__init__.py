@@ -42,10 +42,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
     require(1 <= t.digits_per_class <= 5 if isinstance(t.digits_per_class, int) else False,
             "task.digits_per_class", f"must be an integer in 1..5, got {t.digits_per_class!r}")
     _count(t.prototypes, "task.prototypes", least=0)
-    require(t.test_images in data.TEST_IMAGES, "task.test_images",
-            f"must be one of {data.TEST_IMAGES}, got {t.test_images!r}")
     require(t.prototypes <= 140, "task.prototypes",
             f"at most 140 (the train pool of the rarest digit), got {t.prototypes}")
+    require(t.test_images in data.TEST_IMAGES, "task.test_images",
+            f"must be one of {data.TEST_IMAGES}, got {t.test_images!r}")
     if any(s.startswith("B") for s in config.sweeps):
         require(t.watermark_bits <= t.image_size, "task.watermark_bits",
                 f"must be <= task.image_size ({t.image_size}) to fit the rightmost column, "

@@ -7,7 +7,9 @@ EMNIST cannot be downloaded here, so the digit is one of scikit-learn's bundled 
 draw a new image. Complexity knobs: ``digits_per_class`` (digits {0..k-1} and {5..5+k-1},
 as the reference), ``prototypes`` (how many source images per digit; 1 = class
 prototypes) and the offset range (``image_size - digit_size``). The first 80% of each
-digit's source images feed the train and validation draws, the rest the test draws.
+digit's source images feed the train and validation draws; the test draws take the same
+images (``test_images="shared"``, i.i.d. with the training draws) or the rest
+(``"held_out"``: unseen images).
 
 Generative process of one sample (the reference's, ``source/datasets.py``):
   y = 1[digit >= 5], flipped with probability ``flip_prob``;
