@@ -116,6 +116,19 @@ CLAIMS = [
       "simplicity_bias_bank_cpu.pearson_r_per_seed.1", "simplicity_bias_bank_cpu.pearson_r_per_seed.2"]),
     ("docs/simplicity_bias.md", rf"\*\*{CNUM} by the\s+reference's closest-pair rule\*\* over 3 points \(per seed –, –, {CNUM}\)",
      ["simplicity_bias_bank_cpu.pearson_r_matched", "simplicity_bias_bank_cpu.pearson_r_matched_per_seed.2"]),
+    # every sweep (docs/results/simplicity_bias_full.json)
+    ("docs/simplicity_bias.md", rf"14 sizes 2–16,384, 2 seeds, the default protocol: {CNUM} s wall / {CNUM} s CPU",
+     ["simplicity_bias_full.measured.wall_s", "simplicity_bias_full.measured.cpu_s"]),
+    ("configs/simplicity_bias.py", rf"43 points \(measured: {NUM} s wall / {NUM} s CPU",
+     ["simplicity_bias_full.measured.wall_s", "simplicity_bias_full.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"\| A over spur_prob \| {NUM} of 16 \| \*\*{CNUM}\*\* \| {CNUM} \|",
+     ["simplicity_bias_full.per_sweep.A_spur.n", "simplicity_bias_full.per_sweep.A_spur.r", "simplicity_bias_full.per_sweep.A_spur.r_matched"]),
+    ("docs/simplicity_bias.md", rf"\| B over flip_prob \(K = 200\) \| {NUM} of 16 \| {CNUM} \| {CNUM} \|",
+     ["simplicity_bias_full.per_sweep.B_flip.n", "simplicity_bias_full.per_sweep.B_flip.r", "simplicity_bias_full.per_sweep.B_flip.r_matched"]),
+    ("docs/simplicity_bias.md", rf"\| B over K \| {NUM} of 11 \| {CNUM} \| {CNUM} \|",
+     ["simplicity_bias_full.per_sweep.B_bank.n", "simplicity_bias_full.per_sweep.B_bank.r", "simplicity_bias_full.per_sweep.B_bank.r_matched"]),
+    ("docs/simplicity_bias.md", rf"\| all 43 points \| {NUM} \| {CNUM} \| {CNUM} \|",
+     ["simplicity_bias_full.points_with_both", "simplicity_bias_full.pearson_r", "simplicity_bias_full.pearson_r_matched"]),
     # ... and Scenario A's first protocol (docs/results/simplicity_bias_protocol1.json)
     ("docs/simplicity_bias.md", rf"{CNUM} s wall / {CNUM} s CPU on the\s+2-core AMD EPYC",
      ["simplicity_bias_protocol1.measured.wall_s", "simplicity_bias_protocol1.measured.cpu_s"]),
@@ -873,3 +886,23 @@ def test_the_metahmm_width_trend_table_is_its_sources():
         assert int(params.replace(",", "")) == src["n_params"]
         for text, source in zip(cells, expected):
             assert agrees(text, source), (width, text, source)
+
+
+def test_the_spur_prob_sweep_table_is_its_source():
+    """docs/simplicity_bias.md's Scenario A rows of the `:full` run: each point's predicted
+    and empirical switch, their ratio and the per-sample crossing against
+    docs/results/simplicity_bias_full.json ("–" where the run found none)."""
+    text = read("docs/simplicity_bias.md")
+    block = text[text.index("| spur_prob | predicted (envelope) |"):]
+    block = block[:block.index("\n\n")]
+    points = [p for p in SOURCES["simplicity_bias_full"]["points"] if p["field"] == "spur_prob"]
+    assert len(points) == 16
+    for p in points:
+        row = re.search(rf"^\| {p['value']:g} \|(.*)\|$", block, re.M)
+        assert row, p["value"]
+        cells = [c.strip() for c in row.group(1).split("|")]
+        for text_, want in zip(cells, (p["predicted_switch"], p["empirical_switch"], p["ratio"], p["loss_cross"])):
+            if want is None:
+                assert text_ == "–", (p["value"], text_)
+            else:
+                assert agrees(text_, want), (p["value"], text_, want)
