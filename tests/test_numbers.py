@@ -819,7 +819,7 @@ def test_the_sinusoid_ablation_table_is_its_sources():
     docs/results/icl_occam_sinusoid_abl_<run>.json, the ratio recomputed from the two
     errors it divides, the wall time from the run's manifest."""
     doc = read("docs/icl_occam.md")
-    for run in ("base", "pool10k", "refopt", "steps3000"):
+    for run in ("base", "pool10k", "refopt", "steps3000", "d128"):
         row = re.search(rf"\n\| {run} \| [^|]* \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| {NUM} \| "
                         rf"{NUM} / {NUM} \| {NUM} min \|", doc)
         assert row, run
