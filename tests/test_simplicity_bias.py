@@ -219,10 +219,10 @@ def test_the_empirical_switch_ignores_crossings_below_min_switch_n():
     config = config_lib.load(SPEC + ":smoke")
     config.reliance.min_switch_n = 1
     # from N = 4 the first sign change of drop_colour - drop_digit is between 4 and 16
-    first = study.analyse(df, config)["empirical_switch"]
-    assert first == pytest.approx(4 * 4 ** (0.1 / 0.4))
+    every_n = study.analyse(df, config)
+    assert every_n["empirical_switch"] == pytest.approx(4 * 4 ** (0.1 / 0.4))
     # the digit's mixed loss 1, 1/2, 1/3, 1/4 meets colour's 0.5 exactly at N = 16
-    assert study.analyse(df, config)["loss_cross"] == pytest.approx(16.0)
+    assert every_n["loss_cross"] == pytest.approx(16.0)
     config.reliance.min_switch_n = 10  # from N = 16 on: colour leads until 64, digit at 256
     out = study.analyse(df, config)
     assert out["empirical_switch"] == pytest.approx(64 * 4 ** (0.2 / 0.5))
