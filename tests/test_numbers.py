@@ -170,6 +170,13 @@ CLAIMS = [
      ["simplicity_bias_bank_cpu_1digit_ext10.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext10.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"K = 316: {NUM} s wall / {NUM} s CPU at a load of 5.1–5.9",
      ["simplicity_bias_bank_cpu_1digit_ext316.measured.wall_s", "simplicity_bias_bank_cpu_1digit_ext316.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"\(432 fits; {NUM} s wall /\s+{NUM} s CPU alone",
+     ["simplicity_bias_bank_cpu_dense.measured.wall_s", "simplicity_bias_bank_cpu_dense.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"\(120 fits; {NUM} s wall / {NUM} s CPU alone",
+     ["simplicity_bias_bank_cpu_k316_32768_cap12k.measured.wall_s",
+      "simplicity_bias_bank_cpu_k316_32768_cap12k.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"6,000-step cap \({NUM} s wall / {NUM} s CPU; `..._k316_32768.json`\)",
+     ["simplicity_bias_bank_cpu_k316_32768.measured.wall_s", "simplicity_bias_bank_cpu_k316_32768.measured.cpu_s"]),
     # Compositionality (docs/results/compositionality*.json)
     ("configs/compositionality.py", rf"every one of the {NUM} sweep points within 1% of the\s+paper's "
                                     rf"mean C \(largest {NUM}%, mean {NUM}%\)",
@@ -742,7 +749,9 @@ BANK_TABLES = [("simplicity_bias_bank_cpu", "| K | predicted switch (first) |", 
                ("simplicity_bias_bank_cpu_protocol1", "| K (first protocol) | predicted switch (first) |", 11),
                ("simplicity_bias_bank_cpu_1digit", "| K (one digit per class) | predicted switch (first) |", 6),
                ("+".join(f"simplicity_bias_bank_cpu_1digit_ext{k}" for k in (10, 32, 56, 100, 178, 316)),
-                "| K (one digit, N to 65,536) | predicted switch (first) |", 6)]
+                "| K (one digit, N to 65,536) | predicted switch (first) |", 6),
+               ("simplicity_bias_bank_cpu_dense+simplicity_bias_bank_cpu_k316_32768_cap12k",
+                "| K (added runs) | predicted switch (first) |", 5)]
 
 
 @pytest.mark.parametrize("name,header,n_points", BANK_TABLES)
@@ -800,6 +809,55 @@ def test_the_one_digit_r_with_the_extended_points_is_its_sources(prefix, ks):
         assert src[10.0]["predicted_switch"] is None and src[10.0]["final_lines_cross"] is None
         assert src[10.0]["K_cue"] < src[10.0]["K_digit"] and src[10.0]["l_cue"] < src[10.0]["l_digit"]
         assert f"its drops cross at\n  **{src[10.0]['empirical_switch']:,.0f}**" in text
+
+
+@pytest.mark.parametrize("extended", [True, False])
+def test_the_bank_r_over_every_k_is_its_sources(extended):
+    """The default protocol's r over all bank sizes (the 11 paper K, the 4 added K, and K = 316
+    from the run extended to 32,768 in place of its :bank_cpu point, or left out):
+    recomputed from the sources' per-point and per-seed switches with the study's own
+    correlation, and the verdict's r is this one."""
+    import pandas as pd
+
+    from jaxlab.papers.simplicity_bias import study
+
+    pts = [p for n in ("simplicity_bias_bank_cpu", "simplicity_bias_bank_cpu_dense")
+           for p in SOURCES[n]["points"] if p["value"] != 316]
+    if extended:
+        pts += SOURCES["simplicity_bias_bank_cpu_k316_32768_cap12k"]["points"]
+    cols = list(BANK_COLUMNS[:4])
+    frame = lambda rows: pd.DataFrame(rows, columns=cols).astype(float)  # noqa: E731
+    mean = frame([[p[c] if p[c] is not None else math.nan for c in cols] for p in pts])
+    count = lambda f, a, b, lo: int((f[a].notna() & f[b].notna() & (f[a] >= lo) & (f[b] >= lo)).sum())  # noqa: E731
+    first, matched = study.correlation(mean), study.correlation(mean, **study.MATCHED)
+    n_first = count(mean, *cols[:2], 0.0)
+    n_matched = count(mean, *cols[2:], 20.0)
+    text = read("docs/simplicity_bias.md")
+    m = re.search(rf"\*\*r = {NUM} by the closest-pair rule\*\* over {NUM} points"
+                  + (r" \(K = 56, 100, 133, 178, 237,\s+316; per seed " + rf"{NUM}, {NUM}, {NUM} over {NUM} points each\)"
+                     if extended else "")
+                  + rf" and \*\*r = {NUM}\s+pairing the first\s+switches\*\* over {NUM} points", text)
+    assert m, f"docs/simplicity_bias.md: the bank r sentence (extended={extended}) is missing"
+    want = [matched, n_matched]
+    if extended:
+        seeds = [frame([[p["per_seed"][c][s] if p["per_seed"][c][s] is not None else math.nan
+                         for c in cols] for p in pts]) for s in range(3)]
+        want += [study.correlation(f, **study.MATCHED) for f in seeds]
+        n_seed = {count(f, *cols[2:], 20.0) for f in seeds}
+        assert len(n_seed) == 1, n_seed  # the doc says "over N points each"
+        want += [n_seed.pop()]
+    want += [first, n_first]
+    assert len(m.groups()) == len(want)
+    for text_, v in zip(m.groups(), want):
+        assert agrees(text_, v), (m.group(0), text_, v)
+    if extended:
+        firsts = re.search(r"\(per seed (\S+), (\S+), (\S+)\)\. With K = 316 left out", text)
+        assert firsts, "docs/simplicity_bias.md: the per-seed first-switch r is missing"
+        for text_, f in zip(firsts.groups(), seeds):
+            assert agrees(text_, study.correlation(f)), (text_, study.correlation(f))
+        verdict = re.search(rf"r = {NUM} over {NUM} points, every seed ≥ {NUM}; {NUM} over {NUM}\s+without", text)
+        assert verdict and agrees(verdict.group(1), matched) and agrees(verdict.group(2), n_matched)
+        assert min(want[2:5]) >= float(verdict.group(3))
 
 
 @pytest.mark.parametrize("family", CLS_FAMILIES)
