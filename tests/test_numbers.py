@@ -85,7 +85,7 @@ CLAIMS = [
      ["simplicity_bias.measured.wall_s", "simplicity_bias.measured.cpu_s"]),
     ("docs/simplicity_bias.md", rf"empirical switch \| — \| N ≈ {CNUM} \(permutation drops cross; per seed {CNUM}, {CNUM}, {CNUM}\)",
      ["simplicity_bias.points.0.empirical_switch"] + [f"simplicity_bias.points.0.per_seed.empirical_switch.{i}" for i in range(3)]),
-    ("docs/simplicity_bias.md", rf"\*\*at the boundary: {CNUM}, {CNUM}× the empirical\*\* on the seed-mean curves; per seed {CNUM} / {CNUM} / {CNUM}",
+    ("docs/simplicity_bias.md", rf"\*\*at the boundary, not robustly: {CNUM}, {CNUM}× the empirical\*\* on the seed-mean curves; per seed {CNUM} / {CNUM} / {CNUM}",
      ["simplicity_bias.points.0.predicted_switch", "simplicity_bias.points.0.ratio"]
      + [f"simplicity_bias.points.0.per_seed.predicted_switch.{i}" for i in range(3)]),
     ("docs/simplicity_bias.md", rf"\(`loss_cross`: {CNUM} on the seed-mean curves, per seed {CNUM}, {CNUM}, {CNUM}\)",
@@ -98,7 +98,17 @@ CLAIMS = [
      ["simplicity_bias.points.0.predicted_switch", "simplicity_bias.points.0.empirical_switch",
       "simplicity_bias.points.0.ratio", "simplicity_bias.points.0.loss_cross", "simplicity_bias.points.0.l_digit",
       "simplicity_bias.points.0.K_digit", "simplicity_bias.measured.wall_s"]),
-    # Scenario A at other scales (docs/results/simplicity_bias_4096*.json)
+    # Scenario A at other scales (docs/results/simplicity_bias_6seeds.json, simplicity_bias_4096*.json)
+    ("docs/simplicity_bias.md", rf"\| default sizes, 6 seeds \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} s \|",
+     [f"simplicity_bias_6seeds.points.0.{k}" for k in ("predicted_switch", "empirical_switch", "ratio", "loss_cross", "l_digit", "K_digit")]
+     + ["simplicity_bias_6seeds.measured.wall_s"]),
+    ("docs/simplicity_bias.md", rf"\(docs/results/simplicity_bias_6seeds.json; {NUM} s CPU, alone\)",
+     ["simplicity_bias_6seeds.measured.cpu_s"]),
+    ("docs/simplicity_bias.md", rf"curves \(per seed 1.5–7.2×: {NUM}, {NUM}, {NUM}, {NUM}, {NUM}, {NUM} with 6 seeds at the",
+     [(f"simplicity_bias_6seeds.points.0.per_seed.predicted_switch.{s}", value(f"simplicity_bias_6seeds.points.0.per_seed.empirical_switch.{s}"))
+      for s in range(6)]),
+    ("docs/simplicity_bias.md", rf"seeds at the same sizes {NUM}×", ["simplicity_bias_6seeds.points.0.ratio"]),
+    ("configs/simplicity_bias.py", rf"; {NUM}x with 6 seeds\)", ["simplicity_bias_6seeds.points.0.ratio"]),
     ("docs/simplicity_bias.md", rf"\| sizes to 4,096, 3 seeds \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} s \|",
      [f"simplicity_bias_4096.points.0.{k}" for k in ("predicted_switch", "empirical_switch", "ratio", "loss_cross", "l_digit", "K_digit")]
      + ["simplicity_bias_4096.measured.wall_s"]),
@@ -858,6 +868,8 @@ def test_the_bank_r_over_every_k_is_its_sources(extended):
         verdict = re.search(rf"r = {NUM} over {NUM} points, every seed ≥ {NUM}; {NUM} over {NUM}\s+without", text)
         assert verdict and agrees(verdict.group(1), matched) and agrees(verdict.group(2), n_matched)
         assert min(want[2:5]) >= float(verdict.group(3))
+        conf = re.search(rf"N = 32,768,\s+{NUM} by closest pairs over {NUM} points", read("configs/simplicity_bias.py"))
+        assert conf and agrees(conf.group(1), matched) and agrees(conf.group(2), n_matched)
 
 
 @pytest.mark.parametrize("family", CLS_FAMILIES)
