@@ -860,13 +860,16 @@ def test_the_bank_r_over_every_k_is_its_sources(extended):
     assert len(m.groups()) == len(want)
     for text_, v in zip(m.groups(), want):
         assert agrees(text_, v), (m.group(0), text_, v)
+    verdict = re.search(rf"r = {NUM} over {NUM} points, every seed ≥ {NUM}; {NUM} over {NUM}\s+without", text)
+    assert verdict, "docs/simplicity_bias.md: the verdict's r is missing"
+    if not extended:
+        assert agrees(verdict.group(4), matched) and agrees(verdict.group(5), n_matched)
     if extended:
         firsts = re.search(r"\(per seed (\S+), (\S+), (\S+)\)\. With K = 316 left out", text)
         assert firsts, "docs/simplicity_bias.md: the per-seed first-switch r is missing"
         for text_, f in zip(firsts.groups(), seeds):
             assert agrees(text_, study.correlation(f)), (text_, study.correlation(f))
-        verdict = re.search(rf"r = {NUM} over {NUM} points, every seed ≥ {NUM}; {NUM} over {NUM}\s+without", text)
-        assert verdict and agrees(verdict.group(1), matched) and agrees(verdict.group(2), n_matched)
+        assert agrees(verdict.group(1), matched) and agrees(verdict.group(2), n_matched)
         assert min(want[2:5]) >= float(verdict.group(3))
         conf = re.search(rf"N = 32,768,\s+{NUM} by closest pairs over {NUM} points", read("configs/simplicity_bias.py"))
         assert conf and agrees(conf.group(1), matched) and agrees(conf.group(2), n_matched)
