@@ -182,6 +182,9 @@ def explicit_implicit(res) -> dict:
     return out
 
 
+CAPPED = ("predicted_capped", "matched_predicted_capped", "matched_empirical_capped")
+
+
 def simplicity_bias(res) -> dict:
     s, seeds = res.tables["summary"], res.tables["seeds"]
     r4 = lambda v: None if v is None or not np.isfinite(v) else round(float(v), 4)  # noqa: E731
@@ -192,10 +195,10 @@ def simplicity_bias(res) -> dict:
                **{c: r4(row[c]) for c in ("loss_cross",) if c in s},
                "empirical_switch": r4(row.empirical_switch),
                "ratio": r4(row.predicted_switch / row.empirical_switch),
-               **{c: r4(row[c]) for c in ("matched_predicted", "matched_empirical") if c in s},
+               **{c: r4(row[c]) for c in ("matched_predicted", "matched_empirical", *CAPPED) if c in s},
                "per_seed": {c: [r4(v) for v in seeds.loc[seeds.point == row.point, c]]
                             for c in ("predicted_switch", "empirical_switch", "loss_cross",
-                                      "matched_predicted", "matched_empirical") if c in seeds}}
+                                      "matched_predicted", "matched_empirical", *CAPPED) if c in seeds}}
               for row in s.itertuples(index=False) for row in [s.loc[s.point == row.point].iloc[0]]]
     from jaxlab.papers.simplicity_bias import study
 
@@ -207,6 +210,19 @@ def simplicity_bias(res) -> dict:
         out["pearson_r_matched"] = r4(study.correlation(s, **study.MATCHED))
         out["pearson_r_matched_per_seed"] = [r4(study.correlation(g, **study.MATCHED))
                                              for _, g in seeds.groupby("seed")]
+    if "matched_predicted_capped" in s:
+        out["pearson_r_matched_capped"] = r4(study.correlation(s, **study.MATCHED_CAPPED))
+        out["pearson_r_matched_capped_per_seed"] = [r4(study.correlation(g, **study.MATCHED_CAPPED))
+                                                    for _, g in seeds.groupby("seed")]
+    if s.sweep.nunique() > 1:  # r and its point count per sweep, by each pairing the summary has
+        rules = {"": dict(predicted="predicted_switch", empirical="empirical_switch", min_n=0.0),
+                 "_matched": study.MATCHED, "_matched_capped": study.MATCHED_CAPPED}
+        out["per_sweep"] = {
+            sweep: {k: v for suffix, rule in rules.items() if rule["predicted"] in g
+                    for k, v in ((f"r{suffix}", r4(study.correlation(g, **rule))),
+                                 (f"n{suffix}", int(((g[rule["predicted"]] >= rule["min_n"])
+                                                     & (g[rule["empirical"]] >= rule["min_n"])).sum())))}
+            for sweep, g in s.groupby("sweep", sort=False)}
     return out
 
 

@@ -164,6 +164,21 @@ def test_partial_costs_grow_from_zero_to_the_untruncated_k():
     np.testing.assert_allclose(k[1], 5.4 + 19.125 - 0.35 * 54)
 
 
+def test_partial_costs_clipped_at_chance_by_hand():
+    # an overconfident start (2.0 nats at n = 1, above chance ln 2) clipped to ln 2
+    n = np.array([1.0, 3.0, 5.0])
+    loss = np.array([2.0, 0.5, 0.3])
+    c = np.log(2)
+    k = mdl.partial_costs(n, loss, np.array([3.0, 5.0]), cap=c)
+    # at 3: trapezoid (ln 2 + .5)/2 x 2 minus .5 x 2; at 5: plus (.5 + .3)/2 x 2, minus .3 x 4
+    np.testing.assert_allclose(k, [(c + 0.5) - 1.0, (c + 0.5) + 0.8 - 1.2])
+    raw = mdl.partial_costs(n, loss, np.array([3.0, 5.0]))
+    np.testing.assert_allclose(raw - k, 2.0 - c)  # the clipped part of the first trapezoid
+    # a curve below chance everywhere is untouched
+    low = np.array([0.6, 0.5, 0.3])
+    np.testing.assert_allclose(mdl.partial_costs(n, low, n, cap=c), mdl.partial_costs(n, low, n))
+
+
 def test_envelope_switches_where_the_winning_lines_cross():
     lines = mdl.Lines(np.array([10.0, 100.0, 80.0]), np.array([1.0, 0.1, 0.9]),
                       np.array(["colour", "digit", "colour"], dtype=object))

@@ -43,10 +43,14 @@ def k_of_curve(n: np.ndarray, loss: np.ndarray, abs_delta: float = 5e-5,
     return KResult(max(area - y[-1] * width, 0.0), cut, area, float(y[-1]), width)
 
 
-def partial_costs(n: np.ndarray, loss: np.ndarray, at: np.ndarray) -> np.ndarray:
+def partial_costs(n: np.ndarray, loss: np.ndarray, at: np.ndarray,
+                  cap: float = np.inf) -> np.ndarray:
     """K of the model reached at each size in ``at`` (within [n_0, n_-1]), untruncated:
-    area under the interpolated curve from n_0 to a, minus loss(a) (a - n_0), >= 0."""
-    n, loss, at = np.asarray(n, float), np.asarray(loss, float), np.asarray(at, float)
+    area under the interpolated curve from n_0 to a, minus loss(a) (a - n_0), >= 0. With a
+    finite ``cap`` the curve is first clipped to it (a code that never pays more per sample
+    than the uniform code, ``cap`` = ln(classes))."""
+    n, at = np.asarray(n, float), np.asarray(at, float)
+    loss = np.minimum(np.asarray(loss, float), cap)
     seg = 0.5 * (loss[1:] + loss[:-1]) * np.diff(n)
     cum = np.concatenate([[0.0], np.cumsum(seg)])
     j = np.clip(np.searchsorted(n, at, side="right") - 1, 0, len(n) - 2)
@@ -64,14 +68,16 @@ class Lines(NamedTuple):
 
 
 def feature_lines(name: str, n: np.ndarray, test_losses: list[np.ndarray],
-                  mixed_loss: np.ndarray, k_final: float, n_models: int = 64) -> Lines:
+                  mixed_loss: np.ndarray, k_final: float, n_models: int = 64,
+                  cap: float = np.inf) -> Lines:
     """The partially learned models along a feature's curve (``n_models`` sizes, geometric
     between the first and last size) and its final model. A composite feature has several
     sub-task curves (``test_losses``): its K is the sum of theirs at the same size. The
     slope is the loss on the mixed data (interpolated in n); the final model's K is
-    ``k_final`` (the truncated K(p), summed over sub-tasks) with the last slope."""
+    ``k_final`` (the truncated K(p), summed over sub-tasks) with the last slope. ``cap``
+    clips the curves for the partial models' K (``partial_costs``)."""
     at = np.geomspace(n[0], n[-1], n_models)
-    k = np.append(sum(partial_costs(n, c, at) for c in test_losses), k_final)
+    k = np.append(sum(partial_costs(n, c, at, cap) for c in test_losses), k_final)
     slope = np.append(np.interp(at, n, mixed_loss), mixed_loss[-1])
     return Lines(k, slope, np.full(len(k), name, dtype=object))
 

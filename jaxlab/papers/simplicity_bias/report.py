@@ -48,6 +48,9 @@ def text(df: pd.DataFrame, summary: pd.DataFrame, seeds: pd.DataFrame) -> str:
                      f"per-sample losses cross {row.loss_cross:.0f}, "
                      f"empirical (permutation drops cross) {row.empirical_switch:.0f}, "
                      f"predicted/empirical {ratio:.2f}")
+        if "predicted_capped" in summary:
+            lines.append(f"  ours, partial models' curves clipped at chance: predicted {row.predicted_capped:.0f}, "
+                         f"predicted/empirical {row.predicted_capped / row.empirical_switch:.2f}")
         lines.append("")
     if len(summary) >= 3:
         r = study.correlation(summary)
@@ -61,6 +64,11 @@ def text(df: pd.DataFrame, summary: pd.DataFrame, seeds: pd.DataFrame) -> str:
             mok = (summary.matched_predicted >= 20) & (summary.matched_empirical >= 20)
             lines.append(f"Pearson r, the reference's rule (closest pair of all switches, both N >= 20, "
                          f"{int(mok.sum())} points): {rm:.3f}")
+        if "matched_predicted_capped" in summary:
+            rc = study.correlation(summary, **study.MATCHED_CAPPED)
+            cok = (summary.matched_predicted_capped >= 20) & (summary.matched_empirical_capped >= 20)
+            lines.append(f"  the same rule, partial models' curves clipped at chance (ours, "
+                         f"{int(cok.sum())} points): {rc:.3f}")
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,9 @@ Tables written to the workdir:
            on the permutation samples), drop_<attr>, p_<attr> (permutation tests)
   summary  one row per point: K of each feature (nats), slopes, predicted switch N
            (envelope), the crossing of the final lines, the N where the two features'
-           per-sample mixed losses cross (loss_cross), the empirical switch N
+           per-sample mixed losses cross (loss_cross), the empirical switch N, and
+           the envelope's switch with the partial models' curves clipped at chance
+           (predicted_capped, matched_*_capped; ours, not the reference's rule)
   seeds    the same switch points per seed (for the spread of the correlation)
 and (``report``) table.txt, figure.png. Each point is a resumable unit (``units/<i>.parquet``).
 """
@@ -30,6 +32,7 @@ SWEEPS = ("A", "A_spur", "B", "B_flip", "B_bank")
 SWEPT = {"A": "", "A_spur": "spur_prob", "B": "", "B_flip": "flip_prob", "B_bank": "bank_size"}
 CUE = {"A": "colour", "B": "watermark"}  # the attribute whose shuffle measures cue reliance
 LINES = {"A": ("colour", "digit"), "B": ("cue", "digit")}
+CHANCE = float(np.log(2))  # nats per sample of the uniform code: every target here is binary
 
 
 def points(config: ml_collections.ConfigDict) -> list[dict]:
@@ -140,14 +143,16 @@ def analyse(df: pd.DataFrame, config: ml_collections.ConfigDict) -> dict:
         sub_k[t] = mdl.k_of_curve(n, loss, m.abs_delta, m.min_points).k
         out[f"k_{t}"] = sub_k[t]
     parts = {"colour": ("colour",), "digit": ("digit",), "cue": ("colour", "watermark")}
-    lines = []
     by_feature = feature_curves(df, scenario)
     for feat, (tests, mixed) in by_feature.items():
-        k = sum(sub_k[t] for t in parts[feat])
-        out[f"K_{feat}"], out[f"l_{feat}"] = k, float(mixed[-1])
-        lines.append(mdl.feature_lines(feat, n, tests, mixed, k, m.n_models))
-    all_lines = mdl.join(*lines)
-    sw = mdl.switch_points(all_lines, n[0], m.horizon * n[-1])
+        out[f"K_{feat}"], out[f"l_{feat}"] = sum(sub_k[t] for t in parts[feat]), float(mixed[-1])
+
+    def switches(cap: float) -> list[tuple[float, str, str]]:
+        lines = [mdl.feature_lines(feat, n, tests, mixed, out[f"K_{feat}"], m.n_models, cap)
+                 for feat, (tests, mixed) in by_feature.items()]
+        return mdl.switch_points(mdl.join(*lines), n[0], m.horizon * n[-1])
+
+    sw, capped = switches(np.inf), switches(CHANCE)
     out["predicted_switch"] = sw[0][0] if sw else np.nan
     out["predicted_from"] = sw[0][1] if sw else ""
     a, b = LINES[scenario]
@@ -162,8 +167,12 @@ def analyse(df: pd.DataFrame, config: ml_collections.ConfigDict) -> dict:
              mix["drop_digit"].to_numpy())
     out["empirical_switch"] = mdl.crossing(*drops)
     # the reference's rule: all switches of each kind, the pair closest in log N
-    between = [s[0] for s in sw if {s[1], s[2]} == {a, b}]
-    out["matched_predicted"], out["matched_empirical"] = mdl.closest_pair(between, mdl.crossings(*drops))
+    between = lambda s: [x[0] for x in s if {x[1], x[2]} == {a, b}]  # noqa: E731
+    every = mdl.crossings(*drops)
+    out["matched_predicted"], out["matched_empirical"] = mdl.closest_pair(between(sw), every)
+    # ours: the partial models' K from curves clipped at chance (no worse than the uniform code)
+    out["predicted_capped"] = capped[0][0] if capped else np.nan
+    out["matched_predicted_capped"], out["matched_empirical_capped"] = mdl.closest_pair(between(capped), every)
     return out
 
 
@@ -193,6 +202,9 @@ def correlation(summary: pd.DataFrame, predicted: str = "predicted_switch",
 
 MATCHED = dict(predicted="matched_predicted", empirical="matched_empirical", min_n=20.0)
 """The reference's scatter: closest pairs of all switches, both N >= 20 (its N_MIN)."""
+MATCHED_CAPPED = dict(predicted="matched_predicted_capped", empirical="matched_empirical_capped",
+                      min_n=20.0)
+"""The same rule for the envelope whose partial models' curves are clipped at chance."""
 
 
 def compute(config: ml_collections.ConfigDict, session: runner.Session) -> pd.DataFrame:
