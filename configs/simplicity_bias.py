@@ -18,8 +18,9 @@ spur_prob, B over flip_prob and over the bank size).
 Expected result (default, measured: 81 s wall / 157 s CPU alone on a 2-core Intel Xeon):
 the network relies on colour at small N and on the digit at large N, the permutation
 drops crossing at N ~ 391; the envelope predicts the switch at 1,178, 3.01x later (per
-seed 2.1-3.0x; 3.92x with 6 seeds); the network switches near where the digit model's
-per-sample loss on the mixed data drops below colour's (N ~ 267). The first protocol (``,protocol1``: held-out
+seed 2.1-3.0x; 3.92x with 6 seeds; 1.80x with the partial models' curves clipped at
+chance, ours); the network switches near where the digit model's per-sample loss on the
+mixed data drops below colour's (N ~ 267). The first protocol (``,protocol1``: held-out
 test digits) gave 17x, because a digit learned from 1,437 images never beats colour on
 unseen ones (docs/simplicity_bias.md).
 """

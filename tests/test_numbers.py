@@ -108,7 +108,9 @@ CLAIMS = [
      [(f"simplicity_bias_6seeds.points.0.per_seed.predicted_switch.{s}", value(f"simplicity_bias_6seeds.points.0.per_seed.empirical_switch.{s}"))
       for s in range(6)]),
     ("docs/simplicity_bias.md", rf"seeds at the same sizes {NUM}×", ["simplicity_bias_6seeds.points.0.ratio"]),
-    ("configs/simplicity_bias.py", rf"; {NUM}x with 6 seeds\)", ["simplicity_bias_6seeds.points.0.ratio"]),
+    ("configs/simplicity_bias.py", rf"; {NUM}x with 6 seeds; {NUM}x with the partial models' curves clipped",
+     ["simplicity_bias_6seeds.points.0.ratio",
+      ("simplicity_bias.points.0.predicted_capped", value("simplicity_bias.points.0.empirical_switch"))]),
     ("docs/simplicity_bias.md", rf"\| sizes to 4,096, 3 seeds \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} \| {CNUM} s \|",
      [f"simplicity_bias_4096.points.0.{k}" for k in ("predicted_switch", "empirical_switch", "ratio", "loss_cross", "l_digit", "K_digit")]
      + ["simplicity_bias_4096.measured.wall_s"]),
@@ -979,3 +981,90 @@ def test_the_spur_prob_sweep_table_is_its_source():
                 assert text_ == "–", (p["value"], text_)
             else:
                 assert agrees(text_, want), (p["value"], text_, want)
+
+
+def test_the_clipped_envelope_section_is_its_sources():
+    """docs/simplicity_bias.md's section on the envelope with the curves clipped at chance:
+    Scenario A's ratios per run, the Scenario B table and r over every K (the same sources
+    and K = 316 choice as the reference-rule r above), and the `:full` run's r per sweep,
+    all recomputed from docs/results/*.json with the study's own correlation."""
+    import pandas as pd
+
+    from jaxlab.papers.simplicity_bias import study
+
+    text = read("docs/simplicity_bias.md")
+    block = text[text.index("### The envelope with the curves clipped at chance"):]
+    block = block[:block.index("\n### ")]
+    ratio = lambda name, col: SOURCES[name]["points"][0][col] / SOURCES[name]["points"][0]["empirical_switch"]  # noqa: E731
+    runs = ("simplicity_bias", "simplicity_bias_6seeds", "simplicity_bias_4096", "simplicity_bias_4096_6seeds",
+            "simplicity_bias_4096_h256")
+    m = re.search(rf"\*\*{NUM}\*\* for the default \({NUM} against {NUM}\), {NUM} with 6 seeds, {NUM} and {NUM} for\s+"
+                  rf"the 4,096 grids with 3 and 6 seeds, {NUM} at width 256. The reference's rule gives {NUM},\s+"
+                  rf"{NUM}, {NUM}, {NUM} and {NUM} for the same runs", block)
+    assert m, "the Scenario A ratios are missing"
+    default = SOURCES["simplicity_bias"]["points"][0]
+    want = ([ratio(runs[0], "predicted_capped"), default["predicted_capped"], default["empirical_switch"]]
+            + [ratio(r, "predicted_capped") for r in runs[1:]] + [ratio(r, "predicted_switch") for r in runs])
+    for text_, v in zip(m.groups(), want):
+        assert agrees(text_, v), (text_, v)
+    assert sum(ratio(r, "predicted_capped") <= 3 for r in runs) == 4  # "four of the five runs"
+
+    pts = [p for n in ("simplicity_bias_bank_cpu", "simplicity_bias_bank_cpu_dense")
+           for p in SOURCES[n]["points"] if p["value"] != 316]
+    pts += SOURCES["simplicity_bias_bank_cpu_k316_32768_cap12k"]["points"]
+    rows = 0
+    for p in pts:
+        row = re.search(rf"^\| {p['value']:g} \| (\S+) \| (\S+) \| (\S+) \|$", block, re.M)
+        if p["empirical_switch"] is None:
+            assert row is None, p["value"]
+            continue
+        rows += 1
+        assert row, f"no clipped-envelope row for K = {p['value']:g}"
+        assert agrees(row.group(1), p["empirical_switch"])
+        if p["matched_predicted_capped"] is None:
+            assert row.group(2) == row.group(3) == "–"
+        else:
+            assert p["matched_empirical_capped"] == p["empirical_switch"]  # the table's one network column
+            assert agrees(row.group(2), p["matched_predicted_capped"])
+            assert agrees(row.group(3), p["matched_predicted_capped"] / p["empirical_switch"])
+    assert rows == 11
+    cols = ["predicted_capped", "empirical_switch", "matched_predicted_capped", "matched_empirical_capped"]
+    frame = lambda get: pd.DataFrame([[get(p, c) for c in cols] for p in pts], columns=cols).astype(float)  # noqa: E731
+    mean = frame(lambda p, c: p[c] if p[c] is not None else math.nan)
+    seeds = [frame(lambda p, c, s=s: p["per_seed"][c][s] if p["per_seed"][c][s] is not None else math.nan)
+             for s in range(3)]
+    n_of = lambda f: int(((f.matched_predicted_capped >= 20) & (f.matched_empirical_capped >= 20)).sum())  # noqa: E731
+    m = re.search(rf"\*\*r = {NUM} by the closest-pair rule over {NUM} points\*\*\s+\(per seed {NUM}, {NUM}, {NUM} "
+                  rf"over {NUM} points each\)", block)
+    assert m, "the clipped r over K is missing"
+    assert {n_of(f) for f in seeds} == {int(m.group(6))}
+    want = [study.correlation(mean, **study.MATCHED_CAPPED), n_of(mean)] + [
+        study.correlation(f, **study.MATCHED_CAPPED) for f in seeds]
+    for text_, v in zip(m.groups(), want):
+        assert agrees(text_, v), (text_, v)
+    first = re.search(rf"\*\*Pairing the first switches it is {NUM}\*\*", block)
+    assert first and agrees(first.group(1), study.correlation(mean, predicted="predicted_capped"))
+
+    full = SOURCES["simplicity_bias_full"]
+    sweep = full["per_sweep"]
+    m = re.search(rf"A over spur_prob {NUM} → {NUM} \({NUM} points each\), \*\*B over flip_prob {NUM}\s+→ {NUM}\*\* "
+                  rf"\({NUM} → {NUM} points\), B over K {NUM} → {NUM} \({NUM} points each\), all 43 points "
+                  rf"\*\*{NUM}\s+→ {NUM}\*\* \({NUM} → {NUM} points; per seed {NUM} and {NUM}\)", block)
+    assert m, "the :full per-sweep clipped r is missing"
+    allp = pd.DataFrame(full["points"]).astype({c: float for c in ("matched_predicted", "matched_empirical", *cols[2:])})
+    n_all = lambda p, e: int(((allp[p] >= 20) & (allp[e] >= 20)).sum())  # noqa: E731
+    want = [sweep["A_spur"]["r_matched"], sweep["A_spur"]["r_matched_capped"], sweep["A_spur"]["n_matched_capped"],
+            sweep["B_flip"]["r_matched"], sweep["B_flip"]["r_matched_capped"], sweep["B_flip"]["n_matched"],
+            sweep["B_flip"]["n_matched_capped"], sweep["B_bank"]["r_matched"], sweep["B_bank"]["r_matched_capped"],
+            sweep["B_bank"]["n_matched_capped"], full["pearson_r_matched"], full["pearson_r_matched_capped"],
+            n_all("matched_predicted", "matched_empirical"), n_all(*cols[2:])] + full["pearson_r_matched_capped_per_seed"]
+    for text_, v in zip(m.groups(), want):
+        assert agrees(text_, v), (text_, v)
+    assert sweep["A_spur"]["n_matched"] == sweep["A_spur"]["n_matched_capped"]
+    assert sweep["B_bank"]["n_matched"] == sweep["B_bank"]["n_matched_capped"]
+    spur = [p for p in full["points"] if p["field"] == "spur_prob" and p["empirical_switch"] is not None
+            and p["predicted_switch"] is not None]
+    m = re.search(rf"the ratios fall from {NUM}–{NUM}× to {NUM}–{NUM}×", block)
+    raw = [p["predicted_switch"] / p["empirical_switch"] for p in spur]
+    clipped = [p["predicted_capped"] / p["empirical_switch"] for p in spur]
+    assert m and all(agrees(t_, v) for t_, v in zip(m.groups(), (min(raw), max(raw), min(clipped), max(clipped))))
