@@ -104,18 +104,35 @@ def figure(df: pd.DataFrame, summary: pd.DataFrame, config: ml_collections.Confi
         ax[2].plot(rel.index, rel[c], "o-" if c.startswith("acc") else "s--", label=c)
     ax[2].set(xscale="log", xlabel="N", title="mixed network: accuracy / permutation drop")
     ax[2].legend(fontsize=7)
-    ok = np.isfinite(summary.predicted_switch) & np.isfinite(summary.empirical_switch)
-    ax[3].scatter(summary.predicted_switch[ok], summary.empirical_switch[ok])
-    if ok.any():
-        lo = min(summary.predicted_switch[ok].min(), summary.empirical_switch[ok].min()) / 2
-        hi = max(summary.predicted_switch[ok].max(), summary.empirical_switch[ok].max()) * 2
-        ax[3].plot([lo, hi], [lo, hi], "k:")
-        ax[3].set(xscale="log", yscale="log")
-    ax[3].set(xlabel="predicted switch N", ylabel="empirical switch N",
-              title=f"r = {study.correlation(summary):.2f}")
+    scatter_switches(ax[3], summary)
     fig.tight_layout()
     results.save_figure(fig, path, dpi=90)
     plt.close(fig)
+
+
+RULES = (("first switches", dict(predicted="predicted_switch", empirical="empirical_switch", min_n=0.0), "o"),
+         ("closest pairs (the reference's)", study.MATCHED, "s"),
+         ("closest pairs, clipped at chance (ours)", study.MATCHED_CAPPED, "^"))
+
+
+def scatter_switches(ax, summary: pd.DataFrame) -> None:
+    """Predicted vs empirical switch N of every point, one marker per pairing rule the
+    summary has, each labelled with its Pearson r (log axes, the diagonal dotted)."""
+    ends = []
+    for label, rule, marker in RULES:
+        if rule["predicted"] not in summary:
+            continue
+        p, e = summary[rule["predicted"]], summary[rule["empirical"]]
+        ok = np.isfinite(p) & np.isfinite(e) & (p >= rule["min_n"]) & (e >= rule["min_n"])
+        colour = f"C{len(ax.collections)}"
+        ax.scatter(p[ok], e[ok], marker=marker, edgecolors=colour,
+                   facecolors="none" if marker == "^" else colour, label=f"{label}: r = {study.correlation(summary, **rule):.2f} ({int(ok.sum())})")
+        ends += [p[ok].min(), e[ok].min(), p[ok].max(), e[ok].max()] if ok.any() else []
+    if ends:
+        ax.plot([min(ends) / 2, max(ends) * 2], [min(ends) / 2, max(ends) * 2], "k:")
+        ax.set(xscale="log", yscale="log")
+    ax.set(xlabel="predicted switch N", ylabel="empirical switch N", title="switch N over the points")
+    ax.legend(fontsize=7)
 
 
 def write(workdir: str, df: pd.DataFrame, summary: pd.DataFrame, seeds: pd.DataFrame,
