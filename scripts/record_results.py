@@ -203,7 +203,7 @@ def simplicity_bias(res) -> dict:
     from jaxlab.papers.simplicity_bias import study
 
     by_seed = [study.correlation(g) for _, g in seeds.groupby("seed")]
-    both = np.isfinite(s.predicted_switch) & np.isfinite(s.empirical_switch)
+    both = study.paired(s)
     out = {"points": points, "pearson_r": r4(study.correlation(s)),
            "pearson_r_per_seed": [r4(v) for v in by_seed], "points_with_both": int(both.sum())}
     if "matched_predicted" in s:
@@ -215,13 +215,11 @@ def simplicity_bias(res) -> dict:
         out["pearson_r_matched_capped_per_seed"] = [r4(study.correlation(g, **study.MATCHED_CAPPED))
                                                     for _, g in seeds.groupby("seed")]
     if s.sweep.nunique() > 1:  # r and its point count per sweep, by each pairing the summary has
-        rules = {"": dict(predicted="predicted_switch", empirical="empirical_switch", min_n=0.0),
-                 "_matched": study.MATCHED, "_matched_capped": study.MATCHED_CAPPED}
+        rules = {"": study.FIRST, "_matched": study.MATCHED, "_matched_capped": study.MATCHED_CAPPED}
         out["per_sweep"] = {
             sweep: {k: v for suffix, rule in rules.items() if rule["predicted"] in g
                     for k, v in ((f"r{suffix}", r4(study.correlation(g, **rule))),
-                                 (f"n{suffix}", int(((g[rule["predicted"]] >= rule["min_n"])
-                                                     & (g[rule["empirical"]] >= rule["min_n"])).sum())))}
+                                 (f"n{suffix}", int(study.paired(g, **rule).sum())))}
             for sweep, g in s.groupby("sweep", sort=False)}
     return out
 

@@ -57,18 +57,15 @@ def text(df: pd.DataFrame, summary: pd.DataFrame, seeds: pd.DataFrame) -> str:
         by_seed = [study.correlation(s) for _, s in seeds.groupby("seed")]
         lines.append(f"Pearson r (log predicted vs log empirical switch N, {len(summary)} points): "
                      f"{r:.3f}; per seed {np.round(by_seed, 3).tolist()}")
-        ok = np.isfinite(summary.predicted_switch) & np.isfinite(summary.empirical_switch)
-        lines.append(f"  points with both switches: {int(ok.sum())} of {len(summary)}")
+        lines.append(f"  points with both switches: {int(study.paired(summary).sum())} of {len(summary)}")
         if "matched_predicted" in summary:
             rm = study.correlation(summary, **study.MATCHED)
-            mok = (summary.matched_predicted >= 20) & (summary.matched_empirical >= 20)
             lines.append(f"Pearson r, the reference's rule (closest pair of all switches, both N >= 20, "
-                         f"{int(mok.sum())} points): {rm:.3f}")
+                         f"{int(study.paired(summary, **study.MATCHED).sum())} points): {rm:.3f}")
         if "matched_predicted_capped" in summary:
             rc = study.correlation(summary, **study.MATCHED_CAPPED)
-            cok = (summary.matched_predicted_capped >= 20) & (summary.matched_empirical_capped >= 20)
             lines.append(f"  the same rule, partial models' curves clipped at chance (ours, "
-                         f"{int(cok.sum())} points): {rc:.3f}")
+                         f"{int(study.paired(summary, **study.MATCHED_CAPPED).sum())} points): {rc:.3f}")
     return "\n".join(lines) + "\n"
 
 
@@ -110,7 +107,7 @@ def figure(df: pd.DataFrame, summary: pd.DataFrame, config: ml_collections.Confi
     plt.close(fig)
 
 
-RULES = (("first switches", dict(predicted="predicted_switch", empirical="empirical_switch", min_n=0.0), "o"),
+RULES = (("first switches", study.FIRST, "o"),
          ("closest pairs (the reference's)", study.MATCHED, "s"),
          ("closest pairs, clipped at chance (ours)", study.MATCHED_CAPPED, "^"))
 
@@ -122,12 +119,13 @@ def scatter_switches(ax, summary: pd.DataFrame) -> None:
     for label, rule, marker in RULES:
         if rule["predicted"] not in summary:
             continue
-        p, e = summary[rule["predicted"]], summary[rule["empirical"]]
-        ok = np.isfinite(p) & np.isfinite(e) & (p >= rule["min_n"]) & (e >= rule["min_n"])
+        ok = study.paired(summary, **rule)
+        p, e = summary[rule["predicted"]][ok], summary[rule["empirical"]][ok]
         colour = f"C{len(ax.collections)}"
-        ax.scatter(p[ok], e[ok], marker=marker, edgecolors=colour,
-                   facecolors="none" if marker == "^" else colour, label=f"{label}: r = {study.correlation(summary, **rule):.2f} ({int(ok.sum())})")
-        ends += [p[ok].min(), e[ok].min(), p[ok].max(), e[ok].max()] if ok.any() else []
+        r = study.correlation(summary, **rule)
+        ax.scatter(p, e, marker=marker, edgecolors=colour, facecolors="none" if marker == "^" else colour,
+                   label=f"{label}: r = {r:.2f} ({int(ok.sum())})")
+        ends += [p.min(), e.min(), p.max(), e.max()] if ok.any() else []
     if ends:
         ax.plot([min(ends) / 2, max(ends) * 2], [min(ends) / 2, max(ends) * 2], "k:")
         ax.set(xscale="log", yscale="log")

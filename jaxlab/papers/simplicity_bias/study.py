@@ -193,11 +193,22 @@ def correlation(summary: pd.DataFrame, predicted: str = "predicted_switch",
                 empirical: str = "empirical_switch", min_n: float = 0.0) -> float:
     """Pearson r of log predicted vs log empirical switch N (columns ``predicted``,
     ``empirical``) over the points with both, each >= ``min_n``; NaN below 3 points."""
-    p, e = summary[predicted].to_numpy(float), summary[empirical].to_numpy(float)
-    ok = np.isfinite(p) & np.isfinite(e) & (p >= min_n) & (e >= min_n)
+    ok = paired(summary, predicted, empirical, min_n)
     if ok.sum() < 3:
         return float("nan")
-    return float(np.corrcoef(np.log(p[ok]), np.log(e[ok]))[0, 1])
+    p, e = summary[predicted].to_numpy(float)[ok], summary[empirical].to_numpy(float)[ok]
+    return float(np.corrcoef(np.log(p), np.log(e))[0, 1])
+
+
+def paired(summary: pd.DataFrame, predicted: str = "predicted_switch",
+           empirical: str = "empirical_switch", min_n: float = 0.0) -> np.ndarray:
+    """(points,) bool: the points with both switches, each >= ``min_n``."""
+    p, e = summary[predicted].to_numpy(float), summary[empirical].to_numpy(float)
+    return np.isfinite(p) & np.isfinite(e) & (p >= min_n) & (e >= min_n)
+
+
+FIRST = dict(predicted="predicted_switch", empirical="empirical_switch", min_n=0.0)
+"""The envelope's first switch with the first drop crossing."""
 
 
 MATCHED = dict(predicted="matched_predicted", empirical="matched_empirical", min_n=20.0)
