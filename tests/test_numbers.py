@@ -823,23 +823,35 @@ def test_the_one_digit_r_with_the_extended_points_is_its_sources(prefix, ks):
         assert f"its drops cross at\n  **{src[10.0]['empirical_switch']:,.0f}**" in text
 
 
+def every_k_points(extended: bool = True) -> list[dict]:
+    """The bank sweep's points over every K with the default protocol: the 11 paper K of
+    :bank_cpu and the 4 added K, with K = 316 from the run extended to 32,768 in place of
+    its :bank_cpu point (``extended``) or left out."""
+    pts = [p for n in ("simplicity_bias_bank_cpu", "simplicity_bias_bank_cpu_dense")
+           for p in SOURCES[n]["points"] if p["value"] != 316]
+    return pts + (SOURCES["simplicity_bias_bank_cpu_k316_32768_cap12k"]["points"] if extended else [])
+
+
+def switch_frame(pts: list[dict], cols: list[str], seed: int | None = None):
+    """One row per point, the columns ``cols`` (seed means, or one seed's), None as NaN."""
+    import pandas as pd
+
+    get = (lambda p, c: p[c]) if seed is None else (lambda p, c: p["per_seed"][c][seed])
+    return pd.DataFrame([[math.nan if get(p, c) is None else get(p, c) for c in cols] for p in pts],
+                        columns=cols).astype(float)
+
+
 @pytest.mark.parametrize("extended", [True, False])
 def test_the_bank_r_over_every_k_is_its_sources(extended):
     """The default protocol's r over all bank sizes (the 11 paper K, the 4 added K, and K = 316
     from the run extended to 32,768 in place of its :bank_cpu point, or left out):
     recomputed from the sources' per-point and per-seed switches with the study's own
     correlation, and the verdict's r is this one."""
-    import pandas as pd
-
     from jaxlab.papers.simplicity_bias import study
 
-    pts = [p for n in ("simplicity_bias_bank_cpu", "simplicity_bias_bank_cpu_dense")
-           for p in SOURCES[n]["points"] if p["value"] != 316]
-    if extended:
-        pts += SOURCES["simplicity_bias_bank_cpu_k316_32768_cap12k"]["points"]
+    pts = every_k_points(extended)
     cols = list(BANK_COLUMNS[:4])
-    frame = lambda rows: pd.DataFrame(rows, columns=cols).astype(float)  # noqa: E731
-    mean = frame([[p[c] if p[c] is not None else math.nan for c in cols] for p in pts])
+    mean = switch_frame(pts, cols)
     count = lambda f, a, b, lo: int((f[a].notna() & f[b].notna() & (f[a] >= lo) & (f[b] >= lo)).sum())  # noqa: E731
     first, matched = study.correlation(mean), study.correlation(mean, **study.MATCHED)
     n_first = count(mean, *cols[:2], 0.0)
@@ -852,8 +864,7 @@ def test_the_bank_r_over_every_k_is_its_sources(extended):
     assert m, f"docs/simplicity_bias.md: the bank r sentence (extended={extended}) is missing"
     want = [matched, n_matched]
     if extended:
-        seeds = [frame([[p["per_seed"][c][s] if p["per_seed"][c][s] is not None else math.nan
-                         for c in cols] for p in pts]) for s in range(3)]
+        seeds = [switch_frame(pts, cols, s) for s in range(3)]
         want += [study.correlation(f, **study.MATCHED) for f in seeds]
         n_seed = {count(f, *cols[2:], 20.0) for f in seeds}
         assert len(n_seed) == 1, n_seed  # the doc says "over N points each"
@@ -1009,9 +1020,7 @@ def test_the_clipped_envelope_section_is_its_sources():
         assert agrees(text_, v), (text_, v)
     assert sum(ratio(r, "predicted_capped") <= 3 for r in runs) == 4  # "four of the five runs"
 
-    pts = [p for n in ("simplicity_bias_bank_cpu", "simplicity_bias_bank_cpu_dense")
-           for p in SOURCES[n]["points"] if p["value"] != 316]
-    pts += SOURCES["simplicity_bias_bank_cpu_k316_32768_cap12k"]["points"]
+    pts = every_k_points()
     rows = 0
     for p in pts:
         row = re.search(rf"^\| {p['value']:g} \| (\S+) \| (\S+) \| (\S+) \|$", block, re.M)
@@ -1029,10 +1038,8 @@ def test_the_clipped_envelope_section_is_its_sources():
             assert agrees(row.group(3), p["matched_predicted_capped"] / p["empirical_switch"])
     assert rows == 11
     cols = ["predicted_capped", "empirical_switch", "matched_predicted_capped", "matched_empirical_capped"]
-    frame = lambda get: pd.DataFrame([[get(p, c) for c in cols] for p in pts], columns=cols).astype(float)  # noqa: E731
-    mean = frame(lambda p, c: p[c] if p[c] is not None else math.nan)
-    seeds = [frame(lambda p, c, s=s: p["per_seed"][c][s] if p["per_seed"][c][s] is not None else math.nan)
-             for s in range(3)]
+    mean = switch_frame(pts, cols)
+    seeds = [switch_frame(pts, cols, s) for s in range(3)]
     n_of = lambda f: int(((f.matched_predicted_capped >= 20) & (f.matched_empirical_capped >= 20)).sum())  # noqa: E731
     m = re.search(rf"\*\*r = {NUM} by the closest-pair rule over {NUM} points\*\*\s+\(per seed {NUM}, {NUM}, {NUM} "
                   rf"over {NUM} points each\)", block)
